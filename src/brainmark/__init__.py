@@ -1,0 +1,59 @@
+"""brainmark: measure how brain-like computer vision models are.
+
+The public API: loaders for every kind of plugin and the registries behind them. Importing
+brainmark reads nothing, writes nothing and imports no web framework.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from brainmark.registry import (
+    benchmark_registry,
+    data_registry,
+    metric_registry,
+    model_registry,
+    stimulus_set_registry,
+)
+
+__version__ = "0.1.0"
+
+
+def load_dataset(identifier: str, **kwargs: Any) -> Any:
+    """The data assembly registered as ``identifier`` (e.g. ``'Kriegeskorte2008.mIT'``)."""
+    return data_registry.load(identifier, **kwargs)
+
+
+def load_stimulus_set(identifier: str, **kwargs: Any) -> Any:
+    """The :class:`~brainmark.data.StimulusSet` registered as ``identifier``."""
+    return stimulus_set_registry.load(identifier, **kwargs)
+
+
+def load_metric(identifier: str, **kwargs: Any) -> Any:
+    """A metric instance; keyword arguments configure it (e.g. ``load_metric('pls')``)."""
+    return metric_registry.load(identifier, **kwargs)
+
+
+def load_benchmark(identifier: str, **kwargs: Any) -> Any:
+    """A benchmark instance; cheap: data loads on first use."""
+    return benchmark_registry.load(identifier, **kwargs)
+
+
+def load_model(identifier: str, **kwargs: Any) -> Any:
+    """A :class:`~brainmark.model_interface.BrainModel` registered as ``identifier``."""
+    return model_registry.load(identifier, **kwargs)
+
+
+__all__ = [
+    "__version__",
+    "benchmark_registry",
+    "data_registry",
+    "load_benchmark",
+    "load_dataset",
+    "load_metric",
+    "load_model",
+    "load_stimulus_set",
+    "metric_registry",
+    "model_registry",
+    "stimulus_set_registry",
+]

@@ -1,0 +1,486 @@
+"""Plugin registries: identifier -> factory, with plugins found without importing them.
+
+A plugin is a folder ``<root>/<type>/<folder>/`` whose ``__init__.py`` assigns factories into
+registries, e.g. ``benchmark_registry['Kriegeskorte2008.IT-rdm'] = ITBenchmark``. To find
+the folder of one identifier we parse every ``__init__.py`` with :mod:`ast` into an index
+(cached in ``<home>/cache/plugin_index.json``, refreshed per file when its size or mtime
+changes) and import only the folder that registers it. Keys may be string literals,
+module-level string constants, f-strings of those, or loop variables of a module-level
+``for`` over a literal list; anything else is refused with the file and line.
+
+Roots, searched in order: the built-in ``brainmark/plugins``, the folders in
+``BRAINMARK_PLUGIN_PATH``, and packages exposed through the ``brainmark.plugins``
+entry-point group. An identifier registered by two folders is an error naming both.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from brainmark.exceptions import (
+    DuplicateRegistrationError,
+    MissingDependencyError,
+    PluginIndexError,
+    UnknownPluginError,
+)
+from brainmark.settings import get_settings
+
+BUILTIN_ROOT = Path(__file__).parent / "plugins"
+ENTRY_POINT_GROUP = "brainmark.plugins"
+PLUGIN_TYPES = ("data", "metrics", "benchmarks", "models")
+_INDEX_FORMAT = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class PluginLocation:
+    """Where an identifier is registered: the plugin folder and the line of the assignment."""
+
+    registry: str
+    identifier: str
+    folder: Path
+    line: int
+
+    @property
+    def plugin_type(self) -> str:
+        return self.folder.parent.name
+
+    @property
+    def module_name(self) -> str:
+        """A unique, importable top-level name for the folder (folders may contain '-')."""
+        digest = hashlib.sha1(str(self.folder).encode()).hexdigest()[:10]
+        safe = "".join(c if c.isalnum() else "_" for c in self.folder.name)
+        return f"brainmark_plugin_{self.plugin_type}_{safe}_{digest}"
+
+
+class Registry(Mapping[str, Callable[..., Any]]):
+    """identifier -> factory for one kind of plugin, loading plugin folders on first use.
+
+    Iterating lists every identifier the plugin index knows, imported or not.
+    """
+
+    def __init__(self, name: str, kind: str) -> None:
+        self.name = name
+        self.kind = kind
+        self._factories: dict[str, Callable[..., Any]] = {}
+        self._origins: dict[str, str] = {}
+
+    def __setitem__(self, identifier: str, factory: Callable[..., Any]) -> None:
+        if not isinstance(identifier, str) or not identifier:
+            raise PluginIndexError(
+                f"{self.name} keys must be non-empty strings. Got {identifier!r}."
+            )
+        origin = _registering_module()
+        previous = self._origins.get(identifier)
+        if previous is not None and previous != origin:
+            raise DuplicateRegistrationError(
+                f"{self.kind.capitalize()} {identifier!r} is registered twice: by {previous} "
+                f"and by {origin}. Rename one of them."
+            )
+        self._factories[identifier] = factory
+        self._origins[identifier] = origin
+
+    def __delitem__(self, identifier: str) -> None:
+        del self._factories[identifier]
+        del self._origins[identifier]
+
+    def __getitem__(self, identifier: str) -> Callable[..., Any]:
+        if identifier not in self._factories:
+            location = plugin_index().locate(self.name, identifier)
+            import_plugin(location.folder)
+            if identifier not in self._factories:
+                raise PluginIndexError(
+                    f"Plugin folder {location.folder} was indexed as registering "
+                    f"{self.kind} {identifier!r} (line {location.line} of __init__.py) but "
+                    f"importing it did not. Check for a conditional registration."
+                )
+        return self._factories[identifier]
+
+    def __contains__(self, identifier: object) -> bool:
+        return identifier in self._factories or (
+            isinstance(identifier, str) and plugin_index().find(self.name, identifier) is not None
+        )
+
+    def __iter__(self) -> Iterator[str]:
+        names = set(self._factories) | set(plugin_index().identifiers(self.name))
+        return iter(sorted(names))
+
+    def __len__(self) -> int:
+        return len(set(self._factories) | set(plugin_index().identifiers(self.name)))
+
+    def load(self, identifier: str, **kwargs: Any) -> Any:
+        """Call the factory registered for ``identifier`` with keyword arguments."""
+        return self[identifier](**kwargs)
+
+    def locate(self, identifier: str) -> PluginLocation:
+        """The plugin folder that registers ``identifier`` (without importing it)."""
+        return plugin_index().locate(self.name, identifier)
+
+    def __repr__(self) -> str:
+        return f"<Registry {self.name}: {len(self)} {self.kind}s>"
+
+
+def _registering_module() -> str:
+    """Name the plugin (or module) that is assigning into a registry, for duplicate errors."""
+    frame = sys._getframe(2)
+    module = frame.f_globals.get("__name__", "?")
+    path = frame.f_globals.get("__file__")
+    return f"{Path(path).parent}" if path and module.startswith("brainmark_plugin_") else module
+
+
+data_registry = Registry("data_registry", "dataset")
+stimulus_set_registry = Registry("stimulus_set_registry", "stimulus set")
+metric_registry = Registry("metric_registry", "metric")
+benchmark_registry = Registry("benchmark_registry", "benchmark")
+model_registry = Registry("model_registry", "model")
+REGISTRIES: dict[str, Registry] = {
+    registry.name: registry
+    for registry in (
+        data_registry,
+        stimulus_set_registry,
+        metric_registry,
+        benchmark_registry,
+        model_registry,
+    )
+}
+
+
+# --- finding plugins -------------------------------------------------------------------
+
+
+def plugin_roots() -> list[Path]:
+    """The plugin roots in search order: built-in, BRAINMARK_PLUGIN_PATH, entry points."""
+    roots = [BUILTIN_ROOT, *get_settings().plugin_path]
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            spec = importlib.util.find_spec(entry_point.value)
+        except (ImportError, ValueError) as error:
+            warnings.warn(
+                f"Plugin package {entry_point.name!r} ({entry_point.value}) of entry-point "
+                f"group {ENTRY_POINT_GROUP!r} cannot be found and is skipped: {error}",
+                stacklevel=2,
+            )
+            continue
+        if spec is not None and spec.submodule_search_locations:
+            roots.extend(Path(p) for p in spec.submodule_search_locations)
+    seen: set[Path] = set()
+    return [root for root in roots if not (root in seen or seen.add(root))]
+
+
+def plugin_folders(root: Path) -> Iterator[Path]:
+    """Every plugin folder (one with ``__init__.py``) under a root, in a stable order."""
+    for plugin_type in PLUGIN_TYPES:
+        type_dir = root / plugin_type
+        if not type_dir.is_dir():
+            continue
+        for folder in sorted(type_dir.iterdir()):
+            if (folder / "__init__.py").is_file() and not folder.name.startswith(("_", ".")):
+                yield folder
+
+
+class PluginIndex:
+    """(registry name, identifier) -> every :class:`PluginLocation` registering it."""
+
+    def __init__(self, locations: list[PluginLocation]) -> None:
+        self._locations: dict[tuple[str, str], list[PluginLocation]] = {}
+        for location in locations:
+            key = (location.registry, location.identifier)
+            self._locations.setdefault(key, []).append(location)
+
+    def find(self, registry: str, identifier: str) -> PluginLocation | None:
+        locations = self._locations.get((registry, identifier))
+        if not locations:
+            return None
+        folders = {location.folder for location in locations}
+        if len(folders) > 1:
+            kind = REGISTRIES[registry].kind if registry in REGISTRIES else registry
+            listed = " and ".join(str(folder) for folder in sorted(folders))
+            raise DuplicateRegistrationError(
+                f"{kind.capitalize()} {identifier!r} is registered by two plugin folders: "
+                f"{listed}. Identifiers must be unique across all plugin roots; rename one."
+            )
+        return locations[0]
+
+    def locate(self, registry: str, identifier: str) -> PluginLocation:
+        location = self.find(registry, identifier)
+        if location is None:
+            kind = REGISTRIES[registry].kind if registry in REGISTRIES else registry
+            known = self.identifiers(registry)
+            close = difflib.get_close_matches(identifier, known, n=5, cutoff=0.4)
+            hint = (
+                f"Did you mean one of {close}?"
+                if close
+                else f"Known {kind}s: {known[:20]}{' ...' if len(known) > 20 else ''}."
+            )
+            raise UnknownPluginError(
+                f"No plugin registers {kind} {identifier!r}. {hint} "
+                f"Run 'brainmark list {registry.split('_')[0]}s' to see them all."
+            )
+        return location
+
+    def identifiers(self, registry: str) -> list[str]:
+        return sorted(identifier for (name, identifier) in self._locations if name == registry)
+
+    def duplicates(self) -> dict[tuple[str, str], list[Path]]:
+        """Identifiers registered by more than one folder, for ``brainmark check``."""
+        result = {}
+        for key, locations in self._locations.items():
+            folders = sorted({location.folder for location in locations})
+            if len(folders) > 1:
+                result[key] = folders
+        return result
+
+    def __iter__(self) -> Iterator[PluginLocation]:
+        for locations in self._locations.values():
+            yield from locations
+
+
+_index_lock = threading.Lock()
+_memo: dict[str, tuple[tuple, PluginIndex]] = {}
+
+
+def plugin_index() -> PluginIndex:
+    """The index over all plugin roots, re-parsing only ``__init__.py`` files that changed."""
+    roots = plugin_roots()
+    init_files = [folder / "__init__.py" for root in roots for folder in plugin_folders(root)]
+    stamps = tuple((str(path), *_stamp(path)) for path in init_files)
+    cache_path = get_settings().cache_dir / "plugin_index.json"
+    with _index_lock:
+        memo = _memo.get(str(cache_path))
+        if memo is not None and memo[0] == stamps:
+            return memo[1]
+        cached = _read_index_cache(cache_path)
+        entries: dict[str, dict[str, Any]] = {}
+        changed = False
+        for path, mtime, size in stamps:
+            entry = cached.get(path)
+            if entry is None or entry["mtime_ns"] != mtime or entry["size"] != size:
+                entry = {
+                    "mtime_ns": mtime,
+                    "size": size,
+                    "registrations": parse_registrations(Path(path)),
+                }
+                changed = True
+            entries[path] = entry
+        if changed or set(entries) != set(cached):
+            _write_index_cache(cache_path, entries)
+        index = PluginIndex(
+            [
+                PluginLocation(registry, identifier, Path(path).parent, line)
+                for path, entry in entries.items()
+                for registry, identifier, line in entry["registrations"]
+            ]
+        )
+        _memo[str(cache_path)] = (stamps, index)
+        return index
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _read_index_cache(cache_path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        content = json.loads(cache_path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(content, dict) or content.get("format") != _INDEX_FORMAT:
+        return {}
+    return content.get("files", {})
+
+
+def _write_index_cache(cache_path: Path, entries: dict[str, dict[str, Any]]) -> None:
+    """Atomic write, so two processes refreshing the index never leave half a file."""
+    try:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache_path.parent, prefix=".plugin_index.")
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"format": _INDEX_FORMAT, "files": entries}, handle)
+        os.replace(tmp, cache_path)
+    except OSError:
+        pass  # A read-only home only costs re-parsing next time.
+
+
+# --- parsing registrations ---------------------------------------------------------------
+
+
+def parse_registrations(init_path: Path) -> list[tuple[str, str, int]]:
+    """(registry, identifier, line) for every registry assignment in a plugin ``__init__.py``.
+
+    Nothing is imported or executed; a key that cannot be resolved statically is an error
+    naming the file and line.
+    """
+    try:
+        tree = ast.parse(init_path.read_text(encoding="utf-8"), filename=str(init_path))
+    except SyntaxError as error:
+        raise PluginIndexError(
+            f"Plugin {init_path.parent} cannot be indexed: syntax error in {init_path} "
+            f"line {error.lineno}: {error.msg}."
+        ) from None
+    found: list[tuple[str, str, int]] = []
+    _walk_statements(tree.body, {}, init_path, found)
+    return found
+
+
+def _walk_statements(
+    statements: list[ast.stmt],
+    constants: dict[str, Any],
+    init_path: Path,
+    found: list[tuple[str, str, int]],
+) -> None:
+    for statement in statements:
+        if isinstance(statement, ast.Assign):
+            for target in statement.targets:
+                registry = _registry_name(target)
+                if registry is not None:
+                    key = _evaluate(target.slice, constants, init_path, statement.lineno)
+                    found.append((registry, key, statement.lineno))
+                elif isinstance(target, ast.Name):
+                    try:
+                        constants[target.id] = _literal(statement.value, constants)
+                    except ValueError:
+                        constants.pop(target.id, None)
+        elif isinstance(statement, ast.For):
+            try:
+                values = _literal(statement.iter, constants)
+            except ValueError:
+                values = None
+            if not isinstance(values, list | tuple):
+                if _mentions_registry(statement):
+                    raise PluginIndexError(
+                        f"{init_path} line {statement.lineno}: registrations inside a 'for' "
+                        f"loop need a literal list or tuple to loop over, so the plugin "
+                        f"index can read them without importing the plugin."
+                    )
+                continue
+            for value in values:
+                scope = dict(constants)
+                _bind(statement.target, value, scope, init_path, statement.lineno)
+                _walk_statements(statement.body, scope, init_path, found)
+        elif _mentions_registry(statement):
+            raise PluginIndexError(
+                f"{init_path} line {statement.lineno}: register plugins with plain "
+                f"module-level assignments like benchmark_registry['name'] = factory "
+                f"(optionally inside a 'for' over a literal list), not inside "
+                f"{type(statement).__name__.lower()} statements."
+            )
+
+
+def _registry_name(target: ast.expr) -> str | None:
+    if not isinstance(target, ast.Subscript):
+        return None
+    value = target.value
+    name = value.attr if isinstance(value, ast.Attribute) else getattr(value, "id", None)
+    return name if name in REGISTRIES else None
+
+
+def _mentions_registry(node: ast.AST) -> bool:
+    return any(
+        isinstance(child, ast.Subscript) and _registry_name(child) is not None
+        for child in ast.walk(node)
+    )
+
+
+def _literal(node: ast.expr, constants: dict[str, Any]) -> Any:
+    """A literal value built from constants, names bound to constants, f-strings and +."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name) and node.id in constants:
+        return constants[node.id]
+    if isinstance(node, ast.List | ast.Tuple):
+        return [_literal(element, constants) for element in node.elts]
+    if isinstance(node, ast.JoinedStr):
+        parts = []
+        for value in node.values:
+            if isinstance(value, ast.FormattedValue):
+                if value.format_spec is not None or value.conversion not in (-1, 115):
+                    raise ValueError("format spec")
+                parts.append(str(_literal(value.value, constants)))
+            else:
+                parts.append(str(_literal(value, constants)))
+        return "".join(parts)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _literal(node.left, constants) + _literal(node.right, constants)
+    raise ValueError(f"not a literal: {ast.dump(node)}")
+
+
+def _evaluate(node: ast.expr, constants: dict[str, Any], init_path: Path, line: int) -> str:
+    try:
+        value = _literal(node, constants)
+    except ValueError:
+        value = None
+    if not isinstance(value, str):
+        raise PluginIndexError(
+            f"{init_path} line {line}: the registered identifier must be a string the plugin "
+            f"index can read without running code: a literal, a module-level string constant, "
+            f"an f-string of those, or a variable of a 'for' over a literal list."
+        )
+    return value
+
+
+def _bind(target: ast.expr, value: Any, scope: dict[str, Any], init_path: Path, line: int) -> None:
+    if isinstance(target, ast.Name):
+        scope[target.id] = value
+    elif isinstance(target, ast.Tuple | ast.List) and isinstance(value, list | tuple):
+        if len(target.elts) != len(value):
+            raise PluginIndexError(f"{init_path} line {line}: cannot unpack {value!r}.")
+        for element, item in zip(target.elts, value, strict=True):
+            _bind(element, item, scope, init_path, line)
+    else:
+        raise PluginIndexError(f"{init_path} line {line}: unsupported loop target.")
+
+
+# --- importing plugins -----------------------------------------------------------------------
+
+
+def import_plugin(folder: Path) -> Any:
+    """Import a plugin folder as a package under a unique name; never installs anything.
+
+    A missing dependency is reported with the plugin and the command that installs its
+    ``requirements.txt``.
+    """
+    folder = Path(folder).absolute()
+    location = PluginLocation("", "", folder, 0)
+    name = location.module_name
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(
+        name, folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    if spec is None or spec.loader is None:
+        raise PluginIndexError(f"Plugin folder {folder} has no importable __init__.py.")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except ModuleNotFoundError as error:
+        del sys.modules[name]
+        requirements = folder / "requirements.txt"
+        fix = (
+            f"pip install -r {requirements}"
+            if requirements.is_file()
+            else f"pip install {error.name}"
+        )
+        raise MissingDependencyError(
+            f"Plugin {folder.parent.name}/{folder.name} needs the package {error.name!r}, "
+            f"which is not installed. brainmark never installs packages while loading; "
+            f"run: {fix}"
+        ) from error
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module

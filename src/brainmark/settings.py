@@ -1,0 +1,139 @@
+"""One settings object; the only module that reads ``os.environ``.
+
+Every path brainmark writes derives from ``home`` (``BRAINMARK_HOME``, default
+``~/.brainmark``). A field ``foo`` is overridden by the environment variable
+``BRAINMARK_FOO`` and nothing else; inside a process, ``override_settings(foo=...)`` changes
+it for the duration of a ``with`` block (tests use this). Reading the settings creates no
+folders: the code that writes a folder creates it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from brainmark.exceptions import SettingsError
+
+ENV_PREFIX = "BRAINMARK_"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Validated settings; see the ``metadata['help']`` of each field for why it exists."""
+
+    home: Path = dataclasses.field(
+        default=Path("~/.brainmark"),
+        metadata={"help": "Root of every file brainmark writes: caches, the local store."},
+    )
+    plugin_path: tuple[Path, ...] = dataclasses.field(
+        default=(),
+        metadata={
+            "help": "Extra plugin roots (os.pathsep-separated), searched after the built-in "
+            "plugins; the platform's plugin store is one of them."
+        },
+    )
+    store: str = dataclasses.field(
+        default="",
+        metadata={
+            "help": "Default object store location (file://..., s3://bucket/prefix); empty "
+            "means the folder 'store' under home."
+        },
+    )
+    s3_endpoint_url: str = dataclasses.field(
+        default="",
+        metadata={"help": "Endpoint of an S3-compatible server; empty means AWS."},
+    )
+    device: str = dataclasses.field(
+        default="auto",
+        metadata={"help": "Torch device for models: 'auto' (cuda when present), 'cpu', 'cuda'."},
+    )
+    num_workers: int = dataclasses.field(
+        default=-1,
+        metadata={"help": "Image-decoding worker processes; -1 means one per CPU, at most 8."},
+    )
+    batch_size: int = dataclasses.field(
+        default=64,
+        metadata={"help": "Images per forward pass when extracting activations."},
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "home", Path(self.home).expanduser().absolute())
+        object.__setattr__(
+            self, "plugin_path", tuple(Path(p).expanduser().absolute() for p in self.plugin_path)
+        )
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise SettingsError(
+                f"Setting 'device' must be 'auto', 'cpu', 'cuda' or 'cuda:N'. Got {self.device!r}."
+            )
+        if self.batch_size < 1:
+            raise SettingsError(f"Setting 'batch_size' must be >= 1. Got {self.batch_size}.")
+
+    # Folders derived from home; one place decides the layout.
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def store_location(self) -> str:
+        return self.store or (self.home / "store").as_uri()
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Build settings from ``BRAINMARK_<FIELD>`` variables; unknown ones are an error."""
+        environ = dict(os.environ if environ is None else environ)
+        fields = {field.name: field for field in dataclasses.fields(cls)}
+        values: dict[str, object] = {}
+        for key, raw in environ.items():
+            if not key.startswith(ENV_PREFIX):
+                continue
+            name = key[len(ENV_PREFIX) :].lower()
+            if name not in fields:
+                raise SettingsError(
+                    f"Environment variable {key} names no brainmark setting. "
+                    f"Known settings: {', '.join(ENV_PREFIX + n.upper() for n in fields)}."
+                )
+            values[name] = _parse(fields[name], raw, key)
+        return cls(**values)
+
+
+def _parse(field: dataclasses.Field, raw: str, key: str) -> object:
+    if field.name == "plugin_path":
+        return tuple(Path(part) for part in raw.split(os.pathsep) if part)
+    if field.type in ("int", int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{key} must be an integer. Got {raw!r}.") from None
+    if field.name == "home":
+        return Path(raw)
+    return raw
+
+
+_overrides: list[dict[str, object]] = []
+
+
+def get_settings() -> Settings:
+    """The settings in force: the environment, then any active ``override_settings``."""
+    settings = Settings.from_environ()
+    for override in _overrides:
+        settings = dataclasses.replace(settings, **override)
+    return settings
+
+
+@contextlib.contextmanager
+def override_settings(**changes: object) -> Iterator[Settings]:
+    """Change settings inside a ``with`` block; unknown names are refused up front."""
+    known = {field.name for field in dataclasses.fields(Settings)}
+    unknown = sorted(set(changes) - known)
+    if unknown:
+        raise SettingsError(
+            f"Unknown setting(s) {unknown}. Known settings: {sorted(known)}."
+        )
+    _overrides.append(changes)
+    try:
+        yield get_settings()
+    finally:
+        _overrides.remove(changes)
