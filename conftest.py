@@ -8,7 +8,9 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def brainmark_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def brainmark_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """A fresh home folder per test, so caches and stores never leak between tests."""
     home = tmp_path_factory.mktemp("brainmark_home")
     monkeypatch.setenv("BRAINMARK_HOME", str(home))

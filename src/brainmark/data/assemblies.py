@@ -81,7 +81,8 @@ class PropertyAssembly(DataAssembly):
 
 
 ASSEMBLY_CLASSES: dict[str, type[DataAssembly]] = {
-    cls.__name__: cls for cls in (DataAssembly, NeuroidAssembly, BehavioralAssembly, PropertyAssembly)
+    cls.__name__: cls
+    for cls in (DataAssembly, NeuroidAssembly, BehavioralAssembly, PropertyAssembly)
 }
 
 

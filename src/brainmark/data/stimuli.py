@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
@@ -29,7 +29,7 @@ class StimulusSet(pd.DataFrame):
         Name of the stimulus set, e.g. ``'Kriegeskorte2008'``.
     """
 
-    _metadata = ["stimulus_paths", "identifier"]
+    _metadata: ClassVar[list[str]] = ["stimulus_paths", "identifier"]
     stimulus_paths: dict[str, Path] | None = None
     identifier: str | None = None
 
