@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from xarray.indexes import PandasMultiIndex
 
 from brainmark.exceptions import ValidationError
 
@@ -43,9 +44,20 @@ def gather_indexes(array: xr.DataArray) -> xr.DataArray:
                 if coord.dims == (dim,) and name != dim
             ]
         new_indexes[dim] = levels
-    if new_indexes:
-        # A one-level list still builds a MultiIndex, so every dim behaves the same way.
-        array = array.set_index(new_indexes)
+    for dim, levels in new_indexes.items():
+        if len(levels) > 1:
+            array = array.set_index({dim: levels})
+            continue
+        # set_index with one variable would rename it to the dim (stimulus_id -> presentation);
+        # build a one-level MultiIndex instead, so every dim keeps its coordinate names.
+        (level,) = levels
+        values = array[level].values
+        index = PandasMultiIndex(
+            pd.MultiIndex.from_arrays([values], names=[level]),
+            dim,
+            level_coords_dtype={level: values.dtype},
+        )
+        array = array.drop_vars(level).assign_coords(xr.Coordinates.from_xindex(index))
     return array
 
 
