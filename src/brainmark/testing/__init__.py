@@ -2,3 +2,5 @@
 
 Each plugin's ``test.py``, ``brainmark test PATH`` and the submission pipeline call these.
 """
+
+from brainmark.testing._benchmarks import check_benchmark as check_benchmark

@@ -1,0 +1,42 @@
+"""Benchmarks: compare a model with experimental data and return a ceiled score.
+
+:class:`BenchmarkBase` is the contract; :class:`NeuralBenchmark`, :class:`RSABenchmark` and
+:class:`BehavioralBenchmark` implement the common kinds; :mod:`~brainmark.benchmarks.tree`
+holds the aggregation tree the leaderboard uses.
+"""
+
+from brainmark.benchmarks.base import (
+    BenchmarkBase,
+    assembly_sha1,
+    no_ceiling,
+    placed_stimuli,
+    validate_identifier,
+)
+from brainmark.benchmarks.behavioral import BehavioralBenchmark
+from brainmark.benchmarks.neural import NeuralBenchmark
+from brainmark.benchmarks.rsa import RSABenchmark
+from brainmark.benchmarks.tree import (
+    PARENT_ALIASES,
+    TREE,
+    VALID_PARENTS,
+    aggregate_scores,
+    aggregate_table,
+    parent_node,
+)
+
+__all__ = [
+    "PARENT_ALIASES",
+    "TREE",
+    "VALID_PARENTS",
+    "BehavioralBenchmark",
+    "BenchmarkBase",
+    "NeuralBenchmark",
+    "RSABenchmark",
+    "aggregate_scores",
+    "aggregate_table",
+    "assembly_sha1",
+    "no_ceiling",
+    "parent_node",
+    "placed_stimuli",
+    "validate_identifier",
+]

@@ -1,0 +1,251 @@
+"""BenchmarkBase: what every benchmark is (identifier, version, parent, bibtex, ceiling).
+
+A benchmark compares a :class:`~brainmark.model_interface.BrainModel` with experimental data
+and returns a ceiled :class:`~brainmark.metrics.Score`. Constructors store configuration
+only; data and ceilings load on first use, so ``load_benchmark(name)`` is cheap. The ceiling
+is computed once and cached on disk under ``<home>/cache/ceilings``, keyed by identifier,
+version and a SHA1 of the data it was computed on (Brain-Score keys on the identifier
+only, so a new version could silently reuse an old ceiling).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from brainmark.exceptions import BenchmarkError, ValidationError
+from brainmark.settings import get_settings
+
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*[0-9]{4}[A-Za-z0-9_]*([.-][A-Za-z0-9_.-]+)+$")
+
+
+def resolve(value: Any) -> Any:
+    """``value()`` for a loader callable, ``value`` itself for data passed directly.
+
+    Benchmark helpers accept either, so plugins can pass ``lambda: load_dataset(...)`` and
+    keep construction cheap while tests can pass small in-memory assemblies.
+    """
+    return value() if callable(value) and not isinstance(value, xr.DataArray) else value
+
+
+def assembly_sha1(*assemblies: xr.DataArray) -> str:
+    """SHA1 of the values and coordinates of assemblies: the identity of a ceiling's data.
+
+    Coordinates are hashed by name and value so relabelling the data changes the digest
+    too; the result does not depend on how the data was stored or loaded.
+    """
+    digest = hashlib.sha1()
+    for assembly in assemblies:
+        digest.update(repr(assembly.dims).encode())
+        digest.update(np.ascontiguousarray(np.asarray(assembly.values, dtype=float)).tobytes())
+        for name in sorted(map(str, assembly.coords)):
+            if name in assembly.dims and name in assembly.indexes:
+                index = assembly.indexes[name]
+                if index.nlevels > 1 or index.name != name:
+                    continue  # A MultiIndex: its levels are hashed as coordinates.
+            digest.update(name.encode())
+            digest.update(np.asarray(assembly.coords[name].values).astype(str).tobytes())
+    return digest.hexdigest()
+
+
+class BenchmarkBase:
+    """A benchmark: scores a model against data and ceils the result.
+
+    Subclasses implement :meth:`raw_score` (the metric's value before ceiling) and
+    :meth:`data_sha1`; calling the benchmark ceils the raw score with :attr:`ceiling` and
+    records provenance in the score's ``attrs``.
+
+    Parameters
+    ----------
+    identifier
+        ``AuthorYear.region-metric`` for neural benchmarks (``Kriegeskorte2008.IT-rdm``),
+        ``AuthorYearsuffix-metric`` for behavioral and engineering ones
+        (``Geirhos2021edge-top1``).
+    version
+        Integer >= 1; bump it whenever the data, the metric or the procedure changes, so
+        cached ceilings and scores of the old version are not reused.
+    ceiling_func
+        Called without arguments to compute the ceiling :class:`~brainmark.metrics.Score`
+        (e.g. ``lambda: internal_consistency(assembly)``).
+    parent
+        Node of the benchmark tree this benchmark hangs under (``V1``, ``V2``, ``V4``,
+        ``IT``, ``behavior``, ``engineering``); see :mod:`brainmark.benchmarks.tree`.
+    bibtex
+        Citation of the data (and paper) the benchmark is built on.
+    """
+
+    def __init__(
+        self,
+        identifier: str,
+        version: int,
+        ceiling_func: Callable[[], Any],
+        parent: str,
+        bibtex: str,
+    ) -> None:
+        self._identifier = identifier
+        self._version = version
+        self._ceiling_func = ceiling_func
+        self._parent = parent
+        self._bibtex = bibtex
+        self._ceiling: Any = None
+
+    @property
+    def identifier(self) -> str:
+        return self._identifier
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    @property
+    def parent(self) -> str:
+        return self._parent
+
+    @property
+    def bibtex(self) -> str:
+        return self._bibtex
+
+    def raw_score(self, model: Any) -> Any:
+        """The metric's unceiled :class:`~brainmark.metrics.Score` of ``model``."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement raw_score(model) returning the unceiled "
+            f"Score of the model on benchmark {self.identifier!r}."
+        )
+
+    def data_sha1(self) -> str:
+        """SHA1 of the data the ceiling is computed on (part of the ceiling cache key).
+
+        The default hashes nothing data-specific; subclasses that hold data override it,
+        which :class:`NeuralBenchmark` and its siblings do with :func:`assembly_sha1`.
+        """
+        return hashlib.sha1(b"no-data").hexdigest()
+
+    def __call__(self, model: Any) -> Any:
+        """Score ``model``: raw metric value ceiled, with raw, ceiling, error and ids in attrs."""
+        from brainmark.metrics import ceil_score
+
+        raw = self.raw_score(model)
+        ceiled = ceil_score(raw, self.ceiling)
+        ceiled.attrs["raw"] = raw
+        ceiled.attrs["ceiling"] = self.ceiling
+        if "error" not in ceiled.attrs:
+            ceiled.attrs["error"] = raw.attrs.get("error", np.nan)
+        ceiled.attrs["model_identifier"] = _model_identifier(model)
+        ceiled.attrs["benchmark_identifier"] = self.identifier
+        ceiled.attrs["benchmark_version"] = self.version
+        return ceiled
+
+    @property
+    def ceiling(self) -> Any:
+        """The ceiling :class:`~brainmark.metrics.Score`, computed once and cached on disk."""
+        if self._ceiling is None:
+            self._ceiling = self._cached_ceiling()
+        return self._ceiling
+
+    def ceiling_cache_path(self) -> Path:
+        """Where the ceiling of this identifier, version and data is cached."""
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", self.identifier)
+        return (
+            get_settings().cache_dir
+            / "ceilings"
+            / safe
+            / f"v{self.version}-{self.data_sha1()}.json"
+        )
+
+    def _cached_ceiling(self) -> Any:
+        from brainmark.metrics import Score
+
+        path = self.ceiling_cache_path()
+        try:
+            record = json.loads(path.read_text())
+            ceiling = Score(float(record["value"]))
+            ceiling.attrs["error"] = float(record["error"])
+            return ceiling
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # Not cached yet, or a damaged entry: recompute.
+        ceiling = self._ceiling_func()
+        value = float(ceiling)
+        if not np.isfinite(value):
+            raise BenchmarkError(
+                f"Benchmark {self.identifier!r} version {self.version} computed a ceiling of "
+                f"{value}. Check its data for NaN or constant responses."
+            )
+        error = float(np.asarray(ceiling.attrs.get("error", np.nan)))
+        _write_json_atomically(
+            path,
+            {
+                "identifier": self.identifier,
+                "version": self.version,
+                "data_sha1": self.data_sha1(),
+                "value": value,
+                "error": error,
+            },
+        )
+        return ceiling
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.identifier} v{self.version} (parent {self.parent})>"
+
+
+def placed_stimuli(stimulus_set: Any, model: Any, visual_degrees: float) -> Any:
+    """The stimuli as ``model`` sees them when shown at ``visual_degrees`` in the experiment.
+
+    Every benchmark helper shows its stimuli through this, so a model with a wider field
+    of view sees them smaller, as the subjects would have.
+    """
+    from brainmark.models import place_on_screen
+
+    return place_on_screen(
+        stimulus_set,
+        target_visual_degrees=model.visual_degrees(),
+        source_visual_degrees=visual_degrees,
+    )
+
+
+def no_ceiling() -> Any:
+    """A ceiling of 1 (error 0): for data whose reliability cannot be estimated (a single
+    pooled RDM) and for engineering benchmarks measured against ground truth."""
+    from brainmark.metrics import Score
+
+    ceiling = Score(1.0)
+    ceiling.attrs["error"] = 0.0
+    return ceiling
+
+
+def _model_identifier(model: Any) -> str:
+    identifier = getattr(model, "identifier", None)
+    if callable(identifier):
+        identifier = identifier()
+    return str(identifier) if identifier is not None else type(model).__name__
+
+
+def _write_json_atomically(path: Path, content: dict[str, Any]) -> None:
+    """Write JSON via a temporary file and a rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(content, handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def validate_identifier(identifier: str) -> None:
+    """Refuse identifiers not of the form ``AuthorYear.region-metric`` / ``AuthorYear-metric``."""
+    if not isinstance(identifier, str) or not _IDENTIFIER.match(identifier):
+        raise ValidationError(
+            f"Benchmark identifier {identifier!r} is not of the form 'AuthorYear.region-metric' "
+            f"(e.g. 'Kriegeskorte2008.IT-rdm') or 'AuthorYear-metric' for behavior (e.g. "
+            f"'Geirhos2021edge-error_consistency'). Rename the benchmark."
+        )

@@ -1,0 +1,134 @@
+"""NeuralBenchmark: record a model region over time bins and compare with neural responses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from brainmark.benchmarks.base import BenchmarkBase, assembly_sha1, placed_stimuli, resolve
+from brainmark.data.assemblies import average_repetitions, walk_coords
+
+
+class NeuralBenchmark(BenchmarkBase):
+    """Compare a model's recordings of one region with neural responses to the same stimuli.
+
+    The stimuli are placed at the experiment's ``visual_degrees`` for the model, the model
+    records ``region`` over ``time_bins`` while looking at them ``number_of_trials`` times,
+    and ``metric(model_responses, data)`` is computed per time bin on the
+    repetition-averaged data (the mean over bins is the raw score). The ceiling is
+    ``ceiler(data)`` on the data with its repetitions (internal consistency by default).
+
+    Parameters
+    ----------
+    identifier, version, parent, bibtex
+        See :class:`~brainmark.benchmarks.base.BenchmarkBase`.
+    assembly
+        The :class:`~brainmark.data.NeuroidAssembly` (presentation x neuroid [x time_bin],
+        ``stimulus_id`` and ``repetition`` on presentation), or a callable returning it.
+    stimulus_set
+        The :class:`~brainmark.data.StimulusSet` shown, or a callable returning it.
+    region
+        Region the model records (``V1``, ``V2``, ``V4``, ``IT``).
+    visual_degrees
+        Size of the stimuli in the experiment, in degrees of visual angle.
+    number_of_trials
+        How often the model sees each stimulus (matters for stochastic models).
+    time_bins
+        ``(start, end)`` in ms of each bin the model records.
+    metric
+        ``metric(source, target) -> Score``, e.g. ``load_metric('pls')``.
+    ceiler
+        ``ceiler(assembly) -> Score``; default ``load_metric('internal_consistency')``.
+    """
+
+    def __init__(
+        self,
+        identifier: str,
+        *,
+        version: int,
+        assembly: Any,
+        stimulus_set: Any,
+        region: str,
+        visual_degrees: float,
+        metric: Callable[[Any, Any], Any],
+        parent: str,
+        bibtex: str,
+        number_of_trials: int = 1,
+        time_bins: Sequence[tuple[int, int]] = ((70, 170),),
+        ceiler: Callable[[Any], Any] | None = None,
+    ) -> None:
+        super().__init__(
+            identifier=identifier,
+            version=version,
+            ceiling_func=self._compute_ceiling,
+            parent=parent,
+            bibtex=bibtex,
+        )
+        self._assembly_source = assembly
+        self._stimulus_set_source = stimulus_set
+        self.region = region
+        self.visual_degrees = visual_degrees
+        self.number_of_trials = number_of_trials
+        self.time_bins = [tuple(time_bin) for time_bin in time_bins]
+        self._metric = metric
+        self._ceiler = ceiler
+        self._assembly: Any = None
+        self._stimulus_set: Any = None
+
+    @property
+    def assembly(self) -> Any:
+        """The neural data, loaded on first use."""
+        if self._assembly is None:
+            self._assembly = resolve(self._assembly_source)
+        return self._assembly
+
+    @property
+    def stimulus_set(self) -> Any:
+        """The stimuli, loaded on first use."""
+        if self._stimulus_set is None:
+            self._stimulus_set = resolve(self._stimulus_set_source)
+        return self._stimulus_set
+
+    def data_sha1(self) -> str:
+        return assembly_sha1(self.assembly)
+
+    def _compute_ceiling(self) -> Any:
+        ceiler = self._ceiler
+        if ceiler is None:
+            from brainmark import load_metric
+
+            ceiler = load_metric("internal_consistency")
+        return ceiler(self.assembly)
+
+    def raw_score(self, model: Any) -> Any:
+        model.start_recording(self.region, time_bins=self.time_bins)
+        stimuli = placed_stimuli(self.stimulus_set, model, self.visual_degrees)
+        responses = model.look_at(stimuli, number_of_trials=self.number_of_trials)
+        target = self.assembly
+        if "repetition" in walk_coords(target, "presentation"):
+            target = average_repetitions(target)
+        scores = [
+            self._metric(time_bin_slice(responses, i), time_bin_slice(target, i))
+            for i in range(len(self.time_bins))
+        ]
+        if len(scores) == 1:
+            return scores[0]
+        from brainmark.metrics import Score
+
+        raw = Score(float(np.mean([float(score) for score in scores])))
+        raw.attrs["raw"] = scores
+        raw.attrs["error"] = float(np.mean([float(s.attrs.get("error", np.nan)) for s in scores]))
+        return raw
+
+
+def time_bin_slice(assembly: xr.DataArray, position: int) -> xr.DataArray:
+    """The assembly at one time bin without the ``time_bin`` dim; as is if it has none."""
+    if "time_bin" not in assembly.dims:
+        return assembly
+    position = min(position, assembly.sizes["time_bin"] - 1)
+    names = [*walk_coords(assembly, "time_bin"), "time_bin"]
+    result = assembly.isel(time_bin=position)
+    return result.drop_vars([name for name in names if name in result.coords])

@@ -1,0 +1,67 @@
+import math
+
+import pandas as pd
+import pytest
+
+from brainmark.benchmarks.tree import TREE, aggregate_scores, aggregate_table, parent_node
+from brainmark.exceptions import ValidationError
+
+PARENTS = {
+    "A2020.V1-rdm": "V1",
+    "B2021.V1-pls": "V1",
+    "C2022.IT-rdm": "IT",
+    "D2023-error_consistency": "behavior",
+    "E2024-top1": "engineering",
+}
+
+
+def test_node_score_is_mean_of_children_up_to_the_root():
+    scores = {
+        "A2020.V1-rdm": 0.2,
+        "B2021.V1-pls": 0.4,
+        "C2022.IT-rdm": 0.6,
+        "D2023-error_consistency": 0.5,
+        "E2024-top1": 0.9,
+    }
+    nodes = aggregate_scores(scores, PARENTS)
+    assert nodes["V1"] == pytest.approx(0.3)
+    assert nodes["IT"] == pytest.approx(0.6)
+    assert nodes["neural_vision"] == pytest.approx(0.45)  # V2, V4 have no benchmarks
+    assert nodes["behavior_vision"] == pytest.approx(0.5)
+    assert nodes["average_vision"] == pytest.approx((0.45 + 0.5) / 2)
+    assert nodes["engineering_vision"] == pytest.approx(0.9)
+
+
+def test_engineering_is_not_averaged_into_the_vision_average():
+    low = aggregate_scores({"E2024-top1": 0.0, "C2022.IT-rdm": 0.6}, PARENTS)
+    high = aggregate_scores({"E2024-top1": 1.0, "C2022.IT-rdm": 0.6}, PARENTS)
+    assert low["average_vision"] == high["average_vision"]
+
+
+def test_missing_and_nan_children_count_as_zero():
+    nodes = aggregate_scores({"A2020.V1-rdm": 0.2, "B2021.V1-pls": math.nan}, PARENTS)
+    assert nodes["V1"] == pytest.approx(0.1)
+    assert nodes["IT"] == 0.0
+    assert nodes["behavior_vision"] == 0.0
+
+
+def test_nodes_without_benchmarks_are_left_out():
+    nodes = aggregate_scores({}, {"C2022.IT-rdm": "IT"})
+    assert set(nodes) == {"IT", "neural_vision", "average_vision"}
+
+
+def test_unknown_parent_is_refused_with_the_valid_names():
+    with pytest.raises(ValidationError, match="V1"):
+        parent_node("retina")
+    assert parent_node("behavior") == "behavior_vision"
+    assert TREE["neural_vision"] == "average_vision"
+
+
+def test_aggregate_table_gives_one_row_per_model():
+    table = pd.DataFrame(
+        {"A2020.V1-rdm": [0.2, None], "C2022.IT-rdm": [0.6, 0.4]}, index=["m1", "m2"]
+    )
+    nodes = aggregate_table(table, {"A2020.V1-rdm": "V1", "C2022.IT-rdm": "IT"})
+    assert list(nodes.index) == ["m1", "m2"]
+    assert nodes.loc["m2", "V1"] == 0.0
+    assert nodes.loc["m1", "neural_vision"] == pytest.approx(0.4)
