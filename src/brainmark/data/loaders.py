@@ -1,0 +1,275 @@
+"""Load packaged stimulus sets and assemblies from a store, through a checksum-keyed cache.
+
+Files are cached under ``<home>/cache/data/<sha1>/<file name>``. Every load verifies the
+SHA1: a cache entry whose bytes changed is fetched again, and a download whose SHA1 differs
+from the pinned one is refused with :class:`~brainmark.exceptions.ChecksumMismatchError`.
+Downloads go to a temporary file that replaces the cache entry only once verified, and a
+stimulus ZIP is extracted to a temporary folder renamed into place, so processes loading
+the same data at the same time never see or leave a partial file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+
+import xarray as xr
+
+from brainmark.data._files import atomic_path, sha1_of_file
+from brainmark.data._formats import read_assembly_netcdf, read_frame_csv
+from brainmark.data.assemblies import DataAssembly, assembly_class, attach_stimulus_set_meta
+from brainmark.data.packaging import (
+    FILENAME_COLUMN,
+    assembly_filename,
+    read_zip_schema,
+    stimulus_set_filenames,
+)
+from brainmark.data.stimuli import StimulusSet
+from brainmark.data.store import Store, open_store
+from brainmark.data.validation import validate_alignment
+from brainmark.exceptions import ChecksumMismatchError, StoreError
+from brainmark.settings import get_settings
+
+# Files at least this large have their verified SHA1 remembered per (inode, size, mtime,
+# ctime) within a process; smaller ones are hashed on every load (1 GB/s makes that cheap).
+VERIFY_MEMO_MIN_BYTES = 64 << 20
+_verified: dict[tuple, str] = {}
+
+
+def cache_folder(sha1: str) -> Path:
+    """Cache folder of the file with this SHA1."""
+    return get_settings().cache_dir / "data" / sha1
+
+
+def fetch_file(
+    store: Store | str,
+    key: str,
+    sha1: str,
+    *,
+    version_id: str | None = None,
+    identifier: str | None = None,
+) -> Path:
+    """Local path of ``key`` (verified against ``sha1``), downloading it if needed.
+
+    Parameters
+    ----------
+    store
+        A store or its location (see :func:`~brainmark.data.store.open_store`).
+    key
+        The object's key in the store.
+    sha1
+        Expected SHA1 of its bytes; the cache is keyed by it.
+    version_id
+        Pin a version; None means the latest.
+    identifier
+        What the file holds, for error messages.
+
+    Raises
+    ------
+    ChecksumMismatchError
+        When the downloaded file's SHA1 is not ``sha1``.
+    """
+    store = open_store(store)
+    target = cache_folder(sha1) / PurePosixPath(key).name
+    if target.is_file():
+        actual = _cached_sha1(target)
+        if actual == sha1:
+            return target
+        warnings.warn(
+            f"Cached file {target} of {identifier or key!r} is corrupt (SHA1 {actual}, "
+            f"expected {sha1}); fetching it again from {store.location}.",
+            stacklevel=2,
+        )
+    with atomic_path(target) as temporary:
+        store.download(key, temporary, version_id=version_id)
+        actual = sha1_of_file(temporary)
+        if actual != sha1:
+            version = f" version {version_id!r}" if version_id else ""
+            raise ChecksumMismatchError(
+                f"SHA1 mismatch for {identifier or key!r}: {key!r}{version} from "
+                f"{store.location} has SHA1 {actual}, expected {sha1}. The stored file is "
+                f"not the one this loader pins: pin the right version_id, or package the "
+                f"data again and update the pinned SHA1."
+            )
+    _remember(target, sha1)
+    return target
+
+
+def _stat_key(path: Path) -> tuple:
+    stat = path.stat()
+    return (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+def _cached_sha1(path: Path) -> str:
+    if path.stat().st_size < VERIFY_MEMO_MIN_BYTES:
+        return sha1_of_file(path)
+    key = _stat_key(path)
+    if key not in _verified:
+        _verified[key] = sha1_of_file(path)
+    return _verified[key]
+
+
+def _remember(path: Path, sha1: str) -> None:
+    if path.stat().st_size >= VERIFY_MEMO_MIN_BYTES:
+        _verified[_stat_key(path)] = sha1
+
+
+def _extracted(zip_path: Path) -> Path:
+    """The folder holding the ZIP's files, extracted once; re-extracted if files went missing.
+
+    Completeness is checked by each file's size, which catches deleted and truncated files.
+    """
+    folder = zip_path.parent / "files"
+    with zipfile.ZipFile(zip_path) as archive:
+        members = [info for info in archive.infolist() if not info.is_dir()]
+        if _complete(folder, members):
+            return folder
+        for info in members:
+            name = PurePosixPath(info.filename)
+            if name.is_absolute() or ".." in name.parts:
+                raise StoreError(f"ZIP {zip_path} holds an unsafe member name {info.filename!r}.")
+        if folder.exists():
+            _remove_folder(folder)
+        temporary = Path(tempfile.mkdtemp(dir=zip_path.parent, prefix=".files."))
+        try:
+            archive.extractall(temporary)
+            try:
+                os.rename(temporary, folder)
+            except OSError:
+                if not _complete(folder, members):  # Another process won the race only
+                    raise  # if its folder is complete.
+        finally:
+            shutil.rmtree(temporary, ignore_errors=True)
+    return folder
+
+
+def _complete(folder: Path, members: list[zipfile.ZipInfo]) -> bool:
+    try:
+        return all((folder / info.filename).stat().st_size == info.file_size for info in members)
+    except OSError:
+        return False
+
+
+def _remove_folder(folder: Path) -> None:
+    """Move a broken folder aside first, so no reader sees it half deleted."""
+    trash = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".trash."))
+    with contextlib.suppress(OSError):  # Another process removed or replaced it already.
+        os.rename(folder, trash / "files")
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def load_stimulus_set_from_store(
+    identifier: str,
+    bucket: str | Store,
+    csv_sha1: str,
+    zip_sha1: str,
+    csv_version_id: str | None = None,
+    zip_version_id: str | None = None,
+) -> StimulusSet:
+    """Load a packaged stimulus set: metadata from the CSV, files extracted from the ZIP.
+
+    Parameters
+    ----------
+    identifier
+        The stimulus set's identifier; the keys are ``stimulus_<identifier>.csv``/``.zip``.
+    bucket
+        The store: ``file://`` or ``s3://`` location, bare ``bucket/prefix``, or a Store.
+    csv_sha1, zip_sha1
+        Pinned SHA1s, verified on every load.
+    csv_version_id, zip_version_id
+        Pinned store versions; None means the latest (and is the only choice for a plain
+        folder such as a data plugin).
+
+    Returns
+    -------
+    A :class:`~brainmark.data.StimulusSet` whose ``stimulus_paths`` point at the extracted
+    files in the cache, with column dtypes as packaged.
+    """
+    csv_key, zip_key = stimulus_set_filenames(identifier)
+    store = open_store(bucket)
+    csv_path = fetch_file(store, csv_key, csv_sha1, version_id=csv_version_id,
+                          identifier=identifier)
+    zip_path = fetch_file(store, zip_key, zip_sha1, version_id=zip_version_id,
+                          identifier=identifier)
+    folder = _extracted(zip_path)
+    schema = read_zip_schema(zip_path)
+    frame = read_frame_csv(csv_path, schema["columns"] if schema else None)
+    filename_column = schema.get("filename_column", FILENAME_COLUMN) if schema else FILENAME_COLUMN
+    paths = {
+        str(sid): folder / str(name)
+        for sid, name in zip(frame["stimulus_id"], frame[filename_column], strict=True)
+    }
+    return StimulusSet(
+        frame.drop(columns=filename_column), stimulus_paths=paths, identifier=identifier
+    )
+
+
+def load_assembly_from_store(
+    identifier: str,
+    bucket: str | Store,
+    sha1: str,
+    version_id: str | None = None,
+    cls: type[DataAssembly] | str | None = None,
+    stimulus_set_loader: Callable[[], StimulusSet] | None = None,
+    *,
+    merge_stimulus_set_meta: bool = True,
+) -> DataAssembly:
+    """Load a packaged assembly, optionally joined with its stimulus set.
+
+    Parameters
+    ----------
+    identifier
+        The assembly's identifier; the key is ``assy_<identifier>.nc``.
+    bucket
+        The store: ``file://`` or ``s3://`` location, bare ``bucket/prefix``, or a Store.
+    sha1
+        Pinned SHA1, verified on every load.
+    version_id
+        Pinned store version; None means the latest.
+    cls
+        Assembly class (or its name); default: the class recorded at packaging.
+    stimulus_set_loader
+        Called to load the stimulus set the assembly was recorded with: its ids must cover
+        the assembly's, its columns are added to ``presentation`` (unless
+        ``merge_stimulus_set_meta=False``) and it is kept as ``attrs['stimulus_set']``, as in
+        Brain-Score.
+
+    Returns
+    -------
+    The assembly with MultiIndexes restored and ``attrs['identifier']``,
+    ``attrs['stimulus_set_identifier']`` set.
+    """
+    store = open_store(bucket)
+    path = fetch_file(store, assembly_filename(identifier), sha1, version_id=version_id,
+                      identifier=identifier)
+    array, recorded_class = read_assembly_netcdf(path)
+    if isinstance(cls, str):
+        cls = assembly_class(cls)
+    elif cls is None:
+        cls = assembly_class(recorded_class) if recorded_class else DataAssembly
+    assembly = cls(array)
+    assembly.attrs["identifier"] = identifier
+    if stimulus_set_loader is not None:
+        stimulus_set = stimulus_set_loader()
+        validate_alignment(assembly, stimulus_set)
+        if merge_stimulus_set_meta and _has_presentation_ids(assembly):
+            assembly = attach_stimulus_set_meta(assembly, stimulus_set)
+        assembly.attrs["stimulus_set"] = stimulus_set
+    return assembly
+
+
+def _has_presentation_ids(assembly: xr.DataArray) -> bool:
+    return "stimulus_id" in assembly.coords and assembly.coords["stimulus_id"].dims == (
+        "presentation",
+    )
+
+
+# The names Brain-Score's tutorials use; ``bucket`` may be any store location here.
+load_stimulus_set_from_s3 = load_stimulus_set_from_store
+load_assembly_from_s3 = load_assembly_from_store
