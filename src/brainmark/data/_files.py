@@ -36,6 +36,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     temporary = Path(name)
     try:
         yield temporary
+        temporary.chmod(0o644)  # mkstemp makes files private; packaged data is not.
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
