@@ -1,0 +1,120 @@
+"""``brainmark test PATH``: generic conformance checks, then the plugin's own ``test.py``.
+
+Both run in one fresh ``pytest`` subprocess with the plugin's root (the folder above
+``<type>/<folder>``) prepended to ``BRAINMARK_PLUGIN_PATH``, so the plugin is found exactly
+as the platform will find it and nothing from the calling process leaks in.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from brainmark.exceptions import ValidationError
+from brainmark.registry import PLUGIN_TYPES, parse_registrations
+
+# The generic checks for each plugin type: registry -> (brainmark.testing check, kwargs).
+_CHECKS = {
+    "benchmark_registry": "check_benchmark",
+    "model_registry": "check_model",
+    "metric_registry": "check_metric",
+}
+
+_GENERIC_TEST = '''"""Generic brainmark checks of plugin {folder} (written by `brainmark test`)."""
+import pytest
+
+import brainmark.testing
+from brainmark.registry import REGISTRIES
+
+REGISTRATIONS = {registrations!r}
+
+
+@pytest.mark.parametrize(("registry", "identifier"), REGISTRATIONS)
+def test_identifier_is_registered_and_loads(registry, identifier):
+    assert identifier in REGISTRIES[registry]
+    assert REGISTRIES[registry].locate(identifier).folder.resolve() == {folder_str!r}
+
+
+@pytest.mark.parametrize(("registry", "identifier", "check"), {checks!r})
+def test_plugin_passes_the_generic_checks(registry, identifier, check):
+    getattr(brainmark.testing, check)(REGISTRIES[registry].load(identifier))
+'''
+
+
+def plugin_root_and_type(path: Path) -> tuple[Path, str]:
+    """The plugin root and type of a plugin folder ``<root>/<type>/<folder>``."""
+    path = Path(path).resolve()
+    if not (path / "__init__.py").is_file():
+        raise ValidationError(
+            f"{path} is not a plugin folder: it has no __init__.py. Point 'brainmark test' "
+            f"at a folder like <root>/benchmarks/<name>/ (create one with 'brainmark new')."
+        )
+    plugin_type = path.parent.name
+    if plugin_type not in PLUGIN_TYPES:
+        raise ValidationError(
+            f"Plugin folder {path} must sit in a folder named after its type, one of "
+            f"{list(PLUGIN_TYPES)} (e.g. <root>/benchmarks/{path.name}); it sits in "
+            f"{plugin_type!r}. Move it there."
+        )
+    return path.parent.parent, plugin_type
+
+
+def write_generic_tests(path: Path, destination: Path) -> Path:
+    """Write the generic checks of the plugin at ``path`` as a pytest file in ``destination``."""
+    import brainmark.testing
+
+    path = Path(path).resolve()
+    registrations = [
+        (registry, identifier)
+        for registry, identifier, _ in parse_registrations(path / "__init__.py")
+    ]
+    if not registrations:
+        raise ValidationError(
+            f"Plugin {path} registers nothing. Its __init__.py must assign into a registry, "
+            f"e.g. benchmark_registry['Author2024.IT-rdm'] = my_benchmark."
+        )
+    checks = [
+        (registry, identifier, _CHECKS[registry])
+        for registry, identifier in registrations
+        if registry in _CHECKS and hasattr(brainmark.testing, _CHECKS[registry])
+    ]
+    target = destination / "test_generic_checks.py"
+    target.write_text(
+        _GENERIC_TEST.format(
+            folder=path.name,
+            folder_str=path,
+            registrations=registrations,
+            checks=checks,
+        )
+    )
+    return target
+
+
+def run_plugin_tests(path: Path, *, extra_args: tuple[str, ...] = ()) -> int:
+    """Run the generic checks and the plugin's ``test.py`` in a fresh process; pytest's code.
+
+    Output goes to this process's stdout/stderr.
+    """
+    from brainmark.settings import get_settings
+
+    path = Path(path).resolve()
+    root, _ = plugin_root_and_type(path)
+    env = dict(os.environ)
+    roots = [str(root), *(str(p) for p in get_settings().plugin_path)]
+    env["BRAINMARK_PLUGIN_PATH"] = os.pathsep.join(dict.fromkeys(roots))
+    with tempfile.TemporaryDirectory(prefix="brainmark-test-") as workdir:
+        generic = write_generic_tests(path, Path(workdir))
+        targets = [str(generic)]
+        own = path / "test.py"
+        if own.is_file():
+            targets.append(str(own))
+        command = [
+            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+            "--import-mode=importlib", "--rootdir", str(path), "-o", "python_files=test*.py",
+            *targets, *extra_args,
+        ]
+        completed = subprocess.run(command, env=env, cwd=workdir, check=False)
+    return completed.returncode

@@ -1,0 +1,253 @@
+"""Local scoring with a reproducibility record: what ``brainmark score`` and the table run.
+
+A result is cached under ``<home>/results`` keyed by the model, the benchmark identifier
+and version, the brainmark version and the content hashes of the model and benchmark
+plugin folders, so changing any of them recomputes it. Each record lists the content hash
+of every plugin folder the run imported (data and metric plugins included) and a cached
+result is reused only while those hashes still match.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import math
+import platform
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from brainmark.settings import get_settings
+
+_SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
+
+
+def plugin_content_sha1(folder: Path) -> str:
+    """SHA1 over the relative paths and bytes of every file in a plugin folder.
+
+    Bytecode caches and hidden files are skipped, so the hash changes exactly when the
+    plugin's code or shipped data changes.
+    """
+    folder = Path(folder)
+    digest = hashlib.sha1()
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if not path.is_file() or any(
+            part in _SKIPPED_PARTS or part.startswith(".") for part in relative.parts
+        ):
+            continue
+        digest.update(relative.as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _plugin_key(folder: Path) -> str:
+    return f"{folder.parent.name}/{folder.name}"
+
+
+def imported_plugin_folders() -> dict[str, Path]:
+    """Plugin folders imported in this process (type/folder -> path)."""
+    folders = {}
+    for name, module in list(sys.modules.items()):
+        if name.startswith("brainmark_plugin_") and "." not in name:
+            path = getattr(module, "__file__", None)
+            if path:
+                folder = Path(path).parent
+                folders[_plugin_key(folder)] = folder
+    return folders
+
+
+def layer_commitment(model: Any) -> dict[str, Any]:
+    """The region -> layer mapping a model committed to, if it exposes one."""
+    for name in ("layer_commitment", "region_layer_map", "layers"):
+        value = getattr(model, name, None)
+        if callable(value):
+            try:
+                value = value()
+            except TypeError:
+                continue
+        if isinstance(value, dict):
+            return {str(key): _jsonable(item) for key, item in value.items()}
+    return {}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    return str(value)
+
+
+def _result_path(model: str, benchmark: str, version: int, key: str) -> Path:
+    safe = [re.sub(r"[^A-Za-z0-9_.-]", "_", part) for part in (model, benchmark)]
+    return get_settings().home / "results" / safe[0] / safe[1] / f"v{version}-{key}.json"
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _error_of(score: Any) -> float:
+    error = score.attrs.get("error", math.nan)
+    try:
+        return float(error)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def score_model(
+    model_identifier: str, benchmark_identifier: str, *, use_cache: bool = True
+) -> dict[str, Any]:
+    """Score a registered model on a registered benchmark; returns the result record.
+
+    The record (JSON-serialisable) holds ``score`` (ceiled), ``raw``, ``ceiling``,
+    ``error``, ``layer_commitment``, ``parent``, the versions and plugin hashes used, the
+    wall time, and ``cached`` (whether it came from the cache).
+    """
+    import brainmark
+    from brainmark.registry import benchmark_registry, model_registry
+
+    benchmark = brainmark.load_benchmark(benchmark_identifier)
+    model_folder = model_registry.locate(model_identifier).folder
+    benchmark_folder = benchmark_registry.locate(benchmark_identifier).folder
+    hashes = {
+        _plugin_key(model_folder): plugin_content_sha1(model_folder),
+        _plugin_key(benchmark_folder): plugin_content_sha1(benchmark_folder),
+    }
+    key = hashlib.sha1(
+        json.dumps(
+            [brainmark.__version__, model_identifier, benchmark_identifier, benchmark.version,
+             sorted(hashes.items())]
+        ).encode()
+    ).hexdigest()[:16]
+    path = _result_path(model_identifier, benchmark_identifier, benchmark.version, key)
+    if use_cache:
+        cached = _read_valid_record(path)
+        if cached is not None:
+            cached["cached"] = True
+            return cached
+
+    start = time.perf_counter()
+    model = brainmark.load_model(model_identifier)
+    score = benchmark(model)
+    wall = time.perf_counter() - start
+    plugins = {
+        name: plugin_content_sha1(folder) for name, folder in imported_plugin_folders().items()
+    }
+    plugins.update(hashes)
+    record = {
+        "model": model_identifier,
+        "benchmark": benchmark_identifier,
+        "benchmark_version": benchmark.version,
+        "parent": benchmark.parent,
+        "score": _float(score),
+        "raw": _float(score.attrs.get("raw", math.nan)),
+        "ceiling": _float(score.attrs.get("ceiling", benchmark.ceiling)),
+        "error": _error_of(score),
+        "layer_commitment": layer_commitment(model),
+        "brainmark_version": brainmark.__version__,
+        "plugins": dict(sorted(plugins.items())),
+        "plugin_folders": {
+            name: str(folder) for name, folder in imported_plugin_folders().items()
+        },
+        "python": platform.python_version(),
+        "torch": _torch_version(),
+        "wall_time_s": round(wall, 3),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    from brainmark.benchmarks.base import _write_json_atomically
+
+    _write_json_atomically(path, _finite(record))
+    record["cached"] = False
+    return record
+
+
+def _torch_version() -> str | None:
+    torch = sys.modules.get("torch")
+    return getattr(torch, "__version__", None)
+
+
+def _finite(record: dict[str, Any]) -> dict[str, Any]:
+    """NaN -> None, so the file is strict JSON."""
+    return {
+        key: (None if isinstance(value, float) and math.isnan(value) else value)
+        for key, value in record.items()
+    }
+
+
+def _read_valid_record(path: Path) -> dict[str, Any] | None:
+    """A cached record whose every recorded plugin folder still has the recorded hash."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    folders = record.get("plugin_folders", {})
+    for name, sha1 in record.get("plugins", {}).items():
+        folder = folders.get(name)
+        if folder is None or not Path(folder).is_dir() or plugin_content_sha1(Path(folder)) != sha1:
+            return None
+    return record
+
+
+def score_table(
+    models: Sequence[str],
+    benchmarks: Sequence[str],
+    *,
+    use_cache: bool = True,
+    progress: Callable[[str, str], None] | None = None,
+) -> dict[str, Any]:
+    """Score every model on every benchmark; errors are recorded, not raised.
+
+    Returns ``{"results": [record or {"model", "benchmark", "error_message"}], "nodes":
+    {model: {node: score}}, "wall_time_s": ...}``; nodes aggregate the leaf scores with the
+    benchmark tree (missing or errored scores count 0).
+    """
+    import pandas as pd
+
+    import brainmark
+    from brainmark.benchmarks.tree import aggregate_table
+
+    start = time.perf_counter()
+    results = []
+    parents = {}
+    for benchmark in benchmarks:
+        parents[benchmark] = brainmark.load_benchmark(benchmark).parent
+    for model in models:
+        for benchmark in benchmarks:
+            if progress is not None:
+                progress(model, benchmark)
+            try:
+                results.append(score_model(model, benchmark, use_cache=use_cache))
+            except Exception as error:  # One failing pair must not stop the table.
+                results.append(
+                    {
+                        "model": model,
+                        "benchmark": benchmark,
+                        "score": None,
+                        "error_message": f"{type(error).__name__}: {error}",
+                    }
+                )
+    table = pd.DataFrame(
+        [[None] * len(benchmarks) for _ in models], index=list(models), columns=list(benchmarks)
+    )
+    for result in results:
+        table.loc[result["model"], result["benchmark"]] = result.get("score")
+    nodes = aggregate_table(table, parents)
+    return {
+        "results": results,
+        "nodes": {
+            model: {node: (None if pd.isna(v) else float(v)) for node, v in row.items()}
+            for model, row in nodes.iterrows()
+        },
+        "parents": parents,
+        "wall_time_s": round(time.perf_counter() - start, 1),
+    }
