@@ -207,6 +207,8 @@ def score_table(
 ) -> dict[str, Any]:
     """Score every model on every benchmark; errors are recorded, not raised.
 
+    ``progress(model, benchmark)`` is called after each pair.
+
     Returns ``{"results": [record or {"model", "benchmark", "error_message"}], "nodes":
     {model: {node: score}}, "wall_time_s": ...}``; nodes aggregate the leaf scores with the
     benchmark tree (missing or errored scores count 0).
@@ -223,8 +225,6 @@ def score_table(
         parents[benchmark] = brainmark.load_benchmark(benchmark).parent
     for model in models:
         for benchmark in benchmarks:
-            if progress is not None:
-                progress(model, benchmark)
             try:
                 results.append(score_model(model, benchmark, use_cache=use_cache))
             except Exception as error:  # One failing pair must not stop the table.
@@ -236,6 +236,8 @@ def score_table(
                         "error_message": f"{type(error).__name__}: {error}",
                     }
                 )
+            if progress is not None:
+                progress(model, benchmark)
     table = pd.DataFrame(
         [[None] * len(benchmarks) for _ in models], index=list(models), columns=list(benchmarks)
     )

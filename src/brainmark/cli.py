@@ -34,3 +34,10 @@ def demo(store_location: str | None) -> None:
     from brainmark._demo import run_demo
 
     run_demo(store_location, echo=click.echo)
+
+
+# Scoring and the plugin workflow: score, table, list, new, test (see brainmark._commands).
+from brainmark._commands import COMMANDS as _SCORING_COMMANDS  # noqa: E402
+
+for _command in _SCORING_COMMANDS:
+    main.add_command(_command)

@@ -67,25 +67,6 @@ BIBTEX_MUR2013 = """@article{mur2013human,
 }"""
 
 
-def human_it_rdms() -> PropertyAssembly:
-    """One IT RDM per human subject: the mean of their two sessions' RDMs."""
-    sessions = load_dataset("Kriegeskorte2008.hIT-sessions")
-    participants = sessions["participant"].values
-    subjects = list(dict.fromkeys(str(p) for p in participants))
-    values = np.stack(
-        [sessions.values[participants == subject].mean(axis=0) for subject in subjects]
-    )
-    return PropertyAssembly(
-        values,
-        dims=("subject", "stimulus_row", "stimulus_column"),
-        coords={
-            "subject": subjects,
-            "stimulus_row": sessions["stimulus_row"].values,
-            "stimulus_column": sessions["stimulus_column"].values,
-        },
-    )
-
-
 def _stimuli() -> StimulusSet:
     return load_stimulus_set("Kriegeskorte2008")
 
@@ -94,7 +75,7 @@ def kriegeskorte2008_human_it() -> RSABenchmark:
     return RSABenchmark(
         "Kriegeskorte2008.IT-rdm",
         version=1,
-        rdms=human_it_rdms,
+        rdms=lambda: load_dataset("Kriegeskorte2008.hIT-subjects"),
         stimulus_set=_stimuli,
         region="IT",
         visual_degrees=HUMAN_VISUAL_DEGREES,

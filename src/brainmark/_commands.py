@@ -1,0 +1,239 @@
+"""The scoring and plugin-workflow commands of the ``brainmark`` CLI.
+
+``score``, ``table``, ``list``, ``new`` and ``test``; :mod:`brainmark.cli` adds them to its
+group. The work is done by :mod:`brainmark._scoring`, :mod:`brainmark._scaffold` and
+:mod:`brainmark._plugin_test`; this module only parses arguments and prints.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+_LIST_KINDS = {
+    "models": ("model_registry",),
+    "benchmarks": ("benchmark_registry",),
+    "metrics": ("metric_registry",),
+    "data": ("data_registry", "stimulus_set_registry"),
+}
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _threads_option(function: Any) -> Any:
+    return click.option(
+        "--threads", type=click.IntRange(min=1), default=None,
+        help="Torch CPU threads (default: torch's choice).",
+    )(function)
+
+
+@click.command()
+@click.argument("model")
+@click.argument("benchmark")
+@click.option("--json", "as_json", is_flag=True, help="Print the result record as JSON.")
+@click.option("--no-cache", is_flag=True, help="Recompute even if a cached result exists.")
+@_threads_option
+def score(model: str, benchmark: str, as_json: bool, no_cache: bool, threads: int | None) -> None:
+    """Score MODEL on BENCHMARK; prints the ceiled score, raw, ceiling, error and layers.
+
+    The result is cached under the brainmark home, keyed by model, benchmark version,
+    brainmark version and the content hashes of the plugins used, and records them all so
+    the number can be reproduced.
+    """
+    from brainmark._scoring import score_model
+
+    _set_threads(threads)
+    if not as_json:
+        click.echo(f"Scoring {model} on {benchmark} ...", err=True)
+    record = score_model(model, benchmark, use_cache=not no_cache)
+    if as_json:
+        click.echo(json.dumps(record, indent=2, default=str))
+        return
+    click.echo(
+        f"{record['benchmark']} (v{record['benchmark_version']}, parent {record['parent']}) "
+        f"x {record['model']}"
+    )
+    click.echo(f"  score    {_fmt(record['score'])}  (raw / ceiling, ceiled)")
+    click.echo(f"  raw      {_fmt(record['raw'])}")
+    click.echo(f"  ceiling  {_fmt(record['ceiling'])}")
+    click.echo(f"  error    {_fmt(record['error'])}")
+    layers = record.get("layer_commitment") or {}
+    click.echo(
+        "  layers   " + (", ".join(f"{k}: {v}" for k, v in layers.items()) or "-")
+    )
+    origin = (
+        "cached result" if record["cached"] else f"computed in {record['wall_time_s']} s"
+    )
+    click.echo(f"  brainmark {record['brainmark_version']}; {origin}")
+
+
+@click.command()
+@click.option("--model", "models", multiple=True, help="Only this model (repeatable).")
+@click.option("--benchmark", "benchmarks", multiple=True, help="Only this benchmark (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the table and records as JSON.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the JSON to this file.")
+@click.option("--no-cache", is_flag=True, help="Recompute even cached results.")
+@_threads_option
+def table(
+    models: tuple[str, ...],
+    benchmarks: tuple[str, ...],
+    as_json: bool,
+    output: Path | None,
+    no_cache: bool,
+    threads: int | None,
+) -> None:
+    """Score every model on every benchmark (default: all registered) and print the table.
+
+    Rows are benchmarks then tree nodes (a node is the mean of its children, a missing or
+    failed score counting 0); columns are models. A failing pair shows X and its error is
+    listed below the table; it does not stop the run.
+    """
+    from tqdm import tqdm
+
+    from brainmark._scoring import score_table
+    from brainmark.registry import benchmark_registry, model_registry
+
+    _set_threads(threads)
+    models = models or tuple(model_registry)
+    benchmarks = benchmarks or tuple(benchmark_registry)
+    with tqdm(total=len(models) * len(benchmarks), desc="model x benchmark", unit="pair",
+              file=sys.stderr) as bar:
+
+        def progress(model: str, benchmark: str) -> None:
+            bar.set_postfix_str(f"{model} on {benchmark}", refresh=False)
+            bar.update(1)
+
+        result = score_table(models, benchmarks, use_cache=not no_cache, progress=progress)
+    text = json.dumps(result, indent=2, default=str)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text + "\n")
+    if as_json:
+        click.echo(text)
+        return
+    click.echo(format_table(result, models, benchmarks))
+
+
+def format_table(
+    result: dict[str, Any], models: tuple[str, ...], benchmarks: tuple[str, ...]
+) -> str:
+    """A plain-text table: benchmarks and nodes as rows, models as columns."""
+    scores = {(r["model"], r["benchmark"]): r for r in result["results"]}
+    rows: list[list[str]] = []
+    for benchmark in benchmarks:
+        cells = []
+        for model in models:
+            record = scores.get((model, benchmark), {})
+            cells.append("X" if "error_message" in record else _fmt(record.get("score")))
+        rows.append([benchmark, result["parents"].get(benchmark, ""), *cells])
+    nodes = sorted({node for row in result["nodes"].values() for node in row},
+                   key=list(_tree_order()).index)
+    for node in nodes:
+        rows.append([node, "(node)", *(_fmt(result["nodes"][m].get(node)) for m in models)])
+    header = ["benchmark", "parent", *models]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+             for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    errors = [r for r in result["results"] if "error_message" in r]
+    for record in errors:
+        lines.append(f"X {record['model']} on {record['benchmark']}: {record['error_message']}")
+    lines.append(f"wall time: {result['wall_time_s']} s")
+    return "\n".join(lines)
+
+
+def _tree_order() -> list[str]:
+    from brainmark.benchmarks.tree import TREE
+
+    return ["V1", "V2", "V4", "IT", "neural_vision", "behavior_vision", "average_vision",
+            "engineering_vision", *TREE]
+
+
+@click.command(name="list")
+@click.argument("kind", type=click.Choice(sorted(_LIST_KINDS)))
+def list_(kind: str) -> None:
+    """List the registered models, benchmarks, metrics or data (datasets and stimulus sets)."""
+    from brainmark.registry import REGISTRIES
+
+    for registry_name in _LIST_KINDS[kind]:
+        registry = REGISTRIES[registry_name]
+        if len(_LIST_KINDS[kind]) > 1:
+            click.echo(f"# {registry.kind}s")
+        for identifier in registry:
+            click.echo(identifier)
+
+
+@click.group()
+def new() -> None:
+    """Scaffold a plugin folder that passes its own tests before you edit it."""
+
+
+@new.command(name="benchmark")
+@click.argument("identifier")
+@click.argument("destination", type=click.Path(file_okay=False, path_type=Path), default=".")
+def new_benchmark(identifier: str, destination: Path) -> None:
+    """Create DESTINATION/benchmarks/<folder>/ for benchmark IDENTIFIER (e.g. Smith2024.IT-rdm).
+
+    DESTINATION is a plugin root (default: the current folder).
+    """
+    from brainmark._scaffold import new_benchmark as scaffold
+
+    _report_scaffold(scaffold(identifier, destination))
+
+
+@new.command(name="model")
+@click.argument("identifier")
+@click.argument("destination", type=click.Path(file_okay=False, path_type=Path), default=".")
+def new_model(identifier: str, destination: Path) -> None:
+    """Create DESTINATION/models/<folder>/ for model IDENTIFIER (e.g. my-net).
+
+    DESTINATION is a plugin root (default: the current folder).
+    """
+    from brainmark._scaffold import new_model as scaffold
+
+    _report_scaffold(scaffold(identifier, destination))
+
+
+def _report_scaffold(paths: list[Path]) -> None:
+    folder = paths[0].parent
+    for path in paths:
+        click.echo(f"created {path}")
+    click.echo(f"Next: edit the files, then run: brainmark test {folder}")
+
+
+@click.command()
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def test(path: Path) -> None:
+    """Run the generic checks and then PATH/test.py of the plugin folder PATH.
+
+    Runs in a fresh process with the plugin's root on BRAINMARK_PLUGIN_PATH, the way the
+    submission pipeline runs it.
+    """
+    from brainmark._plugin_test import run_plugin_tests
+
+    code = run_plugin_tests(path)
+    if code != 0:
+        raise click.exceptions.Exit(code)
+    click.echo(f"Plugin {path} passed.")
+
+
+COMMANDS = [score, table, list_, new, test]
