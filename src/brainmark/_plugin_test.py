@@ -24,6 +24,8 @@ _CHECKS = {
 }
 
 _GENERIC_TEST = '''"""Generic brainmark checks of plugin {folder} (written by `brainmark test`)."""
+from pathlib import Path
+
 import pytest
 
 import brainmark.testing
@@ -34,9 +36,11 @@ REGISTRATIONS = {registrations!r}
 
 @pytest.mark.parametrize(("registry", "identifier"), REGISTRATIONS)
 def test_identifier_is_registered_and_loads(registry, identifier):
-    assert identifier in REGISTRIES[registry]
-    assert REGISTRIES[registry].locate(identifier).folder.resolve() == {folder_str!r}
+    assert REGISTRIES[registry].locate(identifier).folder.resolve() == Path({folder_str!r})
+    assert REGISTRIES[registry].load(identifier) is not None
+'''
 
+_GENERIC_CHECKS = '''
 
 @pytest.mark.parametrize(("registry", "identifier", "check"), {checks!r})
 def test_plugin_passes_the_generic_checks(registry, identifier, check):
@@ -82,14 +86,12 @@ def write_generic_tests(path: Path, destination: Path) -> Path:
         if registry in _CHECKS and hasattr(brainmark.testing, _CHECKS[registry])
     ]
     target = destination / "test_generic_checks.py"
-    target.write_text(
-        _GENERIC_TEST.format(
-            folder=path.name,
-            folder_str=path,
-            registrations=registrations,
-            checks=checks,
-        )
+    text = _GENERIC_TEST.format(
+        folder=path.name, folder_str=str(path), registrations=registrations
     )
+    if checks:  # Data plugins have no check beyond loading.
+        text += _GENERIC_CHECKS.format(checks=checks)
+    target.write_text(text)
     return target
 
 

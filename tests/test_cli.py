@@ -1,0 +1,74 @@
+import json
+
+from click.testing import CliRunner
+
+from brainmark.cli import main
+
+
+def test_list_benchmarks_names_every_built_in_benchmark():
+    result = CliRunner().invoke(main, ["list", "benchmarks"])
+    assert result.exit_code == 0, result.output
+    names = result.output.split()
+    for name in ["Coggan2024.V1-rdm", "Geirhos2021edge-top1", "Kriegeskorte2008.IT-rdm",
+                 "Kiani2007.IT-rdm", "Mur2013-rdm"]:
+        assert name in names
+
+
+def test_list_data_shows_datasets_and_stimulus_sets():
+    result = CliRunner().invoke(main, ["list", "data"])
+    assert result.exit_code == 0, result.output
+    assert "# datasets" in result.output and "# stimulus sets" in result.output
+    assert "Coggan2024.IT" in result.output.split()
+
+
+def test_list_refuses_an_unknown_kind():
+    result = CliRunner().invoke(main, ["list", "widgets"])
+    assert result.exit_code == 2
+    assert "widgets" in result.output
+
+
+def test_new_benchmark_refuses_to_overwrite_an_existing_folder(tmp_path):
+    runner = CliRunner()
+    first = runner.invoke(main, ["new", "benchmark", "Smith2024.IT-rdm", str(tmp_path)])
+    assert first.exit_code == 0, first.output
+    init = tmp_path / "benchmarks" / "smith2024_it_rdm" / "__init__.py"
+    init.write_text(init.read_text() + "# edited\n")
+    second = runner.invoke(main, ["new", "benchmark", "Smith2024.IT-rdm", str(tmp_path)])
+    assert second.exit_code != 0
+    assert "already exists" in str(second.exception)
+    assert init.read_text().endswith("# edited\n")
+
+
+def test_new_benchmark_refuses_an_identifier_without_author_and_year(tmp_path):
+    result = CliRunner().invoke(main, ["new", "benchmark", "my-benchmark", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "AuthorYear" in str(result.exception)
+    assert not (tmp_path / "benchmarks").exists()
+
+
+def test_test_command_runs_generic_checks_and_the_plugins_own_tests(capfd):
+    result = CliRunner().invoke(main, ["test", "src/brainmark/plugins/data/coggan2024"])
+    out = capfd.readouterr().out
+    assert result.exit_code == 0, out
+    assert "passed" in out  # pytest's summary from the subprocess
+    assert "test_generic_checks.py" in out or "passed" in result.output
+
+
+def test_test_command_refuses_a_folder_that_is_not_a_plugin(tmp_path):
+    result = CliRunner().invoke(main, ["test", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "not a plugin folder" in str(result.exception)
+
+
+def test_table_json_reports_an_unknown_model_as_an_error_not_a_crash(tmp_path):
+    output = tmp_path / "table.json"
+    result = CliRunner().invoke(
+        main,
+        ["table", "--model", "no-such-model", "--benchmark", "Coggan2024.V1-rdm", "--json",
+         "--output", str(output)],
+    )
+    assert result.exit_code == 0, result.output
+    table = json.loads(output.read_text())
+    [record] = table["results"]
+    assert record["score"] is None and "no-such-model" in record["error_message"]
+    assert table["nodes"]["no-such-model"]["V1"] == 0.0
