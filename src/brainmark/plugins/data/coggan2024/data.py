@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from brainmark.data import PropertyAssembly, StimulusSet
-from brainmark.data.loaders import load_assembly_from_store, load_stimulus_set_from_store
+from brainmark.data import (
+    PropertyAssembly,
+    StimulusSet,
+    load_assembly_from_store,
+    load_stimulus_set_from_store,
+)
 
 BUCKET = Path(__file__).parent.as_uri()
 STIMULUS_SET_SHA1S = {

@@ -87,10 +87,7 @@ def build_rdms(source: Path) -> dict[str, PropertyAssembly]:
 
 
 def main(source: Path) -> None:
-    from brainmark.data.packaging import (
-        package_data_assembly_locally,
-        package_stimulus_set_locally,
-    )
+    from brainmark.data import package_data_assembly_locally, package_stimulus_set_locally
 
     stimulus_set = build_stimulus_set(source)
     print(package_stimulus_set_locally(stimulus_set, IDENTIFIER, HERE))

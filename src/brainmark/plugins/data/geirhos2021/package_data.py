@@ -80,10 +80,7 @@ def build_assembly(source: Path, image_set: str) -> BehavioralAssembly:
 
 
 def main(source: Path) -> None:
-    from brainmark.data.packaging import (
-        package_data_assembly_locally,
-        package_stimulus_set_locally,
-    )
+    from brainmark.data import package_data_assembly_locally, package_stimulus_set_locally
 
     for image_set in IMAGE_SETS:
         stimulus_set = build_stimulus_set(source, image_set)
