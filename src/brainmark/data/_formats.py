@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -27,6 +28,7 @@ _ATTR_PREFIX = "brainmark_"
 _MULTIINDEX_ATTR = "brainmark_multiindex"
 _DTYPE_ATTR = "brainmark_dtype"
 _CLASS_ATTR = "brainmark_class"
+_COORDS_ATTR = "brainmark_coords"
 _COMPRESSION = {"zlib": True, "complevel": 5, "shuffle": True}
 
 
@@ -40,7 +42,9 @@ def write_frame_csv(frame: pd.DataFrame, handle: IO[str]) -> list[dict[str, Any]
         spec, cells = _encode_column(name, frame[name])
         specs.append(spec)
         columns.append(cells)
-    writer = csv.writer(handle, lineterminator="\n")
+    # CRLF as in RFC 4180: the writer quotes fields holding either character of the line
+    # terminator, so a lone '\r' or '\n' in a value survives (the reader splits on both).
+    writer = csv.writer(handle, lineterminator="\r\n")
     writer.writerow([spec["name"] for spec in specs])
     writer.writerows(zip(*columns, strict=True))
     return specs
@@ -163,19 +167,26 @@ def write_assembly_netcdf(
         _CLASS_ATTR: class_name,
         _MULTIINDEX_ATTR: json.dumps(multiindex),
         _DTYPE_ATTR: str(array.dtype),
+        # CF's 'coordinates' attribute splits names on whitespace; keep the exact names.
+        _COORDS_ATTR: json.dumps([str(name) for name in array.coords]),
     }
     array = array.assign_coords(
         {name: _with_dtype_attr(str(name), coord) for name, coord in array.coords.items()}
     )
     if array.dtype == object:
         _check_strings("values", np.asarray(array.values))
+    for name in [*array.coords, *([array.name] if array.name is not None else [])]:
+        _check_name(name)
     dataset = array.to_dataset(name=_variable_name(array))
     encoding = {
         name: dict(_COMPRESSION)
         for name, variable in dataset.variables.items()
         if variable.ndim > 0 and variable.size > 0 and variable.dtype.kind in "biuf"
     }
-    dataset.to_netcdf(path, engine="h5netcdf", encoding=encoding)
+    with warnings.catch_warnings():
+        # Names with spaces are restored from brainmark_coords; xarray's warning is moot.
+        warnings.filterwarnings("ignore", "coordinate .* has a space in its name")
+        dataset.to_netcdf(path, engine="h5netcdf", encoding=encoding)
 
 
 def _variable_name(array: xr.DataArray) -> str:
@@ -198,6 +209,22 @@ def _check_strings(what: str, values: np.ndarray) -> None:
         raise ValidationError(
             f"Assembly {what} mixes strings with {type(odd[0]).__name__} values "
             f"(e.g. {odd[0]!r}); netCDF cannot store that. Convert it, e.g. .astype(str)."
+        )
+    with_nul = [value for value in values.ravel() if "\x00" in value]
+    if with_nul:
+        raise ValidationError(
+            f"Assembly {what} has strings containing the NUL character (e.g. "
+            f"{with_nul[0]!r}); netCDF cannot store them. Remove the NUL characters."
+        )
+
+
+def _check_name(name: object) -> None:
+    """HDF5 names variables by path: '/' separates groups and '.' is the group itself."""
+    text = str(name)
+    if not text or text == "." or "/" in text or "\x00" in text:
+        raise ValidationError(
+            f"Assembly coordinate or name {text!r} cannot be a netCDF variable name: use a "
+            f"non-empty name without '/' or NUL characters, other than '.'."
         )
 
 
@@ -228,9 +255,23 @@ def read_assembly_netcdf(path: Path) -> tuple[xr.DataArray, str | None]:
 
     MultiIndexes are rebuilt with their original level order and dtypes restored.
     """
-    with xr.open_dataarray(path, engine="h5netcdf") as opened:
-        array = opened.load()
+    with xr.open_dataset(path, engine="h5netcdf") as opened:
+        dataset = opened.load()
+    ours = [name for name, variable in dataset.data_vars.items() if _COORDS_ATTR in variable.attrs]
+    if ours:
+        coord_names = json.loads(dataset[ours[0]].attrs[_COORDS_ATTR])
+        dataset = dataset.set_coords([c for c in coord_names if c in dataset.data_vars])
+    if len(dataset.data_vars) != 1:
+        raise ValidationError(
+            f"{path} holds {len(dataset.data_vars)} data variables "
+            f"({list(dataset.data_vars)}); an assembly file holds exactly one."
+        )
+    (name,) = dataset.data_vars
+    array = dataset[name]
+    if name == "__xarray_dataarray_variable__":
+        array.name = None
     attrs = dict(array.attrs)
+    attrs.pop(_COORDS_ATTR, None)
     class_name = attrs.pop(_CLASS_ATTR, None)
     multiindex = json.loads(attrs.pop(_MULTIINDEX_ATTR, "{}"))
     values_dtype = attrs.pop(_DTYPE_ATTR, None)

@@ -21,15 +21,15 @@ from brainmark.data import (
 BUCKET = Path(__file__).parent.absolute().as_uri()
 STIMULUS_SET_IDENTIFIER = "Kriegeskorte2008"
 STIMULUS_SET_SHA1S = {
-    "csv_sha1": "eeb77953891fce91178d7ce8aa5e6d20c87c695e",
+    "csv_sha1": "c2e122dab7204b842fb8f9f5daf436dc92c6fa03",
     "zip_sha1": "5ba7f1a3a4a16ac89c622cd90b67ec556af59227",
 }
 ASSEMBLY_SHA1S = {
-    "Kriegeskorte2008.mIT": "88c46203ee3ed9fed98298e6a605ce77a3b0bd73",
-    "Kriegeskorte2008.hIT": "782585245674b258d53c061aa67253a8887424e9",
-    "Kriegeskorte2008.hIT-sessions": "66070e8eb1b90a62b79da20eda0aaf3c24a4f9f6",
-    "Kriegeskorte2008.behavior-similarity": "b26a74855fc1b8383ff0a79fa14c6acc4fe6963d",
-    "Kriegeskorte2008.model-RDMs": "a56754defe919db99a9c12e98a6f1bd40c13fa24",
+    "Kriegeskorte2008.mIT": "1090ddca71468f4ee2c0f0bb30f667ba4f325dc6",
+    "Kriegeskorte2008.hIT": "8e4672d95ab47457be0c3b4ed00bec33385338f5",
+    "Kriegeskorte2008.hIT-sessions": "c6735cb1ffef3549d3bdfd411573ee20380e6c27",
+    "Kriegeskorte2008.behavior-similarity": "bf94d7019e87768002b106e492d300347da3860b",
+    "Kriegeskorte2008.model-RDMs": "d55b9c649102011f9f5b750e74b56e4547c5feac",
 }
 
 
