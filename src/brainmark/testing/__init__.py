@@ -4,3 +4,4 @@ Each plugin's ``test.py``, ``brainmark test PATH`` and the submission pipeline c
 """
 
 from brainmark.testing._benchmarks import check_benchmark as check_benchmark
+from brainmark.testing._models import check_model as check_model

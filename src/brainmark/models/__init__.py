@@ -1,0 +1,35 @@
+"""Model helpers: turn a PyTorch network into a :class:`~brainmark.model_interface.BrainModel`.
+
+Importing this package imports torch (``import brainmark`` alone does not).
+"""
+
+from brainmark.models.activations import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ActivationsModel,
+    ImagePreprocessing,
+    PCAProjection,
+    RandomProjection,
+    extract_activations,
+    validate_layers,
+    weights_sha1,
+)
+from brainmark.models.commitment import ModelCommitment, load_region_layer_map, select_layers
+from brainmark.models.placement import place_image, place_on_screen
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "ActivationsModel",
+    "ImagePreprocessing",
+    "ModelCommitment",
+    "PCAProjection",
+    "RandomProjection",
+    "extract_activations",
+    "load_region_layer_map",
+    "place_image",
+    "place_on_screen",
+    "select_layers",
+    "validate_layers",
+    "weights_sha1",
+]
