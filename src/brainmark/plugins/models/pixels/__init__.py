@@ -1,0 +1,5 @@
+from brainmark.registry import model_registry
+
+from .model import pixels
+
+model_registry["pixels"] = pixels
