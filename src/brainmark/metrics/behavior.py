@@ -1,0 +1,243 @@
+"""Behavioral metrics: a model's choices against subjects' choices on the same images.
+
+Call shape ``metric(model_choices, data) -> Score``. ``model_choices`` is a
+:class:`~brainmark.data.BehavioralAssembly` over ``presentation`` (coordinate
+``stimulus_id``) whose values are the labels the model chose (several trials per image are
+allowed and averaged). ``data`` is the subjects' assembly over ``presentation`` with the
+chosen labels as values and coordinates ``stimulus_id``, ``truth`` (the correct label) and,
+for error consistency, ``subject`` (and optionally ``condition``). Both must cover the
+same images.
+
+- ``accuracy``: fraction of images the model labels correctly (against ``truth``).
+- ``error_consistency``: Cohen's kappa between the model's and each subject's
+  trial-by-trial correctness (Geirhos et al. 2020): agreement beyond what their accuracies
+  alone predict. Per condition, mean over subjects; then mean over conditions.
+- ``i2n``: image-level normalized d' consistency (Rajalingham et al. 2018) computed from
+  choices: see :func:`i2n_signature`.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.stats import norm
+
+from brainmark.data.assemblies import coords_frame
+from brainmark.data.validation import format_ids, validate_assembly
+from brainmark.exceptions import MetricError
+from brainmark.metrics import _inputs
+from brainmark.metrics._correlation import masked_pearson_columns
+from brainmark.metrics.score import Score
+
+DPRIME_LIMIT = 5.0
+RATE_FLOOR = 1e-5  # rates are kept inside [floor, 1 - floor] so z-scores stay finite
+
+
+def choices_frame(
+    assembly: xr.DataArray, *, name: str, needs: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """One row per trial: ``stimulus_id``, ``choice`` (as strings) and the ``needs`` coords."""
+    validate_assembly(
+        assembly,
+        dims=("presentation",),
+        coords={"stimulus_id": "presentation", **dict.fromkeys(needs, "presentation")},
+        name=name,
+    )
+    if assembly.ndim != 1:
+        raise MetricError(
+            f"The {name} assembly has dims {list(assembly.dims)}; expected one chosen label per "
+            f"presentation. Turn probabilities into choices first (e.g. argmax over 'choice')."
+        )
+    frame = coords_frame(assembly, "presentation")
+    result = pd.DataFrame({"stimulus_id": frame["stimulus_id"].astype(str).to_numpy(),
+                           "choice": np.asarray(assembly.values).astype(str)})
+    for coordinate in needs:
+        result[coordinate] = frame[coordinate].astype(str).to_numpy()
+    return result
+
+
+def truth_per_stimulus(data: pd.DataFrame) -> pd.Series:
+    """stimulus_id -> correct label; refuses stimuli with more than one truth."""
+    counts = data.groupby("stimulus_id", sort=True)["truth"].nunique()
+    conflicting = counts.index[counts > 1]
+    if len(conflicting):
+        raise MetricError(
+            f"The data gives several 'truth' labels for {len(conflicting)} stimuli: "
+            f"{format_ids(conflicting)}. Each image has one correct label."
+        )
+    return data.groupby("stimulus_id", sort=True)["truth"].first()
+
+
+def model_correctness(model: pd.DataFrame, truth: pd.Series) -> pd.Series:
+    """stimulus_id -> fraction of the model's trials on that image that are correct."""
+    _inputs.align(pd.unique(model["stimulus_id"]), truth.index.to_numpy())
+    correct = model["choice"].to_numpy() == truth.loc[model["stimulus_id"]].to_numpy()
+    return pd.Series(correct.astype(float)).groupby(model["stimulus_id"].to_numpy()).mean()
+
+
+def cohen_kappa(a: np.ndarray, b: np.ndarray) -> float:
+    """Cohen's kappa of two correctness vectors (rates in [0, 1] allowed, 1/0 for trials).
+
+    ``(c_obs - c_exp) / (1 - c_exp)`` with ``c_obs`` the expected agreement per trial and
+    ``c_exp = p_a p_b + (1 - p_a)(1 - p_b)`` from the accuracies; NaN when ``c_exp = 1``.
+    """
+    observed = np.mean(a * b + (1 - a) * (1 - b))
+    pa, pb = np.mean(a), np.mean(b)
+    expected = pa * pb + (1 - pa) * (1 - pb)
+    return float((observed - expected) / (1 - expected)) if expected < 1 else np.nan
+
+
+class Accuracy:
+    """Fraction of images the model labels correctly; error is the standard error."""
+
+    kind = "behavioral"
+
+    def __call__(self, source: xr.DataArray, target: xr.DataArray) -> Score:
+        model = choices_frame(source, name=_inputs.SOURCE)
+        data = choices_frame(target, name=_inputs.TARGET, needs=("truth",))
+        correctness = model_correctness(model, truth_per_stimulus(data))
+        values = correctness.to_numpy()
+        score = Score(float(values.mean()))
+        score.attrs["raw"] = xr.DataArray(
+            values, dims=("presentation",),
+            coords={"stimulus_id": ("presentation", correctness.index.to_numpy())},
+        )
+        score.attrs["error"] = (
+            float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else np.nan
+        )
+        return score
+
+    def __repr__(self) -> str:
+        return "Accuracy()"
+
+
+class ErrorConsistency:
+    """Cohen's kappa of model and subject trial-by-trial correctness (Geirhos et al. 2020)."""
+
+    kind = "behavioral"
+
+    def __call__(self, source: xr.DataArray, target: xr.DataArray) -> Score:
+        model = choices_frame(source, name=_inputs.SOURCE)
+        needs = ("truth", "subject") + (("condition",) if "condition" in target.coords else ())
+        data = choices_frame(target, name=_inputs.TARGET, needs=needs)
+        if "condition" not in data:
+            data["condition"] = ""
+        truth = truth_per_stimulus(data)
+        model_rate = model_correctness(model, truth)
+        data["subject_correct"] = (data["choice"] == data["truth"]).astype(float)
+        data["model_correct"] = model_rate.loc[data["stimulus_id"]].to_numpy()
+        kappas = data.groupby(["condition", "subject"], sort=True)[
+            ["subject_correct", "model_correct"]
+        ].apply(lambda g: cohen_kappa(g["model_correct"].to_numpy(),
+                                      g["subject_correct"].to_numpy()))
+        table = kappas.unstack("subject")  # condition x subject
+        if table.isna().to_numpy().all():
+            raise MetricError(
+                "Error consistency is undefined for every subject: the model and the subjects "
+                "are always correct (or always wrong), so no errors can be compared."
+            )
+        if table.isna().to_numpy().any():
+            warnings.warn(
+                f"Error consistency is undefined (no errors on either side) for "
+                f"{int(table.isna().to_numpy().sum())} (condition, subject) pairs; they are "
+                f"left out of the mean.",
+                stacklevel=2,
+            )
+        per_condition = table.mean(axis=1, skipna=True)
+        per_subject = table.mean(axis=0, skipna=True).to_numpy()
+        score = Score(float(per_condition.mean()))
+        score.attrs["raw"] = xr.DataArray(
+            table.to_numpy(), dims=("condition", "subject"),
+            coords={"condition": table.index.to_numpy().astype(str),
+                    "subject": table.columns.to_numpy().astype(str)},
+        )
+        finite = per_subject[np.isfinite(per_subject)]
+        score.attrs["error"] = (
+            float(finite.std(ddof=1) / np.sqrt(len(finite))) if len(finite) > 1 else np.nan
+        )
+        return score
+
+    def __repr__(self) -> str:
+        return "ErrorConsistency()"
+
+
+def i2n_signature(choices: pd.DataFrame, truth: pd.Series, labels: np.ndarray) -> np.ndarray:
+    """Image x distractor normalized d' (NaN where undefined or the distractor is the truth).
+
+    From choice counts ``C[image, label]``: for an image of class ``t`` and a distractor
+    label ``d``, the hit rate is ``C[i, t] / (C[i, t] + C[i, d])`` (the two-way choice
+    between ``t`` and ``d`` implied by the multi-way choice, Luce's choice axiom), the false
+    alarm rate is the same ratio pooled over all images of class ``d`` (how often they were
+    called ``t`` rather than ``d``). ``d' = z(hit) - z(false alarm)`` with rates kept inside
+    ``[1e-5, 1 - 1e-5]``, clipped to +-5; subtracting the mean d' over the images of the
+    same class (per distractor) normalizes out object-level performance.
+    """
+    images = truth.index.to_numpy()
+    position = {label: k for k, label in enumerate(labels)}
+    counts = pd.crosstab(choices["stimulus_id"], choices["choice"]).reindex(
+        index=images, columns=labels, fill_value=0
+    ).to_numpy(dtype=float)
+    classes = np.array([position[label] for label in truth.to_numpy()])
+    n_labels = len(labels)
+    own = counts[np.arange(len(images)), classes][:, None]  # C[i, t_i]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        hit = own / (own + counts)
+        # pooled[t, d] = sum over images j of class d of C[j, t]
+        pooled = np.zeros((n_labels, n_labels))
+        np.add.at(pooled.T, classes, counts)
+        false_alarm_table = pooled / (pooled + np.diagonal(pooled)[None, :])
+        false_alarm = false_alarm_table[classes]  # [i, d]: images of class d called t_i
+        dprime = np.clip(
+            norm.ppf(np.clip(hit, RATE_FLOOR, 1 - RATE_FLOOR))
+            - norm.ppf(np.clip(false_alarm, RATE_FLOOR, 1 - RATE_FLOOR)),
+            -DPRIME_LIMIT, DPRIME_LIMIT,
+        )
+    dprime[np.isnan(hit) | np.isnan(false_alarm)] = np.nan
+    dprime[np.arange(len(images)), classes] = np.nan
+    normalized = np.full_like(dprime, np.nan)
+    for label in np.unique(classes):
+        members = classes == label
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
+            normalized[members] = dprime[members] - np.nanmean(dprime[members], axis=0)
+    return normalized
+
+
+class I2n:
+    """Pearson r between the model's and the subjects' image-level normalized d' (i2n)."""
+
+    kind = "behavioral"
+
+    def __call__(self, source: xr.DataArray, target: xr.DataArray) -> Score:
+        model = choices_frame(source, name=_inputs.SOURCE)
+        data = choices_frame(target, name=_inputs.TARGET, needs=("truth",))
+        truth = truth_per_stimulus(data)
+        _inputs.align(pd.unique(model["stimulus_id"]), truth.index.to_numpy())
+        labels = np.unique(truth.to_numpy())
+        if len(labels) < 2:
+            raise MetricError("i2n needs images of at least 2 classes ('truth' labels).")
+        model_i2n = i2n_signature(model, truth, labels)
+        data_i2n = i2n_signature(data, truth, labels)
+        valid = np.isfinite(model_i2n) & np.isfinite(data_i2n)
+        if valid.sum() < 3:
+            raise MetricError(
+                f"Only {int(valid.sum())} (image, distractor) entries have an i2n on both "
+                f"sides; at least 3 are needed. Are the model's choices among the data's labels?"
+            )
+        value = float(masked_pearson_columns(
+            model_i2n.ravel()[:, None], data_i2n.ravel()[:, None], valid.ravel()[:, None])[0])
+        score = Score(value)
+        score.attrs["raw"] = xr.DataArray(
+            np.stack([model_i2n, data_i2n]),
+            dims=("side", "presentation", "distractor"),
+            coords={"side": ["model", "data"], "distractor": labels,
+                    "stimulus_id": ("presentation", truth.index.to_numpy())},
+        )
+        score.attrs["error"] = np.nan
+        return score
+
+    def __repr__(self) -> str:
+        return "I2n()"

@@ -1,0 +1,260 @@
+"""Ceilings: how well the data predicts itself, the value a perfect model would reach.
+
+Call shape ``ceiling(data_assembly) -> Score``; see ``docs/scores.md`` for how each ceiling
+pairs with its metric.
+
+- ``internal_consistency``: split-half reliability of neural responses over repetitions,
+  Spearman-Brown corrected to the full number of repetitions (the ceiling of the
+  regression metrics).
+- ``rdm_subject_ceiling``: how well each subject's RDM is predicted by the mean RDM of the
+  other subjects (leave-one-out, the lower bound of the noise ceiling of Nili et al. 2014;
+  the upper bound, against the mean of all subjects, is reported beside it).
+- ``error_consistency_ceiling``: the mean error consistency between pairs of subjects.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import scipy.sparse
+import xarray as xr
+
+from brainmark.data.assemblies import coords_frame
+from brainmark.data.validation import validate_assembly
+from brainmark.exceptions import MetricError
+from brainmark.metrics import _inputs
+from brainmark.metrics._correlation import masked_pearson_columns
+from brainmark.metrics.behavior import choices_frame, truth_per_stimulus
+from brainmark.metrics.score import Score
+from brainmark.metrics.similarity import as_rdms, compare_rdms, off_diagonal_entries
+
+
+def spearman_brown(r: np.ndarray, factor: float = 2.0) -> np.ndarray:
+    """Reliability of ``factor`` times as many trials, from the reliability ``r``."""
+    return factor * r / (1 + (factor - 1) * r)
+
+
+def _standard_error(values: np.ndarray) -> float:
+    values = values[np.isfinite(values)]
+    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else np.nan
+
+
+class InternalConsistency:
+    """Split-half reliability of each neuroid over repetitions, Spearman-Brown corrected.
+
+    Per split, the valid (not all-NaN) trials of every stimulus are shuffled and split into
+    two halves of equal size (an odd trial out is left out of that split); each neuroid's
+    half means (NaN-padded repetitions ignored) are correlated over stimuli (Pearson), the
+    correlation is Spearman-Brown corrected from half to full length, and the median over
+    neuroids is taken. The ceiling is the mean over splits, its error the standard error.
+
+    Parameters
+    ----------
+    n_splits, seed
+        Number of random half splits, seed of the generator.
+    """
+
+    kind = "neural_ceiling"
+
+    def __init__(self, *, n_splits: int = 10, seed: int = 1) -> None:
+        self.n_splits = n_splits
+        self.seed = seed
+
+    def __call__(self, assembly: xr.DataArray) -> Score:
+        validate_assembly(
+            assembly,
+            dims=("presentation", "neuroid"),
+            coords={"stimulus_id": "presentation"},
+            name=_inputs.TARGET,
+            allow_nan=True,
+        )
+        bins = [b for b, _ in _inputs.time_bin_pairs(assembly, assembly)]
+        scores = [self._ceiling(_inputs.squeeze_time_bin(b, name=_inputs.TARGET)) for b in bins]
+        if len(scores) == 1:
+            return scores[0]
+        score = Score(float(np.mean([float(s) for s in scores])))
+        score.attrs["raw"] = xr.concat([s.attrs["raw"] for s in scores], dim="time_bin")
+        score.attrs["error"] = float(np.mean([s.attrs["error"] for s in scores]))
+        return score
+
+    def _ceiling(self, assembly: xr.DataArray) -> Score:
+        assembly = assembly.transpose("presentation", "neuroid")
+        values = np.asarray(assembly.values, dtype=np.float64)
+        kept = ~np.isnan(values).all(axis=1)  # padded repetitions
+        values = values[kept]
+        ids = coords_frame(assembly, "presentation")["stimulus_id"].to_numpy()[kept]
+        codes, uniques = pd.factorize(pd.Series(ids).astype(str), sort=True)
+        trials = np.bincount(codes, minlength=len(uniques))
+        if (trials >= 2).sum() < 3:
+            raise MetricError(
+                f"Internal consistency needs at least 3 stimuli with 2 or more valid trials; "
+                f"the data has {int((trials >= 2).sum())}. Pass the assembly with its "
+                f"repetitions (one presentation per trial), not averaged responses."
+            )
+        spread = np.nanmax(values, axis=0) - np.nanmin(values, axis=0)
+        if not (spread > 0).all():
+            labels = _inputs.neuroid_labels(assembly)[~(spread > 0)]
+            raise MetricError(
+                f"{len(labels)} neuroids have zero variance over trials: neuroid_id "
+                f"{labels[:10].tolist()}. Their reliability is undefined; drop them first."
+            )
+        finite = np.isfinite(values)
+        filled = np.where(finite, values, 0.0)
+        rng = np.random.default_rng(self.seed)
+        starts = np.concatenate([[0], np.cumsum(trials)[:-1]])
+        half = trials // 2
+        corrected = np.empty((self.n_splits, values.shape[1]))
+        for split in range(self.n_splits):
+            order = np.lexsort((rng.random(len(codes)), codes))  # shuffle within stimulus
+            rank = np.empty(len(codes), dtype=int)
+            rank[order] = np.arange(len(codes)) - starts[codes[order]]
+            side = np.where(rank < half[codes], 0, np.where(rank < 2 * half[codes], 1, -1))
+            used = side >= 0
+            groups = scipy.sparse.csr_matrix(
+                (np.ones(used.sum()), (2 * codes[used] + side[used], np.flatnonzero(used))),
+                shape=(2 * len(uniques), len(codes)),
+            )
+            sums = groups @ filled
+            counts = groups @ finite.astype(float)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                means = sums / counts
+            first, second = means[0::2], means[1::2]
+            valid = np.isfinite(first) & np.isfinite(second)
+            corrected[split] = spearman_brown(masked_pearson_columns(first, second, valid))
+        if np.isnan(corrected).any():
+            warnings.warn(
+                f"{int(np.isnan(corrected).sum())} (split, neuroid) reliabilities are undefined "
+                f"(a half without variance) and left out of those splits' medians.",
+                stacklevel=3,
+            )
+        per_split = np.nanmedian(corrected, axis=1)
+        score = Score(float(per_split.mean()))
+        score.attrs["raw"] = xr.DataArray(
+            corrected,
+            dims=("split", "neuroid"),
+            coords={"split": np.arange(self.n_splits),
+                    **{name: ("neuroid", np.asarray(c.values))
+                       for name, c in assembly.coords.items()
+                       if c.dims == ("neuroid",) and name != "neuroid"}},
+            attrs={"description": "Spearman-Brown corrected split-half r per split and neuroid"},
+        )
+        score.attrs["error"] = _standard_error(per_split)
+        score.attrs["split_scores"] = per_split
+        return score
+
+    def __repr__(self) -> str:
+        return f"InternalConsistency(n_splits={self.n_splits}, seed={self.seed})"
+
+
+class RDMSubjectCeiling:
+    """Leave-one-subject-out consistency of RDMs; the all-subject upper bound beside it.
+
+    For each subject, the Spearman r of its RDM with the mean RDM of the other subjects
+    (lower bound) and with the mean of all subjects including itself (upper bound), on the
+    same entries the ``rdm`` metric compares. The ceiling is the mean lower bound: the
+    score of a concrete predictor (the other subjects' consensus), on the same footing as
+    the model's mean over subjects; the upper bound needs the subject's own noise.
+    """
+
+    kind = "rdm_ceiling"
+
+    def __call__(self, assembly: xr.DataArray) -> Score:
+        data, _, _, subjects = as_rdms(assembly, name=_inputs.TARGET)
+        if subjects is None or len(subjects) < 2:
+            raise MetricError(
+                "An RDM subject ceiling needs RDMs of at least 2 subjects (a 'subject' dim). "
+                "For one pooled RDM use a ceiling of 1 (brainmark.benchmarks.no_ceiling)."
+            )
+        mask = off_diagonal_entries(data)
+        present = np.isfinite(data)
+        totals = np.where(present, data, 0.0).sum(axis=0)
+        counts = present.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            everyone = totals / counts
+            bounds = np.empty((len(subjects), 2))
+            for position, rdm in enumerate(data):
+                own = np.where(present[position], rdm, 0.0)
+                others = (totals - own) / (counts - present[position])
+                bounds[position, 0] = compare_rdms(others, rdm[None], mask)[0]
+                bounds[position, 1] = compare_rdms(everyone, rdm[None], mask)[0]
+        score = Score(float(bounds[:, 0].mean()))
+        score.attrs["raw"] = xr.DataArray(
+            bounds, dims=("subject", "bound"),
+            coords={"subject": subjects, "bound": ["lower", "upper"]},
+        )
+        score.attrs["lower_bound"] = float(bounds[:, 0].mean())
+        score.attrs["upper_bound"] = float(bounds[:, 1].mean())
+        score.attrs["error"] = _standard_error(bounds[:, 0])
+        return score
+
+    def __repr__(self) -> str:
+        return "RDMSubjectCeiling()"
+
+
+class ErrorConsistencyCeiling:
+    """Mean Cohen's kappa of correctness between every pair of subjects (per condition).
+
+    Each pair is compared on the images both saw (a subject's repeated trials of an image
+    enter as its correctness rate). Per condition the mean over pairs; then the mean over
+    conditions. The error is the standard error over subjects of their mean kappa.
+    """
+
+    kind = "behavioral_ceiling"
+
+    def __call__(self, assembly: xr.DataArray) -> Score:
+        needs = ("truth", "subject") + (("condition",) if "condition" in assembly.coords else ())
+        data = choices_frame(assembly, name=_inputs.TARGET, needs=needs)
+        truth_per_stimulus(data)
+        if "condition" not in data:
+            data["condition"] = ""
+        data["correct"] = (data["choice"] == data["truth"]).astype(float)
+        subjects = np.unique(data["subject"])
+        if len(subjects) < 2:
+            raise MetricError("An error consistency ceiling needs at least 2 subjects.")
+        per_condition = []
+        for _, group in data.groupby("condition", sort=True):
+            table = group.pivot_table(index="stimulus_id", columns="subject", values="correct",
+                                      aggfunc="mean").reindex(columns=subjects)
+            per_condition.append(pairwise_kappa(table.to_numpy()))
+        matrix = np.nanmean(np.stack(per_condition), axis=0) if len(per_condition) > 1 else (
+            per_condition[0])
+        off_diagonal = ~np.eye(len(subjects), dtype=bool)
+        condition_means = [np.nanmean(k[off_diagonal]) for k in per_condition]
+        value = float(np.nanmean(condition_means))
+        if not np.isfinite(value):
+            raise MetricError("Error consistency between subjects is undefined: no errors.")
+        score = Score(value)
+        score.attrs["raw"] = xr.DataArray(
+            matrix, dims=("subject", "other_subject"),
+            coords={"subject": subjects.astype(str), "other_subject": subjects.astype(str)},
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            score.attrs["error"] = _standard_error(
+                np.nanmean(np.where(off_diagonal, matrix, np.nan), axis=1)
+            )
+        return score
+
+    def __repr__(self) -> str:
+        return "ErrorConsistencyCeiling()"
+
+
+def pairwise_kappa(correct: np.ndarray) -> np.ndarray:
+    """Subjects x subjects Cohen's kappa from an (images x subjects) correctness table.
+
+    NaN marks images a subject did not see; each pair uses the images both saw. All pairs
+    at once from matrix products of the seen-masks and correctness rates.
+    """
+    seen = np.isfinite(correct).astype(float)
+    right = np.where(seen > 0, correct, 0.0)
+    wrong = seen - right
+    both = seen.T @ seen
+    with np.errstate(invalid="ignore", divide="ignore"):
+        observed = (right.T @ right + wrong.T @ wrong) / both
+        accuracy = (right.T @ seen) / both  # [a, b]: accuracy of a on images both saw
+        expected = accuracy * accuracy.T + (1 - accuracy) * (1 - accuracy.T)
+        kappa = np.where(expected < 1, (observed - expected) / (1 - expected), np.nan)
+    np.fill_diagonal(kappa, np.nan)
+    return kappa

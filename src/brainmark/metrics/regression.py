@@ -1,0 +1,267 @@
+"""Regression-correlation metrics: how well a linear map of model features predicts neuroids.
+
+``metric(model_assembly, data_assembly) -> Score``, both ``presentation x neuroid`` with
+``stimulus_id`` on presentation. Repetitions on either side are averaged first; rows are
+matched by ``stimulus_id`` (both sides must hold the same stimuli). The stimuli are split
+10 times into 90% train / 10% test (:func:`~brainmark.metrics.splits.stratified_splits`,
+stratified by ``object_name`` when the data has it, seed 1); per split a regression from
+model features to all neuroids is fitted on the training stimuli, and each neuroid's
+held-out predictions are correlated (Pearson r) with its held-out responses. The score is
+the mean over splits of the median over neuroids; the error is the standard error of the
+per-split medians. ``attrs['raw']`` holds every r (split x neuroid).
+
+Time bins: when both assemblies have a ``time_bin`` dim with the same number of bins (or
+one side has a single bin), each bin is scored on its own with the same splits and the
+score is the mean over bins (``raw`` gains a ``time_bin`` dim); a single bin is squeezed.
+
+The regressions: ``pls`` (partial least squares, 25 components, no scaling; exact kernel
+algorithm), ``ridge`` (alpha 1), ``ridgecv`` (alpha per split by exact leave-one-out error,
+from one eigendecomposition per split), ``linear`` (minimum-norm least squares). Every fit
+has an unpenalized intercept. Everything is float64 and deterministic for a fixed seed.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from brainmark.data.assemblies import coords_frame
+from brainmark.exceptions import MetricError
+from brainmark.metrics import _inputs
+from brainmark.metrics._correlation import pearson_columns
+from brainmark.metrics._solvers import (
+    CrossProducts,
+    least_squares_solution,
+    pls_predictions,
+    ridge_solution,
+    ridgecv_solution,
+)
+from brainmark.metrics.score import Score
+from brainmark.metrics.splits import stratified_splits
+
+DEFAULT_ALPHAS = tuple(float(alpha) for alpha in np.logspace(-3, 9, 13))
+
+
+class RegressionCorrelation:
+    """Base of the regression-correlation metrics; subclasses choose the regression.
+
+    Parameters
+    ----------
+    n_splits, train_size, seed
+        Cross-validation: number of splits, fraction of stimuli trained on, seed.
+    stratify_by
+        Presentation coordinate of the data to stratify splits by, when present.
+    """
+
+    kind = "neural"
+    name = "regression"
+
+    def __init__(
+        self,
+        *,
+        n_splits: int = 10,
+        train_size: float = 0.9,
+        seed: int = 1,
+        stratify_by: str = "object_name",
+    ) -> None:
+        self.n_splits = n_splits
+        self.train_size = train_size
+        self.seed = seed
+        self.stratify_by = stratify_by
+
+    def __call__(self, source: xr.DataArray, target: xr.DataArray) -> Score:
+        """Score ``source`` (model) against ``target`` (data); see the module docstring."""
+        scores = [self._score_bin(s, t) for s, t in _inputs.time_bin_pairs(source, target)]
+        if len(scores) == 1:
+            return scores[0]
+        score = Score(float(np.mean([float(s) for s in scores])))
+        score.attrs["raw"] = xr.concat([s.attrs["raw"] for s in scores], dim="time_bin")
+        score.attrs["error"] = float(np.mean([s.attrs["error"] for s in scores]))
+        score.attrs["per_time_bin"] = scores
+        return score
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{key}={value!r}" for key, value in vars(self).items())
+        return f"{type(self).__name__}({settings})"
+
+    # --- what subclasses provide ---------------------------------------------------------
+
+    def _min_train(self, n_features: int) -> int:
+        return 2
+
+    def _predict(
+        self, products: CrossProducts, splits: Sequence[tuple[np.ndarray, np.ndarray]]
+    ) -> tuple[list[np.ndarray], dict[str, Any]]:
+        """Held-out predictions per split, and per-split details for ``attrs``."""
+        raise NotImplementedError
+
+    # --- the shared procedure --------------------------------------------------------------
+
+    def _score_bin(self, source: xr.DataArray, target: xr.DataArray) -> Score:
+        features, responses, target = _inputs.paired_responses(source, target)
+        _inputs.refuse_constant_neuroids(responses, target, name=_inputs.TARGET)
+        frame = coords_frame(target, "presentation")
+        stratify = frame.get(self.stratify_by)
+        splits = stratified_splits(
+            frame["stimulus_id"].to_numpy(),
+            stratify=stratify,
+            n_splits=self.n_splits,
+            train_size=self.train_size,
+            seed=self.seed,
+            min_train=self._min_train(features.shape[1]),
+        )
+        products = CrossProducts(features, responses)
+        predictions, details = self._predict(products, splits)
+        correlations = np.stack(
+            [_held_out_r(prediction, responses[test]) for prediction, (_, test) in
+             zip(predictions, splits, strict=True)]
+        )
+        return _aggregate(correlations, target, details, self.name)
+
+
+def _held_out_r(predictions: np.ndarray, responses: np.ndarray) -> np.ndarray:
+    """Pearson r per neuroid; a constant prediction carries no information and scores 0."""
+    r = pearson_columns(predictions, responses)
+    constant_prediction = np.ptp(predictions, axis=0) == 0
+    return np.where(constant_prediction & (np.ptp(responses, axis=0) > 0), 0.0, r)
+
+
+def _aggregate(
+    correlations: np.ndarray, target: xr.DataArray, details: dict[str, Any], name: str
+) -> Score:
+    """Median over neuroids per split, mean over splits, standard error over splits."""
+    undefined = np.isnan(correlations)
+    if undefined.all(axis=1).any():
+        raise MetricError(
+            "In at least one split every neuroid's held-out responses are constant, so no "
+            "correlation is defined. Use more stimuli per split (a larger test set)."
+        )
+    if undefined.any():
+        labels = _inputs.neuroid_labels(target)[undefined.any(axis=0)]
+        warnings.warn(
+            f"{int(undefined.sum())} (split, neuroid) pairs have constant held-out responses "
+            f"and are left out of those splits' medians: neuroid_id {labels[:10].tolist()}.",
+            stacklevel=4,
+        )
+    per_split = np.nanmedian(correlations, axis=1)
+    neuroid_coords = {
+        name: ("neuroid", np.asarray(coord.values))
+        for name, coord in target.coords.items()
+        if coord.dims == ("neuroid",) and name != "neuroid"
+    }
+    raw = xr.DataArray(
+        correlations,
+        dims=("split", "neuroid"),
+        coords={"split": np.arange(len(correlations)), **neuroid_coords},
+        attrs={"description": f"held-out Pearson r per split and neuroid ({name})"},
+    )
+    score = Score(float(per_split.mean()))
+    score.attrs["raw"] = raw
+    score.attrs["error"] = (
+        float(per_split.std(ddof=1) / np.sqrt(len(per_split))) if len(per_split) > 1 else np.nan
+    )
+    score.attrs["split_scores"] = per_split
+    score.attrs.update(details)
+    return score
+
+
+class PLSRegressionCorrelation(RegressionCorrelation):
+    """Cross-validated PLS regression (exact, no scaling) scored by held-out Pearson r.
+
+    Parameters
+    ----------
+    n_components
+        Number of PLS components (25, as Brain-Score).
+    n_splits, train_size, seed, stratify_by
+        See :class:`RegressionCorrelation`.
+    """
+
+    name = "pls"
+
+    def __init__(self, *, n_components: int = 25, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.n_components = n_components
+
+    def _min_train(self, n_features: int) -> int:
+        if n_features < self.n_components:
+            raise MetricError(
+                f"PLS with {self.n_components} components needs at least that many model "
+                f"features; the model has {n_features}. Use load_metric('pls', "
+                f"n_components={n_features}) or another regression."
+            )
+        return self.n_components + 1
+
+    def _predict(self, products, splits):
+        predictions, extracted = pls_predictions(products, splits, self.n_components)
+        return predictions, {"n_components_used": np.asarray(extracted)}
+
+
+class RidgeRegressionCorrelation(RegressionCorrelation):
+    """Cross-validated ridge regression with a fixed ``alpha`` (default 1)."""
+
+    name = "ridge"
+
+    def __init__(self, *, alpha: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not alpha > 0:
+            raise MetricError(f"ridge alpha must be positive. Got {alpha}; use 'linear' for 0.")
+        self.alpha = alpha
+
+    def _predict(self, products, splits):
+        predictions = []
+        for train, test in splits:
+            split = products.split(train, test)
+            predictions.append(split.predict(ridge_solution(split, self.alpha)))
+        return predictions, {}
+
+
+class RidgeCVRegressionCorrelation(RegressionCorrelation):
+    """Cross-validated ridge whose alpha each split picks by exact leave-one-out error.
+
+    Parameters
+    ----------
+    alphas
+        Candidate alphas (default ``10**-3 ... 10**9``, 13 values).
+    alpha_per_target
+        Pick an alpha per neuroid instead of one for all.
+    """
+
+    name = "ridgecv"
+
+    def __init__(
+        self, *, alphas: Sequence[float] = DEFAULT_ALPHAS, alpha_per_target: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.alphas = tuple(float(alpha) for alpha in alphas)
+        if not self.alphas or min(self.alphas) <= 0:
+            raise MetricError(f"ridgecv alphas must be positive numbers. Got {alphas!r}.")
+        self.alpha_per_target = alpha_per_target
+
+    def _predict(self, products, splits):
+        predictions, chosen = [], []
+        for train, test in splits:
+            split = products.split(train, test)
+            solution, alphas = ridgecv_solution(
+                split, np.asarray(self.alphas), alpha_per_target=self.alpha_per_target
+            )
+            predictions.append(split.predict(solution))
+            chosen.append(alphas)
+        return predictions, {"alpha": np.stack(chosen)}
+
+
+class LinearRegressionCorrelation(RegressionCorrelation):
+    """Cross-validated ordinary (minimum-norm) least squares."""
+
+    name = "linear"
+
+    def _predict(self, products, splits):
+        predictions = []
+        for train, test in splits:
+            split = products.split(train, test)
+            predictions.append(split.predict(least_squares_solution(split)))
+        return predictions, {}

@@ -1,0 +1,221 @@
+"""Similarity metrics that need no fitting: RDM comparison (RSA) and linear CKA.
+
+``rdm``: representational dissimilarity matrices, 1 - Pearson r between the response
+patterns of every pair of stimuli, compared by Spearman rank correlation. Either side may
+be responses (``presentation x neuroid``, repetitions averaged) or an RDM
+(``stimulus_row x stimulus_column``, optionally with a leading ``subject`` dim). Matrices
+that are all symmetric are compared on the upper triangle; otherwise (e.g. cross-validated
+split-half RDMs) on every off-diagonal entry. NaN entries of the data are left out
+pairwise. With several subjects the score is the mean over subjects, ``raw`` keeps each
+subject's value and the error is their standard error.
+
+``cka``: linear centered kernel alignment between model features and neural responses of
+the same stimuli (Kornblith et al. 2019), by default with the unbiased HSIC estimator
+(Song et al. 2012), which removes the bias of CKA toward 1 when there are many features
+per stimulus; ``unbiased=False`` gives the original (biased) estimator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from scipy.stats import rankdata
+
+from brainmark.data.validation import format_ids, validate_assembly
+from brainmark.exceptions import MetricError
+from brainmark.metrics import _inputs
+from brainmark.metrics._correlation import pearson_columns
+from brainmark.metrics.score import Score
+
+RDM_DIMS = ("stimulus_row", "stimulus_column")
+
+
+def is_rdm(assembly: xr.DataArray) -> bool:
+    """Whether the assembly holds dissimilarity matrices rather than responses."""
+    return all(dim in assembly.dims for dim in RDM_DIMS)
+
+
+def rdm_of_responses(assembly: xr.DataArray, *, name: str) -> xr.DataArray:
+    """The RDM (1 - Pearson r between stimuli) of a ``presentation x neuroid`` assembly."""
+    responses = _inputs.responses(assembly, name=name)
+    values = np.asarray(responses.values, dtype=np.float64)
+    ids = _inputs.stimulus_ids(responses)
+    flat = np.ptp(values, axis=1) == 0
+    if flat.any():
+        raise MetricError(
+            f"The {name} assembly responds identically on every neuroid to "
+            f"{int(flat.sum())} stimuli: stimulus_id {format_ids(ids[flat])}. Their "
+            f"correlation with other stimuli is undefined; record more (or other) neuroids."
+        )
+    if len(ids) < 3:
+        raise MetricError(f"An RDM needs at least 3 stimuli; the {name} assembly has {len(ids)}.")
+    dissimilarity = 1.0 - np.corrcoef(values)
+    return xr.DataArray(
+        dissimilarity, dims=RDM_DIMS, coords={"stimulus_row": ids, "stimulus_column": ids}
+    )
+
+
+def as_rdms(assembly: xr.DataArray, *, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                            np.ndarray | None]:
+    """(subjects x n x n values, row ids, column ids, subject ids or None) of an assembly."""
+    if not is_rdm(assembly):
+        assembly = rdm_of_responses(assembly, name=name)
+    validate_assembly(assembly, dims=RDM_DIMS, name=name, allow_nan=True)
+    extra = [dim for dim in assembly.dims if dim not in (*RDM_DIMS, "subject")]
+    if extra:
+        raise MetricError(
+            f"The {name} RDM assembly has dims {list(assembly.dims)}; expected "
+            f"[subject,] stimulus_row, stimulus_column. Select or average over {extra}."
+        )
+    subjects = None
+    if "subject" in assembly.dims:
+        assembly = assembly.transpose("subject", *RDM_DIMS)
+        subjects = np.asarray(assembly["subject"].values)
+    else:
+        assembly = assembly.transpose(*RDM_DIMS).expand_dims("subject")
+    rows = np.asarray(assembly["stimulus_row"].values).astype(str)
+    columns = np.asarray(assembly["stimulus_column"].values).astype(str)
+    if sorted(rows) != sorted(columns):
+        raise MetricError(
+            f"The {name} RDM has different stimuli on its rows and columns; an RDM compares "
+            f"every stimulus with every other."
+        )
+    return np.asarray(assembly.values, dtype=np.float64), rows, columns, subjects
+
+
+def off_diagonal_entries(*matrices: np.ndarray) -> np.ndarray:
+    """Mask of the entries to compare: upper triangle if every matrix is symmetric."""
+    size = matrices[0].shape[-1]
+    symmetric = all(
+        np.array_equal(np.nan_to_num(m), np.nan_to_num(np.swapaxes(m, -1, -2))) for m in matrices
+    )
+    mask = np.triu(np.ones((size, size), dtype=bool), k=1)
+    return mask if symmetric else mask | mask.T
+
+
+def compare_rdms(model: np.ndarray, data: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Spearman r between one model RDM and each data RDM over ``mask``, NaN pairwise-left-out.
+
+    ``model`` is n x n, ``data`` subjects x n x n; returns one r per subject.
+    """
+    model_entries = model[mask]
+    data_entries = data[:, mask]
+    valid = np.isfinite(data_entries) & np.isfinite(model_entries)[None, :]
+    if valid.all():
+        ranks = rankdata(data_entries, axis=1).T
+        return pearson_columns(np.repeat(rankdata(model_entries)[:, None], len(data), 1), ranks)
+    result = np.empty(len(data))
+    for subject, (entries, keep) in enumerate(zip(data_entries, valid, strict=True)):
+        ranks = np.stack([rankdata(model_entries[keep]), rankdata(entries[keep])], axis=1)
+        result[subject] = pearson_columns(ranks[:, :1], ranks[:, 1:])[0]
+    return result
+
+
+class RDMSimilarity:
+    """Spearman correlation of the model's RDM with the data's RDM(s); see the module."""
+
+    kind = "neural"
+
+    def __call__(self, source: xr.DataArray, target: xr.DataArray) -> Score:
+        model, model_rows, model_columns, model_subjects = as_rdms(source, name=_inputs.SOURCE)
+        if model_subjects is not None and len(model_subjects) > 1:
+            raise MetricError(
+                "The model side has several RDMs (a 'subject' dim); pass one model RDM."
+            )
+        data, rows, columns, subjects = as_rdms(target, name=_inputs.TARGET)
+        row_order = _inputs.align(model_rows, rows)
+        column_order = _inputs.align(model_columns, columns)
+        model = model[0][np.ix_(row_order, column_order)]
+        mask = off_diagonal_entries(model, data)
+        per_subject = compare_rdms(model, data, mask)
+        if np.isnan(per_subject).any():
+            raise MetricError(
+                "An RDM comparison is undefined: the model's or a subject's dissimilarities are "
+                "all equal over the compared entries."
+            )
+        score = Score(float(per_subject.mean()))
+        if subjects is None:
+            score.attrs["raw"] = xr.DataArray(per_subject[0])
+            score.attrs["error"] = np.nan
+        else:
+            score.attrs["raw"] = xr.DataArray(
+                per_subject, dims=("subject",), coords={"subject": subjects}
+            )
+            score.attrs["error"] = float(per_subject.std(ddof=1) / np.sqrt(len(per_subject)))
+        score.attrs["entries"] = "upper triangle" if not mask[1, 0] else "all off-diagonal"
+        return score
+
+    def __repr__(self) -> str:
+        return "RDMSimilarity()"
+
+
+def linear_cka(source: np.ndarray, target: np.ndarray, *, unbiased: bool = True) -> float:
+    """Linear CKA between two (stimuli x features) arrays with matching rows.
+
+    Computed from feature-space products (``X'Y``), and ``X'X`` or ``XX'`` whichever is
+    smaller, never materialising more than one Gram matrix. The unbiased HSIC of Song et
+    al. (2012) is translation invariant, so with centered data its diagonal terms reduce to
+    row norms: ``tr(K~L~) = |X'Y|^2 - d_K.d_L``, ``1'K~1 = -sum d_K``, ``1'K~L~1 = d_K.d_L``.
+    """
+    x = source - source.mean(axis=0)
+    y = target - target.mean(axis=0)
+    n = len(x)
+
+    def squared_norm_of_gram(a: np.ndarray) -> float:
+        small = a @ a.T if a.shape[0] <= a.shape[1] else a.T @ a
+        return float(np.einsum("ij,ij->", small, small))
+
+    cross = x.T @ y
+    hsic = {
+        "xy": float(np.einsum("ij,ij->", cross, cross)),
+        "xx": squared_norm_of_gram(x),
+        "yy": squared_norm_of_gram(y),
+    }
+    if unbiased:
+        d = {"x": np.einsum("ij,ij->i", x, x), "y": np.einsum("ij,ij->i", y, y)}
+
+        def debias(value: float, a: np.ndarray, b: np.ndarray) -> float:
+            inner = float(a @ b)
+            return (value - inner + a.sum() * b.sum() / ((n - 1) * (n - 2))
+                    - 2.0 / (n - 2) * inner) / (n * (n - 3))
+
+        hsic = {
+            "xy": debias(hsic["xy"], d["x"], d["y"]),
+            "xx": debias(hsic["xx"], d["x"], d["x"]),
+            "yy": debias(hsic["yy"], d["y"], d["y"]),
+        }
+    denominator = hsic["xx"] * hsic["yy"]
+    if not denominator > 0:
+        raise MetricError(
+            "CKA is undefined: the model or the data has no variance over stimuli "
+            "(or too little to estimate it without bias)."
+        )
+    return hsic["xy"] / np.sqrt(denominator)
+
+
+class CKASimilarity:
+    """Linear CKA between model features and neural responses (unbiased by default).
+
+    Parameters
+    ----------
+    unbiased
+        Use the unbiased HSIC estimator (Song et al. 2012); needs at least 4 stimuli.
+    """
+
+    kind = "neural"
+
+    def __init__(self, *, unbiased: bool = True) -> None:
+        self.unbiased = unbiased
+
+    def __call__(self, source: xr.DataArray, target: xr.DataArray) -> Score:
+        features, responses, _ = _inputs.paired_responses(source, target)
+        if len(features) < 4:
+            raise MetricError(f"CKA needs at least 4 stimuli; got {len(features)}.")
+        value = linear_cka(features, responses, unbiased=self.unbiased)
+        score = Score(value)
+        score.attrs["raw"] = xr.DataArray(value, attrs={"unbiased": int(self.unbiased)})
+        score.attrs["error"] = np.nan
+        return score
+
+    def __repr__(self) -> str:
+        return f"CKASimilarity(unbiased={self.unbiased})"
