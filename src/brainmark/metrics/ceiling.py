@@ -102,15 +102,8 @@ class InternalConsistency:
             )
         finite = np.isfinite(values)
         filled = np.where(finite, values, 0.0)
-        rng = np.random.default_rng(self.seed)
-        starts = np.concatenate([[0], np.cumsum(trials)[:-1]])
-        half = trials // 2
         corrected = np.empty((self.n_splits, values.shape[1]))
-        for split in range(self.n_splits):
-            order = np.lexsort((rng.random(len(codes)), codes))  # shuffle within stimulus
-            rank = np.empty(len(codes), dtype=int)
-            rank[order] = np.arange(len(codes)) - starts[codes[order]]
-            side = np.where(rank < half[codes], 0, np.where(rank < 2 * half[codes], 1, -1))
+        for split, side in enumerate(half_splits(codes, n_splits=self.n_splits, seed=self.seed)):
             used = side >= 0
             groups = scipy.sparse.csr_matrix(
                 (np.ones(used.sum()), (2 * codes[used] + side[used], np.flatnonzero(used))),
@@ -146,6 +139,26 @@ class InternalConsistency:
 
     def __repr__(self) -> str:
         return f"InternalConsistency(n_splits={self.n_splits}, seed={self.seed})"
+
+
+def half_splits(codes: np.ndarray, *, n_splits: int, seed: int) -> list[np.ndarray]:
+    """Per split, the half (0 or 1, -1 for an odd trial out) of each trial.
+
+    ``codes[i]`` is the stimulus (0..k-1) of trial ``i``. Within every stimulus the trials
+    are shuffled and the first ``count // 2`` go to half 0, the next ``count // 2`` to
+    half 1, so both halves of a stimulus hold the same number of trials.
+    """
+    trials = np.bincount(codes)
+    starts = np.concatenate([[0], np.cumsum(trials)[:-1]])
+    half = trials // 2
+    rng = np.random.default_rng(seed)
+    sides = []
+    for _ in range(n_splits):
+        order = np.lexsort((rng.random(len(codes)), codes))  # shuffle within stimulus
+        rank = np.empty(len(codes), dtype=int)
+        rank[order] = np.arange(len(codes)) - starts[codes[order]]
+        sides.append(np.where(rank < half[codes], 0, np.where(rank < 2 * half[codes], 1, -1)))
+    return sides
 
 
 class RDMSubjectCeiling:

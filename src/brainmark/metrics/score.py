@@ -158,7 +158,7 @@ def _encode_data_array(array: xr.DataArray) -> dict[str, Any]:
     multi = {
         str(dim): list(map(str, index.names))
         for dim, index in array.indexes.items()
-        if isinstance(index, pd.MultiIndex)
+        if dim in array.dims and isinstance(index, pd.MultiIndex)
     }
     plain = array.reset_index(list(multi)) if multi else array
     coords = {}

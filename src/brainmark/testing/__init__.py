@@ -4,4 +4,6 @@ Each plugin's ``test.py``, ``brainmark test PATH`` and the submission pipeline c
 """
 
 from brainmark.testing._benchmarks import check_benchmark as check_benchmark
+from brainmark.testing._metrics import assert_scores_equal as assert_scores_equal
+from brainmark.testing._metrics import check_metric as check_metric
 from brainmark.testing._models import check_model as check_model
