@@ -46,7 +46,10 @@ def assembly_sha1(*assemblies: xr.DataArray) -> str:
     digest = hashlib.sha1()
     for assembly in assemblies:
         digest.update(repr(assembly.dims).encode())
-        digest.update(np.ascontiguousarray(np.asarray(assembly.values, dtype=float)).tobytes())
+        values = np.asarray(assembly.values)
+        # Numbers hash by their float64 bytes, labels (behavioral choices) by their text.
+        values = values.astype(float) if values.dtype.kind in "biuf" else values.astype(str)
+        digest.update(np.ascontiguousarray(values).tobytes())
         for name in sorted(map(str, assembly.coords)):
             if name in assembly.dims and name in assembly.indexes:
                 index = assembly.indexes[name]
