@@ -17,6 +17,7 @@ from brainmark.models import (
     ImagePreprocessing,
     PCAProjection,
     RandomProjection,
+    cache_activations,
     extract_activations,
 )
 from brainmark.settings import get_settings
@@ -221,3 +222,14 @@ def test_identical_nets_share_cache_entries_across_instances(stimuli):
     fresh = TinyNet(seed=0)
     extract(fresh, stimuli, ["fc"])
     assert fresh.images_seen == 0
+
+
+def test_cache_activations_returns_files_with_one_row_per_image_in_stimulus_id_order(
+    net, stimuli
+):
+    reordered = StimulusSet(stimuli.iloc[::-1].reset_index(drop=True))
+    files = cache_activations(net, reordered, ["fc"], preprocessing=PREPROCESSING, progress=False)
+    rows = np.load(files["fc"], mmap_mode="r")
+    assembly = extract(net, stimuli, ["fc"])  # read from the same cache entry
+    assert net.images_seen == 10
+    np.testing.assert_array_equal(rows, assembly.values[np.argsort(stimuli["stimulus_id"])])

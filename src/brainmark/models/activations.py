@@ -190,50 +190,103 @@ def extract_activations(
         ``channel_x`` (0 for a layer without spatial dims; after a projection ``channel``
         is the component), ``neuroid_id`` (``'<layer>.<flat index>'``).
     """
+    root = None if use_cache else Path(tempfile.mkdtemp())
+    try:
+        files, entries, key_parts = _cached_entries(
+            module, stimuli, layers, root=root, preprocessing=preprocessing,
+            identifier=identifier, projection=projection, batch_size=batch_size,
+            num_workers=num_workers, device=device, progress=progress,
+        )
+        return _assembly(stimuli, files, entries, key_parts)
+    finally:
+        if root is not None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def cache_activations(
+    module: torch.nn.Module,
+    stimuli: StimulusSet,
+    layers: Sequence[str],
+    *,
+    preprocessing: Callable[[str | Path], torch.Tensor] | None = None,
+    identifier: str | None = None,
+    projection: Projection | None = None,
+    batch_size: int | None = None,
+    num_workers: int | None = None,
+    device: str | None = None,
+    progress: bool = True,
+) -> dict[str, Path]:
+    """Make sure the layers' activations are in the cache; return each layer's ``.npy`` file.
+
+    Like :func:`extract_activations` (same arguments) without loading anything: for
+    outputs larger than memory, read them with ``numpy.load(path, mmap_mode='r')``. Each
+    file has one float32 row per distinct image file, ordered by the smallest stimulus id
+    showing it (for a set without shared files: the sorted stimulus ids), and one column
+    per unit in (channel, y, x) order, or per component after a projection.
+    """
+    _, entries, _ = _cached_entries(
+        module, stimuli, layers, root=None, preprocessing=preprocessing,
+        identifier=identifier, projection=projection, batch_size=batch_size,
+        num_workers=num_workers, device=device, progress=progress,
+    )
+    return {layer: entry / "activations.npy" for layer, entry in entries.items()}
+
+
+def _cached_entries(
+    module: torch.nn.Module,
+    stimuli: StimulusSet,
+    layers: Sequence[str],
+    *,
+    root: Path | None,
+    preprocessing: Callable[[str | Path], torch.Tensor] | None,
+    identifier: str | None,
+    projection: Projection | None,
+    batch_size: int | None,
+    num_workers: int | None,
+    device: str | None,
+    progress: bool,
+) -> tuple[_Files, dict[str, Path], dict[str, Any]]:
+    """Validate, key, and extract the layers missing from the cache under ``root``."""
     identifier = identifier or type(module).__qualname__
     preprocessing = preprocessing if preprocessing is not None else ImagePreprocessing()
     layers = validate_layers(module, layers, identifier=identifier)
     files = _distinct_files(stimuli)
     settings = get_settings()
-    root = settings.cache_dir / "activations" if use_cache else Path(tempfile.mkdtemp())
-    try:
-        key_parts = {
-            "format": _CACHE_FORMAT,
-            "model": identifier,
-            "weights_sha1": weights_sha1(module),
-            "preprocessing": _callable_key(preprocessing),
-            "stimuli": stimuli_key(stimuli),
-            "projection": projection.key() if projection is not None else None,
-        }
-        entries = {layer: _entry_folder(root, identifier, key_parts, layer) for layer in layers}
-        missing = [layer for layer in layers if not _is_complete(entries[layer], len(files.paths))]
-        if missing:
-            for layer in missing:  # a damaged entry (e.g. an interrupted copy) is redone
-                shutil.rmtree(entries[layer], ignore_errors=True)
-            fitting = None
-            if isinstance(projection, PCAProjection):
-                fitting = _fitting_activations(
-                    module, projection, missing, preprocessing, identifier, batch_size,
-                    num_workers, device, progress,
-                )
-            _stream_to_cache(
-                module,
-                files,
-                {layer: entries[layer] for layer in missing},
-                key_parts,
-                preprocessing=preprocessing,
-                identifier=identifier,
-                projection=projection,
-                fitting=fitting,
-                batch_size=batch_size or settings.batch_size,
-                num_workers=_resolve_workers(num_workers, settings.num_workers),
-                device=_resolve_device(device or settings.device),
-                progress=progress,
+    root = root if root is not None else settings.cache_dir / "activations"
+    key_parts = {
+        "format": _CACHE_FORMAT,
+        "model": identifier,
+        "weights_sha1": weights_sha1(module),
+        "preprocessing": _callable_key(preprocessing),
+        "stimuli": stimuli_key(stimuli),
+        "projection": projection.key() if projection is not None else None,
+    }
+    entries = {layer: _entry_folder(root, identifier, key_parts, layer) for layer in layers}
+    missing = [layer for layer in layers if not _is_complete(entries[layer], len(files.paths))]
+    if missing:
+        for layer in missing:  # a damaged entry (e.g. an interrupted copy) is redone
+            shutil.rmtree(entries[layer], ignore_errors=True)
+        fitting = None
+        if isinstance(projection, PCAProjection):
+            fitting = _fitting_activations(
+                module, projection, missing, preprocessing, identifier, batch_size,
+                num_workers, device, progress,
             )
-        return _assembly(stimuli, files, {layer: entries[layer] for layer in layers}, key_parts)
-    finally:
-        if not use_cache:
-            shutil.rmtree(root, ignore_errors=True)
+        _stream_to_cache(
+            module,
+            files,
+            {layer: entries[layer] for layer in missing},
+            key_parts,
+            preprocessing=preprocessing,
+            identifier=identifier,
+            projection=projection,
+            fitting=fitting,
+            batch_size=batch_size or settings.batch_size,
+            num_workers=_resolve_workers(num_workers, settings.num_workers),
+            device=_resolve_device(device or settings.device),
+            progress=progress,
+        )
+    return files, entries, key_parts
 
 
 def validate_layers(
