@@ -50,6 +50,8 @@ def rdm_of_responses(assembly: xr.DataArray, *, name: str) -> xr.DataArray:
     if len(ids) < 3:
         raise MetricError(f"An RDM needs at least 3 stimuli; the {name} assembly has {len(ids)}.")
     dissimilarity = 1.0 - np.corrcoef(values)
+    dissimilarity = (dissimilarity + dissimilarity.T) / 2  # exactly symmetric, zero diagonal
+    np.fill_diagonal(dissimilarity, 0.0)
     return xr.DataArray(
         dissimilarity, dims=RDM_DIMS, coords={"stimulus_row": ids, "stimulus_column": ids}
     )
@@ -84,10 +86,14 @@ def as_rdms(assembly: xr.DataArray, *, name: str) -> tuple[np.ndarray, np.ndarra
 
 
 def off_diagonal_entries(*matrices: np.ndarray) -> np.ndarray:
-    """Mask of the entries to compare: upper triangle if every matrix is symmetric."""
+    """Mask of the entries to compare: upper triangle if every matrix is symmetric.
+
+    Symmetry allows rounding differences (``rtol=1e-10``), as left by float32 storage.
+    """
     size = matrices[0].shape[-1]
     symmetric = all(
-        np.array_equal(np.nan_to_num(m), np.nan_to_num(np.swapaxes(m, -1, -2))) for m in matrices
+        np.allclose(m, np.swapaxes(m, -1, -2), rtol=1e-10, atol=1e-12, equal_nan=True)
+        for m in matrices
     )
     mask = np.triu(np.ones((size, size), dtype=bool), k=1)
     return mask if symmetric else mask | mask.T
