@@ -95,8 +95,9 @@ def align(
 
     Both sides must hold the same set of ids: a metric never silently drops stimuli.
     """
-    missing = [sid for sid in pd.unique(target_ids) if sid not in set(source_ids)]
-    extra = sorted(set(source_ids) - set(target_ids))
+    source_set, target_set = set(source_ids), set(target_ids)
+    missing = [sid for sid in pd.unique(target_ids) if sid not in source_set]
+    extra = sorted(source_set - target_set)
     if missing or extra:
         parts = []
         if missing:
