@@ -62,26 +62,27 @@ def imported_plugin_folders() -> dict[str, Path]:
     return folders
 
 
-def layer_commitment(model: Any) -> dict[str, Any]:
-    """The region -> layer mapping a model committed to, if it exposes one."""
-    for name in ("layer_commitment", "region_layer_map", "layers"):
-        value = getattr(model, name, None)
-        if callable(value):
-            try:
-                value = value()
-            except TypeError:
-                continue
-        if isinstance(value, dict):
-            return {str(key): _jsonable(item) for key, item in value.items()}
-    return {}
+def layer_commitment(model: Any, benchmark: Any) -> dict[str, Any]:
+    """The layers the model used on this benchmark: its region's layer, or its readout layer.
 
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    if isinstance(value, list | tuple):
-        return [_jsonable(item) for item in value]
-    return str(value)
+    Only the region the benchmark recorded is asked for, so a model that selects layers
+    on demand is not made to select the others.
+    """
+    commitment: dict[str, Any] = {}
+    region = getattr(benchmark, "region", None)
+    layer_for = getattr(model, "layer_for", None)
+    if region is not None and callable(layer_for):
+        try:
+            commitment[str(region)] = str(layer_for(region))
+        except Exception as error:  # A record must not fail for a missing mapping.
+            commitment[str(region)] = f"unknown ({type(error).__name__})"
+    readout = getattr(model, "behavioral_readout_layer", None)
+    if region is None and readout is None:
+        layers = getattr(model, "layers", None)
+        readout = layers[-1] if isinstance(layers, list) and layers else None
+    if region is None and readout is not None:
+        commitment["behavior"] = str(readout)
+    return commitment
 
 
 def _result_path(model: str, benchmark: str, version: int, key: str) -> Path:
@@ -153,7 +154,7 @@ def score_model(
         "raw": _float(score.attrs.get("raw", math.nan)),
         "ceiling": _float(score.attrs.get("ceiling", benchmark.ceiling)),
         "error": _error_of(score),
-        "layer_commitment": layer_commitment(model),
+        "layer_commitment": layer_commitment(model, benchmark),
         "brainmark_version": brainmark.__version__,
         "plugins": dict(sorted(plugins.items())),
         "plugin_folders": {
