@@ -116,41 +116,38 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from brainmark.models import ModelCommitment
+from brainmark.models import ActivationsModel, ImagePreprocessing, ModelCommitment
 
 VISUAL_DEGREES = 8  # the field of view the model's input image spans
 IMAGE_SIZE = 64  # pixels of the (square) input image
+LAYERS = ["block1", "block2", "block3"]
 # Region -> layer (module name in the network) the model commits to.
 REGION_LAYERS = {{"V1": "block1", "V2": "block2", "V4": "block2", "IT": "block3"}}
 
 
 def network() -> nn.Module:
     """The PyTorch module; seeded so the untrained template is deterministic."""
-    torch.manual_seed(0)
-    return nn.Sequential(
-        _named(
-            block1=nn.Sequential(nn.Conv2d(3, 16, 5, stride=2), nn.ReLU()),
-            block2=nn.Sequential(nn.Conv2d(16, 32, 3, stride=2), nn.ReLU()),
-            block3=nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten()),
-        )
-    )
-
-
-def _named(**modules: nn.Module) -> nn.Sequential:
-    sequential = nn.Sequential()
-    for name, module in modules.items():
-        sequential.add_module(name, module)
-    return sequential
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        module = nn.Sequential()
+        module.add_module("block1", nn.Sequential(nn.Conv2d(3, 16, 5, stride=2), nn.ReLU()))
+        module.add_module("block2", nn.Sequential(nn.Conv2d(16, 32, 3, stride=2), nn.ReLU()))
+        module.add_module("block3", nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten()))
+    return module.eval()
 
 
 def build_model() -> ModelCommitment:
     """The model as a brainmark BrainModel."""
+    activations_model = ActivationsModel(
+        "{identifier}", network(), preprocessing=ImagePreprocessing(IMAGE_SIZE)
+    )
     return ModelCommitment(
-        identifier="{identifier}",
-        model=network(),
-        region_layer_map={{region: f"0.{{layer}}" for region, layer in REGION_LAYERS.items()}},
+        "{identifier}",
+        activations_model,
+        LAYERS,
+        region_layer_map=REGION_LAYERS,
         visual_degrees=VISUAL_DEGREES,
-        image_size=IMAGE_SIZE,
+        behavioral_readout_layer="block3",
     )
 '''
 
@@ -167,7 +164,9 @@ def test_model_passes_the_generic_checks():
 
 def test_model_commits_a_layer_to_every_region():
     model = load_model(IDENTIFIER)
-    assert model.visual_degrees() == 8
+    assert [model.layer_for(region) for region in ("V1", "V2", "V4", "IT")] == [
+        "block1", "block2", "block2", "block3"
+    ]
 '''
 
 
