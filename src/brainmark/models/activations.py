@@ -60,6 +60,11 @@ class ImagePreprocessing:
     The image is converted to RGB (or grayscale), resized to ``size x size`` (bilinear;
     stimuli are square once placed on screen) and normalized per channel. Being a frozen
     dataclass, it pickles to worker processes and its ``repr`` is a stable cache key.
+
+    It works in two stages, which the extractor runs apart: ``decode`` (file -> uint8
+    tensor) in the worker processes, ``transform_batch`` (scaling and normalization of a
+    whole batch) on the model's device, where it costs next to nothing; a quarter of the
+    bytes cross between processes. Calling it does both for one image.
     """
 
     size: int = 224
@@ -68,24 +73,36 @@ class ImagePreprocessing:
     grayscale: bool = False
 
     def __call__(self, path: str | Path) -> torch.Tensor:
+        return self.transform_batch(self.decode(path)[None])[0]
+
+    def decode(self, path: str | Path) -> torch.Tensor:
+        """The image as a ``channels x size x size`` uint8 tensor."""
         with Image.open(path) as image:
             image = image.convert("L" if self.grayscale else "RGB")
             if image.size != (self.size, self.size):
                 image = image.resize((self.size, self.size), Image.Resampling.BILINEAR)
-            array = np.asarray(image, dtype=np.float32) / np.float32(255)
+            array = np.asarray(image, dtype=np.uint8)
         array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
-        mean = np.asarray(self.mean, dtype=np.float32)[:, None, None]
-        std = np.asarray(self.std, dtype=np.float32)[:, None, None]
-        return torch.from_numpy(np.ascontiguousarray((array - mean) / std))
+        return torch.from_numpy(np.array(array, order="C"))  # a writable copy
+
+    def transform_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        """Decoded uint8 images ``N x C x H x W`` -> normalized float32 on the same device."""
+        mean = torch.tensor(self.mean, dtype=torch.float32, device=batch.device)
+        std = torch.tensor(self.std, dtype=torch.float32, device=batch.device)
+        scale = (1 / (255 * std))[:, None, None]
+        return batch.float().mul_(scale).sub_((mean / std)[:, None, None])
 
 
 @dataclasses.dataclass(frozen=True)
 class RandomProjection:
     """Reduce layers wider than ``n_components`` by a seeded sparse random projection.
 
-    Uses scikit-learn's :class:`~sklearn.random_projection.SparseRandomProjection`
-    (Li et al. 2006, density 1/sqrt(features)), which preserves pairwise distances up to
-    a small distortion, needs no fitting data and little memory however wide the layer.
+    A very sparse random projection (Li, Hastie & Church 2006): each entry of the
+    ``features x n_components`` matrix is +-sqrt(s / n_components) with probability 1/(2s)
+    each and 0 otherwise, s = sqrt(features). It preserves pairwise distances up to a
+    small distortion (Johnson-Lindenstrauss), needs no fitting data, and its matrix has
+    only about ``n_components x sqrt(features)`` non-zeros however wide the layer. The
+    matrix depends only on the seed, the layer name and its width.
     """
 
     n_components: int = 1000
@@ -97,13 +114,22 @@ class RandomProjection:
     def projector(
         self, layer: str, n_features: int, fitting: Callable[[], np.ndarray] | None = None
     ) -> Callable[[np.ndarray], np.ndarray]:
-        from sklearn.random_projection import SparseRandomProjection
+        from scipy import sparse
 
-        seed = (self.seed + zlib.crc32(layer.encode())) % 2**32  # independent per layer
-        projection = SparseRandomProjection(self.n_components, random_state=seed)
-        projection.fit(np.zeros((1, n_features), dtype=np.float32))
-        matrix = projection.components_.T.tocsr().astype(np.float32)
-        return lambda batch: np.asarray(batch @ matrix, dtype=np.float32)
+        rng = np.random.default_rng([self.seed, zlib.crc32(layer.encode()), n_features])
+        density = 1 / np.sqrt(n_features)
+        counts = rng.binomial(n_features, density, size=self.n_components)
+        # Rows drawn with replacement: with ~sqrt(features) draws among `features` rows a
+        # repeat is rare, and a repeated row merely doubles that entry.
+        rows = rng.integers(0, n_features, size=counts.sum())
+        columns = np.repeat(np.arange(self.n_components), counts)
+        values = rng.choice(np.array([-1.0, 1.0], np.float32), size=counts.sum())
+        values *= np.float32(np.sqrt(1 / (density * self.n_components)))
+        matrix = sparse.csr_matrix(
+            (values, (rows, columns)), shape=(n_features, self.n_components), dtype=np.float32
+        )
+        transposed = matrix.T.tocsr()  # sparse x dense is the fast direction in scipy
+        return lambda batch: np.asarray((transposed @ batch.T).T, dtype=np.float32)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -168,9 +194,12 @@ def extract_activations(
         Names from ``module.named_modules()``; the output of each is recorded (for a
         module called several times per forward pass, its last call).
     preprocessing
-        Picklable callable: image path -> ``C x H x W`` tensor, run in worker processes.
-        Its ``repr`` (or source, for a function) is part of the cache key. Default
-        :class:`ImagePreprocessing` (224 px, ImageNet normalization).
+        Picklable callable: image path -> ``C x H x W`` tensor, run in worker processes
+        (if it has ``decode`` and ``transform_batch`` methods, as
+        :class:`ImagePreprocessing` does, only ``decode`` runs there and
+        ``transform_batch`` runs on each batch on the device). Its ``repr`` (or source,
+        for a function) is part of the cache key. Default :class:`ImagePreprocessing`
+        (224 px, ImageNet normalization).
     identifier
         Model name for the cache and errors; default the module's class name.
     projection
@@ -320,7 +349,7 @@ def weights_sha1(module: torch.nn.Module) -> str:
     for name, tensor in module.state_dict().items():
         digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
         flat = tensor.detach().cpu().contiguous().reshape(-1)
-        digest.update(flat.view(torch.uint8).numpy().tobytes())
+        digest.update(flat.view(torch.uint8).numpy())  # hashed in place, no copy
     return digest.hexdigest()
 
 
@@ -382,9 +411,9 @@ class _DecodeFailure:
 class _ImageFiles(Dataset):
     """Decodes one image per index; a failure is returned (picklable), not raised."""
 
-    def __init__(self, files: _Files, preprocessing: Callable[[Path], torch.Tensor]) -> None:
+    def __init__(self, files: _Files, decode: Callable[[Path], torch.Tensor]) -> None:
         self.files = files
-        self.preprocessing = preprocessing
+        self.decode = decode
 
     def __len__(self) -> int:
         return len(self.files.paths)
@@ -392,7 +421,7 @@ class _ImageFiles(Dataset):
     def __getitem__(self, index: int) -> torch.Tensor | _DecodeFailure:
         path = self.files.paths[index]
         try:
-            return self.preprocessing(path)
+            return self.decode(path)
         except Exception as error:
             return _DecodeFailure(
                 self.files.row_ids[index], str(path), f"{type(error).__name__}: {error}"
@@ -454,13 +483,15 @@ def _stream_to_cache(
     # Worker processes cost a start-up; one batch is decoded faster in this process.
     workers = num_workers if n_batches > 1 else 0
     loader = DataLoader(
-        _ImageFiles(files, preprocessing),
+        _ImageFiles(files, getattr(preprocessing, "decode", preprocessing)),
         batch_size=batch_size,
         shuffle=False,
         num_workers=workers,
         collate_fn=_collate,
         pin_memory=device.type == "cuda",
     )
+    # A two-stage preprocessing (decode, transform_batch) finishes on the device.
+    transform = getattr(preprocessing, "transform_batch", lambda batch: batch)
     modules = dict(module.named_modules())
     captured: dict[str, torch.Tensor] = {}
 
@@ -494,7 +525,7 @@ def _stream_to_cache(
                     )
                 captured.clear()
                 try:
-                    module(batch.to(device, non_blocking=True))
+                    module(transform(batch.to(device, non_blocking=True)))
                 except Exception as error:
                     ids = files.row_ids[start : start + len(batch)]
                     raise ModelError(
@@ -634,7 +665,7 @@ def _assembly(
             channel, y, x = np.arange(n), np.zeros(n, int), np.zeros(n, int)
         else:
             channel, y, x = np.unravel_index(np.arange(n), metas[layer]["shape"])
-        coords["layer"].append(np.full(n, layer, dtype=object))
+        coords["layer"].append(np.full(n, layer))
         coords["channel"].append(channel)
         coords["channel_y"].append(y)
         coords["channel_x"].append(x)
@@ -644,8 +675,8 @@ def _assembly(
         column: ("presentation", frame[column].to_numpy()) for column in frame.columns
     }
     presentation["stimulus_id"] = ("presentation", frame["stimulus_id"].astype(str).to_numpy())
+    # Fixed-width strings, not objects: xarray copies them as one block of memory.
     neuroid = {name: ("neuroid", np.concatenate(parts)) for name, parts in coords.items()}
-    neuroid["neuroid_id"] = ("neuroid", neuroid["neuroid_id"][1].astype(object))
     return NeuroidAssembly(
         values,
         dims=("presentation", "neuroid"),

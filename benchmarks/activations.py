@@ -1,0 +1,271 @@
+"""Speed and memory of activation extraction; prints JSON and writes results/activations.json.
+
+Speed: images/second of ``alexnet-untrained`` and ``resnet18-untrained`` on N generated
+224 px PNGs through :func:`brainmark.models.extract_activations` (decoding in worker
+processes, hooks on the layers the model commits to regions and behavior, streaming to a
+cold cache, building the assembly) against the bare forward pass of the same module on
+tensors decoded beforehand, in the same run. Goal: overhead below 15%.
+
+Memory: peak memory of a fresh process extracting all convolution layers of
+``resnet18-untrained`` for 1,000, 2,500 and 5,000 images (goal < 3 GB at 5,000), with a
+seeded random projection to 1,000 components per layer (the output assembly then is
+N x 20,000 floats), plus the unprojected layers streamed to disk with
+:func:`brainmark.models.cache_activations` for a few hundred images (about 10 MB of disk per
+image). Reported: the process's peak RSS and the peak PSS of it and its decoding workers
+together (PSS splits pages shared after fork, so the sum is not double-counted).
+
+Usage: ``python benchmarks/activations.py [--quick] [--threads 2]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).parent / "results" / "activations.json"
+
+
+def generate_images(folder: Path, count: int, size: int = 224) -> None:
+    """Smooth random color fields with a random ellipse: cheap to draw, realistic to decode."""
+    from PIL import Image, ImageDraw
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for n in range(count):
+        path = folder / f"image{n:05d}.png"
+        if path.exists():
+            continue
+        coarse = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        image = Image.fromarray(coarse).resize((size, size), Image.Resampling.BICUBIC)
+        box = sorted(rng.integers(0, size, 2)), sorted(rng.integers(0, size, 2))
+        ImageDraw.Draw(image).ellipse(
+            [box[0][0], box[1][0], box[0][1], box[1][1]], fill=tuple(rng.integers(0, 256, 3))
+        )
+        image.save(path)
+
+
+def stimulus_set(folder: Path, count: int):
+    from brainmark.data import StimulusSet
+
+    ids = [f"image{n:05d}" for n in range(count)]
+    return StimulusSet(
+        {"stimulus_id": ids},
+        stimulus_paths={sid: folder / f"{sid}.png" for sid in ids},
+        identifier=f"benchmark-noise-{count}",
+    )
+
+
+def measure_speed(model_name: str, folder: Path, count: int, batch_size: int) -> dict:
+    import torch
+
+    from brainmark import load_model
+    from brainmark.models import extract_activations
+    from brainmark.settings import override_settings
+
+    model = load_model(model_name)
+    module = model.activations_model.module
+    preprocessing = model.activations_model.preprocessing
+    layers = sorted(
+        {model.layer_for(region) for region in ("V1", "V2", "V4", "IT")}
+        | {model.behavioral_readout_layer},
+        key=model.layers.index,
+    )
+    stimuli = stimulus_set(folder, count)
+    tensors = torch.stack([preprocessing(stimuli.get_stimulus(s)) for s in stimuli["stimulus_id"]])
+    with torch.inference_mode():
+        module(tensors[:batch_size])  # warm-up: allocator and kernels
+        start = time.perf_counter()
+        for first in range(0, count, batch_size):
+            module(tensors[first : first + batch_size])
+        bare = time.perf_counter() - start
+    del tensors
+    with tempfile.TemporaryDirectory() as home, override_settings(home=home):
+        start = time.perf_counter()
+        assembly = extract_activations(
+            module, stimuli, layers, preprocessing=preprocessing, identifier=model_name,
+            batch_size=batch_size,
+        )
+        extracted = time.perf_counter() - start
+        start = time.perf_counter()
+        extract_activations(
+            module, stimuli, layers, preprocessing=preprocessing, identifier=model_name,
+            batch_size=batch_size,
+        )
+        cached = time.perf_counter() - start
+    return {
+        "model": model_name,
+        "images": count,
+        "layers": layers,
+        "neuroids": int(assembly.sizes["neuroid"]),
+        "bare_forward_images_per_second": round(count / bare, 2),
+        "extractor_images_per_second": round(count / extracted, 2),
+        "overhead_percent": round(100 * (extracted - bare) / bare, 1),
+        "cached_read_seconds": round(cached, 2),
+    }
+
+
+def memory_child(folder: Path, count: int, projected: bool, batch_size: int) -> None:
+    """Run in a fresh process: extract all conv layers of resnet18-untrained, print peak."""
+    import torch
+
+    from brainmark import load_model
+    from brainmark.models import RandomProjection, cache_activations, extract_activations
+    from brainmark.settings import override_settings
+
+    model = load_model("resnet18-untrained")
+    module = model.activations_model.module
+    conv_layers = [n for n, m in module.named_modules() if isinstance(m, torch.nn.Conv2d)]
+    with tempfile.TemporaryDirectory() as home, override_settings(home=home):
+        kwargs = {
+            "preprocessing": model.activations_model.preprocessing,
+            "identifier": "resnet18-untrained",
+            "batch_size": batch_size,
+            "progress": False,
+        }
+        if projected:
+            assembly = extract_activations(
+                module, stimulus_set(folder, count), conv_layers,
+                projection=RandomProjection(1000, seed=0), **kwargs,
+            )
+            shape = list(assembly.shape)
+        else:
+            files = cache_activations(module, stimulus_set(folder, count), conv_layers, **kwargs)
+            shape = [count, sum(np.load(f, mmap_mode="r").shape[1] for f in files.values())]
+            disk = sum(f.stat().st_size for f in files.values())
+    result = {
+        "layers": len(conv_layers),
+        "output_shape": shape,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    if not projected:
+        result["disk_mb"] = round(disk / 2**20, 1)
+    print(json.dumps(result))
+
+
+def _tree_pss_kb(root: int) -> int:
+    """Sum of PSS over ``root`` and its descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                parent = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        stack.extend(children.get(pid, []))
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def measure_memory(folder: Path, count: int, projected: bool, args: argparse.Namespace) -> dict:
+    command = [
+        sys.executable, __file__, "--memory-child", str(count), "--images-folder", str(folder),
+        "--threads", str(args.threads), "--batch-size", str(args.batch_size),
+    ] + ([] if projected else ["--raw"])
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def poll() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_pss_kb(process.pid))
+            time.sleep(0.2)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    start = time.perf_counter()
+    output, _ = process.communicate()
+    done.set()
+    poller.join()
+    if process.returncode != 0:
+        raise SystemExit(f"memory run with {count} images failed (exit {process.returncode})")
+    result = json.loads(output.strip().splitlines()[-1])
+    return {
+        "images": count,
+        "projection": "RandomProjection(1000)" if projected else None,
+        **result,
+        "peak_tree_pss_mb": round(peak / 1024, 1),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100 images, small memory runs")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--speed-images", type=int, default=None)
+    parser.add_argument("--memory-images", type=int, nargs="*", default=None)
+    parser.add_argument("--raw-images", type=int, nargs="*", default=None)
+    parser.add_argument("--images-folder", type=Path, default=None)
+    parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--raw", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if args.memory_child is not None:
+        memory_child(args.images_folder, args.memory_child, not args.raw, args.batch_size)
+        return
+
+    speed_images = args.speed_images or (100 if args.quick else 1000)
+    memory_images = args.memory_images or ([200, 500] if args.quick else [1000, 2500, 5000])
+    raw_images = args.raw_images if args.raw_images is not None else (
+        [50, 100] if args.quick else [250, 500]
+    )
+    folder = args.images_folder or Path(tempfile.gettempdir()) / "brainmark-benchmark-images"
+    generate_images(folder, max([speed_images, *memory_images, *raw_images]))
+
+    from brainmark.settings import get_settings
+
+    settings = get_settings()
+    report = {
+        "conditions": {
+            "torch_threads": args.threads,
+            "cpu_count": os.cpu_count(),
+            "decoding_workers": settings.num_workers,
+            "batch_size": args.batch_size,
+            "device": "cuda" if torch.cuda.is_available() else "cpu",
+            "image_size": 224,
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "quick": args.quick,
+            "note": "shared machine: other processes ran at the same time",
+        },
+        "speed": [
+            measure_speed(name, folder, speed_images, args.batch_size)
+            for name in ("alexnet-untrained", "resnet18-untrained")
+        ],
+        "memory_projected": [measure_memory(folder, n, True, args) for n in memory_images],
+        "memory_raw_streamed": [measure_memory(folder, n, False, args) for n in raw_images],
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
