@@ -72,3 +72,49 @@ def test_table_json_reports_an_unknown_model_as_an_error_not_a_crash(tmp_path):
     [record] = table["results"]
     assert record["score"] is None and "no-such-model" in record["error_message"]
     assert table["nodes"]["no-such-model"]["V1"] == 0.0
+
+
+def test_score_prints_ceiled_raw_ceiling_error_and_layer():
+    result = CliRunner().invoke(main, ["score", "pixels", "Coggan2024.V1-rdm"])
+    assert result.exit_code == 0, result.output
+    for label in ["score", "raw", "ceiling", "error", "layers   V1: "]:
+        assert label in result.output
+
+
+def test_score_json_is_the_library_score_with_a_reproducibility_record():
+    from brainmark import __version__, load_benchmark, load_model
+
+    result = CliRunner().invoke(main, ["score", "pixels", "Coggan2024.V1-rdm", "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    expected = load_benchmark("Coggan2024.V1-rdm")(load_model("pixels"))
+    assert record["score"] == float(expected)
+    assert record["raw"] == float(expected.attrs["raw"])
+    assert record["ceiling"] == float(expected.attrs["ceiling"])
+    assert record["benchmark_version"] == 1 and record["brainmark_version"] == __version__
+    assert set(record["plugins"]) >= {"benchmarks/coggan2024", "data/coggan2024",
+                                      "models/pixels", "metrics/similarity"}
+    assert record["cached"] is False
+
+
+def test_score_is_cached_until_a_plugin_file_changes(tmp_path, monkeypatch):
+    runner = CliRunner()
+    created = runner.invoke(main, ["new", "benchmark", "Smith2024.V1-rdm", str(tmp_path)])
+    assert created.exit_code == 0, created.output
+    monkeypatch.setenv("BRAINMARK_PLUGIN_PATH", str(tmp_path))
+
+    def score():
+        result = runner.invoke(main, ["score", "pixels", "Smith2024.V1-rdm", "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    first, second = score(), score()
+    assert (first["cached"], second["cached"]) == (False, True)
+    assert second["score"] == first["score"]
+    implementation = tmp_path / "benchmarks" / "smith2024_v1_rdm" / "benchmark.py"
+    implementation.write_text(implementation.read_text() + "\n# a reviewed change\n")
+    third = score()
+    assert third["cached"] is False
+    assert third["plugins"]["benchmarks/smith2024_v1_rdm"] != first["plugins"][
+        "benchmarks/smith2024_v1_rdm"
+    ]
