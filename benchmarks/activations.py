@@ -83,13 +83,17 @@ def measure_speed(model_name: str, folder: Path, count: int, batch_size: int) ->
     )
     stimuli = stimulus_set(folder, count)
     tensors = torch.stack([preprocessing(stimuli.get_stimulus(s)) for s in stimuli["stimulus_id"]])
+
+    def bare_forward() -> float:
+        with torch.inference_mode():
+            start = time.perf_counter()
+            for first in range(0, count, batch_size):
+                module(tensors[first : first + batch_size])
+            return time.perf_counter() - start
+
     with torch.inference_mode():
         module(tensors[:batch_size])  # warm-up: allocator and kernels
-        start = time.perf_counter()
-        for first in range(0, count, batch_size):
-            module(tensors[first : first + batch_size])
-        bare = time.perf_counter() - start
-    del tensors
+    before = bare_forward()
     with tempfile.TemporaryDirectory() as home, override_settings(home=home):
         start = time.perf_counter()
         assembly = extract_activations(
@@ -97,18 +101,24 @@ def measure_speed(model_name: str, folder: Path, count: int, batch_size: int) ->
             batch_size=batch_size,
         )
         extracted = time.perf_counter() - start
+        neuroids = int(assembly.sizes["neuroid"])
+        del assembly
         start = time.perf_counter()
         extract_activations(
             module, stimuli, layers, preprocessing=preprocessing, identifier=model_name,
             batch_size=batch_size,
         )
         cached = time.perf_counter() - start
+    # The machine is shared: the bare pass runs before and after, and their mean counts.
+    after = bare_forward()
+    bare = (before + after) / 2
     return {
         "model": model_name,
         "images": count,
         "layers": layers,
-        "neuroids": int(assembly.sizes["neuroid"]),
+        "neuroids": neuroids,
         "bare_forward_images_per_second": round(count / bare, 2),
+        "bare_forward_seconds_before_and_after": [round(before, 2), round(after, 2)],
         "extractor_images_per_second": round(count / extracted, 2),
         "overhead_percent": round(100 * (extracted - bare) / bare, 1),
         "cached_read_seconds": round(cached, 2),
@@ -154,26 +164,18 @@ def memory_child(folder: Path, count: int, projected: bool, batch_size: int) -> 
 
 
 def _tree_pss_kb(root: int) -> int:
-    """Sum of PSS over ``root`` and its descendants (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                parent = int(stat.rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry))
+    """Sum of PSS over ``root`` and its descendants (Linux /proc; cheap enough to poll)."""
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
-        stack.extend(children.get(pid, []))
         try:
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                stack.extend(int(c) for c in (task / "children").read_text().split())
             for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
                     total += int(line.split()[1])
         except OSError:
-            pass
+            pass  # the process ended between two reads
     return total
 
 
@@ -190,7 +192,7 @@ def measure_memory(folder: Path, count: int, projected: bool, args: argparse.Nam
         nonlocal peak
         while not done.is_set():
             peak = max(peak, _tree_pss_kb(process.pid))
-            time.sleep(0.2)
+            time.sleep(0.5)
 
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
@@ -255,15 +257,21 @@ def main() -> None:
             "quick": args.quick,
             "note": "shared machine: other processes ran at the same time",
         },
-        "speed": [
-            measure_speed(name, folder, speed_images, args.batch_size)
-            for name in ("alexnet-untrained", "resnet18-untrained")
-        ],
-        "memory_projected": [measure_memory(folder, n, True, args) for n in memory_images],
-        "memory_raw_streamed": [measure_memory(folder, n, False, args) for n in raw_images],
+        "speed": [],
+        "memory_projected": [],
+        "memory_raw_streamed": [],
     }
+    runs = [("speed", lambda name=name: measure_speed(name, folder, speed_images,
+                                                    args.batch_size))
+            for name in ("alexnet-untrained", "resnet18-untrained")]
+    runs += [("memory_projected", lambda n=n: measure_memory(folder, n, True, args))
+             for n in memory_images]
+    runs += [("memory_raw_streamed", lambda n=n: measure_memory(folder, n, False, args))
+             for n in raw_images]
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    for section, run in runs:  # saved after each run, so a long run reports as it goes
+        report[section].append(run())
+        args.output.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
 
