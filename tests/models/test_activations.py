@@ -233,3 +233,14 @@ def test_cache_activations_returns_files_with_one_row_per_image_in_stimulus_id_o
     assembly = extract(net, stimuli, ["fc"])  # read from the same cache entry
     assert net.images_seen == 10
     np.testing.assert_array_equal(rows, assembly.values[np.argsort(stimuli["stimulus_id"])])
+
+
+def test_a_layer_output_changed_in_place_later_is_recorded_as_the_layer_returned_it(stimuli):
+    # torchvision style: a conv followed by ReLU(inplace=True) overwrites the conv output.
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3), torch.nn.ReLU(inplace=True))
+    conv = extract(net, stimuli, ["0"]).values
+    with torch.no_grad():
+        paths = [stimuli.get_stimulus(sid) for sid in stimuli["stimulus_id"]]
+        expected = net[0](torch.stack([PREPROCESSING(path) for path in paths]))
+    np.testing.assert_allclose(conv, expected.reshape(len(paths), -1).numpy(), rtol=1e-5)
+    assert (conv < 0).any()

@@ -497,7 +497,13 @@ def _stream_to_cache(
 
     def hook_for(layer: str) -> Callable:
         def hook(_module: Any, _inputs: Any, output: Any) -> None:
-            captured[layer] = output[0] if isinstance(output, tuple | list) else output
+            output = output[0] if isinstance(output, tuple | list) else output
+            # A copy: a later in-place operation (ReLU(inplace=True) after a conv) must
+            # not change what was recorded. Peak memory is unchanged, as the original is
+            # freed once the forward pass is done with it.
+            if isinstance(output, torch.Tensor):
+                output = output.detach().clone()
+            captured[layer] = output
 
         return hook
 
