@@ -50,18 +50,6 @@ def _plugin_key(folder: Path) -> str:
     return f"{folder.parent.name}/{folder.name}"
 
 
-def imported_plugin_folders() -> dict[str, Path]:
-    """Plugin folders imported in this process (type/folder -> path)."""
-    folders = {}
-    for name, module in list(sys.modules.items()):
-        if name.startswith("brainmark_plugin_") and "." not in name:
-            path = getattr(module, "__file__", None)
-            if path:
-                folder = Path(path).parent
-                folders[_plugin_key(folder)] = folder
-    return folders
-
-
 def layer_commitment(model: Any, benchmark: Any) -> dict[str, Any]:
     """The layers the model used on this benchmark: its region's layer, or its readout layer.
 
@@ -115,7 +103,7 @@ def score_model(
     wall time, and ``cached`` (whether it came from the cache).
     """
     import brainmark
-    from brainmark.registry import benchmark_registry, model_registry
+    from brainmark.registry import benchmark_registry, model_registry, record_plugin_usage
 
     benchmark = brainmark.load_benchmark(benchmark_identifier)
     model_folder = model_registry.locate(model_identifier).folder
@@ -138,13 +126,12 @@ def score_model(
             return cached
 
     start = time.perf_counter()
-    model = brainmark.load_model(model_identifier)
-    score = benchmark(model)
+    with record_plugin_usage() as used_folders:
+        model = brainmark.load_model(model_identifier)
+        score = benchmark(model)
     wall = time.perf_counter() - start
-    plugins = {
-        name: plugin_content_sha1(folder) for name, folder in imported_plugin_folders().items()
-    }
-    plugins.update(hashes)
+    used_folders |= {model_folder, benchmark_folder}
+    plugins = {_plugin_key(folder): plugin_content_sha1(folder) for folder in used_folders}
     record = {
         "model": model_identifier,
         "benchmark": benchmark_identifier,
@@ -157,9 +144,7 @@ def score_model(
         "layer_commitment": layer_commitment(model, benchmark),
         "brainmark_version": brainmark.__version__,
         "plugins": dict(sorted(plugins.items())),
-        "plugin_folders": {
-            name: str(folder) for name, folder in imported_plugin_folders().items()
-        },
+        "plugin_folders": {_plugin_key(folder): str(folder) for folder in used_folders},
         "python": platform.python_version(),
         "torch": _torch_version(),
         "wall_time_s": round(wall, 3),

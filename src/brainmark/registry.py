@@ -16,6 +16,7 @@ entry-point group. An identifier registered by two folders is an error naming bo
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import difflib
 import hashlib
@@ -98,6 +99,7 @@ class Registry(Mapping[str, Callable[..., Any]]):
         del self._origins[identifier]
 
     def __getitem__(self, identifier: str) -> Callable[..., Any]:
+        location = None
         if identifier not in self._factories:
             location = plugin_index().locate(self.name, identifier)
             import_plugin(location.folder)
@@ -107,6 +109,11 @@ class Registry(Mapping[str, Callable[..., Any]]):
                     f"{self.kind} {identifier!r} (line {location.line} of __init__.py) but "
                     f"importing it did not. Check for a conditional registration."
                 )
+        if _usage_recorders:
+            location = location or plugin_index().find(self.name, identifier)
+            if location is not None:
+                for recorder in _usage_recorders:
+                    recorder.add(location.folder)
         return self._factories[identifier]
 
     def __contains__(self, identifier: object) -> bool:
@@ -131,6 +138,24 @@ class Registry(Mapping[str, Callable[..., Any]]):
 
     def __repr__(self) -> str:
         return f"<Registry {self.name}: {len(self)} {self.kind}s>"
+
+
+_usage_recorders: list[set[Path]] = []
+
+
+@contextlib.contextmanager
+def record_plugin_usage() -> Iterator[set[Path]]:
+    """Collect the folder of every plugin looked up in any registry inside the block.
+
+    A score's reproducibility record lists exactly these folders: what the run used, not
+    whatever else this process happened to import before.
+    """
+    used: set[Path] = set()
+    _usage_recorders.append(used)
+    try:
+        yield used
+    finally:
+        _usage_recorders.remove(used)
 
 
 def _registering_module() -> str:
