@@ -156,11 +156,20 @@ def memory_child(folder: Path, count: int, projected: bool, batch_size: int) -> 
     result = {
         "layers": len(conv_layers),
         "output_shape": shape,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(_peak_rss_kb() / 1024, 1),
     }
     if not projected:
         result["disk_mb"] = round(disk / 2**20, 1)
     print(json.dumps(result))
+
+
+def _peak_rss_kb() -> int:
+    """This process's peak RSS (VmHWM). Not ru_maxrss: on Linux that survives fork and
+    exec, so a child started by a large parent would report the parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _tree_pss_kb(root: int) -> int:
