@@ -243,7 +243,9 @@ def main() -> None:
         return
 
     speed_images = args.speed_images or (100 if args.quick else 1000)
-    memory_images = args.memory_images or ([200, 500] if args.quick else [1000, 2500, 5000])
+    memory_images = args.memory_images if args.memory_images is not None else (
+        [200, 500] if args.quick else [1000, 2500, 5000]
+    )
     raw_images = args.raw_images if args.raw_images is not None else (
         [50, 100] if args.quick else [250, 500]
     )
@@ -264,7 +266,8 @@ def main() -> None:
             "python": platform.python_version(),
             "torch": torch.__version__,
             "quick": args.quick,
-            "note": "shared machine: other processes ran at the same time",
+            "note": "the bare pass is timed before and after each extraction, as its speed "
+            "drifts between runs on a shared machine; their mean is the baseline",
         },
         "speed": [],
         "memory_projected": [],

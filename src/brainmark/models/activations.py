@@ -662,11 +662,14 @@ def _assembly(
     coords: dict[str, list[np.ndarray]] = {
         "layer": [], "channel": [], "channel_y": [], "channel_x": [], "neuroid_id": []
     }
+    # Rows in file order (the usual case: stimuli sorted by id, no shared files) are read
+    # straight from the file into place; fancy indexing would copy twice.
+    in_file_order = np.array_equal(files.rows, np.arange(len(files.paths)))
     offset = 0
     for layer, array in arrays.items():
-        values[:, offset : offset + array.shape[1]] = array[files.rows]
-        offset += array.shape[1]
         n = array.shape[1]
+        values[:, offset : offset + n] = array if in_file_order else array[files.rows]
+        offset += n
         if metas[layer]["projected"]:
             channel, y, x = np.arange(n), np.zeros(n, int), np.zeros(n, int)
         else:
