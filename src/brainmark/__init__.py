@@ -44,6 +44,18 @@ def load_model(identifier: str, **kwargs: Any) -> Any:
     return model_registry.load(identifier, **kwargs)
 
 
+def score(model_identifier: str, benchmark_identifier: str, *, use_cache: bool = True) -> dict:
+    """Score a registered model on a registered benchmark, as ``brainmark score`` does.
+
+    Returns the JSON-serialisable result record: ``score`` (ceiled), ``raw``, ``ceiling``,
+    ``error``, ``layer_commitment``, the versions and plugin content hashes the run used,
+    and ``cached``. A worker calls this; the number is the one the CLI prints.
+    """
+    from brainmark._scoring import score_model
+
+    return score_model(model_identifier, benchmark_identifier, use_cache=use_cache)
+
+
 __all__ = [
     "__version__",
     "benchmark_registry",
@@ -55,5 +67,6 @@ __all__ = [
     "load_stimulus_set",
     "metric_registry",
     "model_registry",
+    "score",
     "stimulus_set_registry",
 ]
