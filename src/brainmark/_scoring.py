@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from brainmark._files import write_json_atomically
 from brainmark.settings import get_settings
 
 _SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
@@ -150,9 +151,7 @@ def score_model(
         "wall_time_s": round(wall, 3),
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
-    from brainmark.benchmarks.base import _write_json_atomically
-
-    _write_json_atomically(path, _finite(record))
+    write_json_atomically(path, _finite(record))
     record["cached"] = False
     return record
 

@@ -23,15 +23,14 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
-import os
 import sys
-import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from brainmark._files import write_json_atomically
 from brainmark.exceptions import (
     DuplicateRegistrationError,
     MissingDependencyError,
@@ -330,14 +329,9 @@ def _read_index_cache(cache_path: Path) -> dict[str, dict[str, Any]]:
 
 def _write_index_cache(cache_path: Path, entries: dict[str, dict[str, Any]]) -> None:
     """Atomic write, so two processes refreshing the index never leave half a file."""
-    try:
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache_path.parent, prefix=".plugin_index.")
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"format": _INDEX_FORMAT, "files": entries}, handle)
-        os.replace(tmp, cache_path)
-    except OSError:
-        pass  # A read-only home only costs re-parsing next time.
+    # A read-only home only costs re-parsing next time.
+    with contextlib.suppress(OSError):
+        write_json_atomically(cache_path, {"format": _INDEX_FORMAT, "files": entries})
 
 
 # --- parsing registrations ---------------------------------------------------------------

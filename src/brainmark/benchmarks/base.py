@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from brainmark._files import write_json_atomically
 from brainmark.exceptions import BenchmarkError, ValidationError
 from brainmark.settings import get_settings
 
@@ -183,7 +182,7 @@ class BenchmarkBase:
                 f"{value}. Check its data for NaN or constant responses."
             )
         error = float(np.asarray(ceiling.attrs.get("error", np.nan)))
-        _write_json_atomically(
+        write_json_atomically(
             path,
             {
                 "identifier": self.identifier,
@@ -229,19 +228,6 @@ def _model_identifier(model: Any) -> str:
     if callable(identifier):
         identifier = identifier()
     return str(identifier) if identifier is not None else type(model).__name__
-
-
-def _write_json_atomically(path: Path, content: dict[str, Any]) -> None:
-    """Write JSON via a temporary file and a rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(content, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def validate_identifier(identifier: str) -> None:

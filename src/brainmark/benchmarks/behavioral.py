@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -71,22 +72,16 @@ class BehavioralBenchmark(BenchmarkBase):
         self.visual_degrees = visual_degrees
         self.number_of_trials = number_of_trials
         self._metric = metric
-        self._assembly: Any = None
-        self._stimulus_set: Any = None
 
-    @property
+    @functools.cached_property
     def assembly(self) -> Any:
         """The subjects' responses, loaded on first use."""
-        if self._assembly is None:
-            self._assembly = resolve(self._assembly_source)
-        return self._assembly
+        return resolve(self._assembly_source)
 
-    @property
+    @functools.cached_property
     def stimulus_set(self) -> Any:
         """The test stimuli, loaded on first use."""
-        if self._stimulus_set is None:
-            self._stimulus_set = resolve(self._stimulus_set_source)
-        return self._stimulus_set
+        return resolve(self._stimulus_set_source)
 
     def data_sha1(self) -> str:
         return assembly_sha1(self.assembly)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -44,6 +45,10 @@ class NeuralBenchmark(BenchmarkBase):
         ``ceiler(assembly) -> Score``; default ``load_metric('internal_consistency')``.
     """
 
+    #: Registered metric names used when ``metric`` / ``ceiler`` are not given.
+    default_metric: str | None = None
+    default_ceiler = "internal_consistency"
+
     def __init__(
         self,
         identifier: str,
@@ -53,17 +58,19 @@ class NeuralBenchmark(BenchmarkBase):
         stimulus_set: Any,
         region: str,
         visual_degrees: float,
-        metric: Callable[[Any, Any], Any],
         parent: str,
         bibtex: str,
+        metric: Callable[[Any, Any], Any] | None = None,
         number_of_trials: int = 1,
         time_bins: Sequence[tuple[int, int]] = ((70, 170),),
         ceiler: Callable[[Any], Any] | None = None,
     ) -> None:
+        if metric is None and self.default_metric is None:
+            raise TypeError(f"{type(self).__name__} needs a metric, e.g. load_metric('pls').")
         super().__init__(
             identifier=identifier,
             version=version,
-            ceiling_func=self._compute_ceiling,
+            ceiling_func=lambda: self._resolved(self._ceiler, self.default_ceiler)(self.assembly),
             parent=parent,
             bibtex=bibtex,
         )
@@ -75,43 +82,43 @@ class NeuralBenchmark(BenchmarkBase):
         self.time_bins = [tuple(time_bin) for time_bin in time_bins]
         self._metric = metric
         self._ceiler = ceiler
-        self._assembly: Any = None
-        self._stimulus_set: Any = None
 
-    @property
+    @functools.cached_property
     def assembly(self) -> Any:
         """The neural data, loaded on first use."""
-        if self._assembly is None:
-            self._assembly = resolve(self._assembly_source)
-        return self._assembly
+        return resolve(self._assembly_source)
 
-    @property
+    @functools.cached_property
     def stimulus_set(self) -> Any:
         """The stimuli, loaded on first use."""
-        if self._stimulus_set is None:
-            self._stimulus_set = resolve(self._stimulus_set_source)
-        return self._stimulus_set
+        return resolve(self._stimulus_set_source)
 
     def data_sha1(self) -> str:
         return assembly_sha1(self.assembly)
 
-    def _compute_ceiling(self) -> Any:
-        ceiler = self._ceiler
-        if ceiler is None:
-            from brainmark import load_metric
+    @staticmethod
+    def _resolved(function: Callable | None, default: str | None) -> Callable:
+        """The given metric, or the registered one named ``default`` (imported on use)."""
+        if function is not None:
+            return function
+        from brainmark import load_metric
 
-            ceiler = load_metric("internal_consistency")
-        return ceiler(self.assembly)
+        return load_metric(default)
 
-    def raw_score(self, model: Any) -> Any:
+    def record(self, model: Any) -> Any:
+        """The model's responses of :attr:`region` to the placed stimuli, over the time bins."""
         model.start_recording(self.region, time_bins=self.time_bins)
         stimuli = placed_stimuli(self.stimulus_set, model, self.visual_degrees)
-        responses = model.look_at(stimuli, number_of_trials=self.number_of_trials)
+        return model.look_at(stimuli, number_of_trials=self.number_of_trials)
+
+    def raw_score(self, model: Any) -> Any:
+        responses = self.record(model)
+        metric = self._resolved(self._metric, self.default_metric)
         target = self.assembly
         if "repetition" in walk_coords(target, "presentation"):
             target = average_repetitions(target)
         scores = [
-            self._metric(time_bin_slice(responses, i), time_bin_slice(target, i))
+            metric(time_bin_slice(responses, i), time_bin_slice(target, i))
             for i in range(len(self.time_bins))
         ]
         if len(scores) == 1:

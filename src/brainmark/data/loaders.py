@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 
 import xarray as xr
 
-from brainmark.data._files import atomic_path, sha1_of_file
+from brainmark._files import atomic_path, sha1_of_file
 from brainmark.data._formats import read_assembly_netcdf, read_frame_csv
 from brainmark.data.assemblies import DataAssembly, assembly_class, attach_stimulus_set_meta
 from brainmark.data.packaging import (

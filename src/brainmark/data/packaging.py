@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
-from brainmark.data._files import atomic_path, sha1_of_file
+from brainmark._files import atomic_path, sha1_of_file
 from brainmark.data._formats import SCHEMA_FORMAT, write_assembly_netcdf, write_frame_csv
 from brainmark.data.assemblies import (
     BehavioralAssembly,

@@ -22,7 +22,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from brainmark.data._files import atomic_path
+from brainmark._files import atomic_path
 from brainmark.exceptions import StoreError
 from brainmark.settings import get_settings
 

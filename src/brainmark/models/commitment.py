@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from brainmark._files import write_json_atomically
 from brainmark.data.assemblies import (
     BehavioralAssembly,
     NeuroidAssembly,
@@ -179,7 +178,7 @@ class ModelCommitment(BrainModel):
             self.activations_model, self.layers, {region: scorer},
             visual_degrees=self.visual_degrees(),
         )
-        _write_json(path, record)
+        write_json_atomically(path, record, indent=2)
         return record["regions"][region]["layer"]
 
     def _record(self, stimuli: StimulusSet) -> NeuroidAssembly:
@@ -374,7 +373,7 @@ def select_layers(
         "regions": regions,
     }
     if path is not None:
-        _write_json(Path(path), record)
+        write_json_atomically(path, record, indent=2)
     return record
 
 
@@ -420,15 +419,3 @@ def _behavior(
         coords["choice"] = np.asarray(choices, dtype=object)
     assembly = BehavioralAssembly(values, dims=dims, coords=coords)
     return attach_stimulus_set_meta(assembly, stimuli)
-
-
-def _write_json(path: Path, content: dict[str, Any]) -> None:
-    """Write via a temporary file and a rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(content, handle, indent=2)
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)

@@ -1,13 +1,15 @@
-"""File helpers shared by packaging, stores and loaders: SHA1 and atomic replacement."""
+"""File helpers shared across brainmark: SHA1 of a file, atomic replacement, atomic JSON."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 _CHUNK = 1 << 20
 
@@ -40,3 +42,9 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def write_json_atomically(path: str | Path, content: Any, *, indent: int | None = None) -> None:
+    """Write ``content`` as JSON so readers see the old file or the whole new one."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(content, indent=indent))
