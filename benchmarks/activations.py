@@ -14,7 +14,9 @@ N x 20,000 floats), plus the unprojected layers streamed to disk with
 image). Reported: the process's peak RSS and the peak PSS of it and its decoding workers
 together (PSS splits pages shared after fork, so the sum is not double-counted).
 
-Usage: ``python benchmarks/activations.py [--quick] [--threads 2]``.
+Usage: ``python benchmarks/activations.py [--quick] [--threads 2] [--rounds 3]``; speed only:
+``--memory-images --raw-images`` (sections not rerun keep their last results); one torch
+thread, leaving a core to the decoding workers: ``--threads 1 --output results/....json``.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,12 +70,35 @@ def stimulus_set(folder: Path, count: int):
     )
 
 
-def measure_speed(model_name: str, folder: Path, count: int, batch_size: int) -> dict:
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children (decoding workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _timed(function) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one call."""
+    cpu, wall = _cpu_seconds(), time.perf_counter()
+    function()
+    return time.perf_counter() - wall, _cpu_seconds() - cpu
+
+
+def measure_speed(
+    model_name: str, folder: Path, count: int, batch_size: int, rounds: int
+) -> dict:
+    """Bare forward and cold extraction, interleaved ``rounds`` times; medians compared.
+
+    On a shared machine the same forward pass drifts by 10-30% from minute to minute, so a
+    single pair of timings says little: alternating the two and taking medians does.
+    """
     import torch
 
     from brainmark import load_model
     from brainmark.models import extract_activations
-    from brainmark.settings import override_settings
+    from brainmark.models.activations import _resolve_workers
+    from brainmark.settings import get_settings, override_settings
 
     model = load_model(model_name)
     module = model.activations_model.module
@@ -82,45 +109,49 @@ def measure_speed(model_name: str, folder: Path, count: int, batch_size: int) ->
         key=model.layers.index,
     )
     stimuli = stimulus_set(folder, count)
-    tensors = torch.stack([preprocessing(stimuli.get_stimulus(s)) for s in stimuli["stimulus_id"]])
+    paths = [stimuli.get_stimulus(s) for s in stimuli["stimulus_id"]]
+    decoded = []
+    decode_seconds, _ = _timed(lambda: decoded.extend(preprocessing.decode(p) for p in paths))
+    tensors = preprocessing.transform_batch(torch.stack(decoded))
 
-    def bare_forward() -> float:
+    def bare_forward() -> None:
         with torch.inference_mode():
-            start = time.perf_counter()
             for first in range(0, count, batch_size):
                 module(tensors[first : first + batch_size])
-            return time.perf_counter() - start
+
+    def extract() -> Any:
+        return extract_activations(
+            module, stimuli, layers, preprocessing=preprocessing, identifier=model_name,
+            batch_size=batch_size,
+        )
 
     with torch.inference_mode():
         module(tensors[:batch_size])  # warm-up: allocator and kernels
-    before = bare_forward()
-    with tempfile.TemporaryDirectory() as home, override_settings(home=home):
-        start = time.perf_counter()
-        assembly = extract_activations(
-            module, stimuli, layers, preprocessing=preprocessing, identifier=model_name,
-            batch_size=batch_size,
-        )
-        extracted = time.perf_counter() - start
-        neuroids = int(assembly.sizes["neuroid"])
-        del assembly
-        start = time.perf_counter()
-        extract_activations(
-            module, stimuli, layers, preprocessing=preprocessing, identifier=model_name,
-            batch_size=batch_size,
-        )
-        cached = time.perf_counter() - start
-    # The machine is shared: the bare pass runs before and after, and their mean counts.
-    after = bare_forward()
-    bare = (before + after) / 2
+    bare, extracted = [_timed(bare_forward)], []
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory() as home, override_settings(home=home):
+            extracted.append(_timed(extract))  # a cold cache every round
+            neuroids = int(extract().sizes["neuroid"])
+            cached, _ = _timed(extract)
+        bare.append(_timed(bare_forward))
+    bare_wall = statistics.median(wall for wall, _ in bare)
+    bare_cpu = statistics.median(cpu for _, cpu in bare)
+    extracted_wall = statistics.median(wall for wall, _ in extracted)
+    extracted_cpu = statistics.median(cpu for _, cpu in extracted)
     return {
         "model": model_name,
         "images": count,
         "layers": layers,
         "neuroids": neuroids,
-        "bare_forward_images_per_second": round(count / bare, 2),
-        "bare_forward_seconds_before_and_after": [round(before, 2), round(after, 2)],
-        "extractor_images_per_second": round(count / extracted, 2),
-        "overhead_percent": round(100 * (extracted - bare) / bare, 1),
+        "decoding_workers": _resolve_workers(None, get_settings().num_workers),
+        "bare_forward_seconds": [round(wall, 2) for wall, _ in bare],
+        "extractor_seconds": [round(wall, 2) for wall, _ in extracted],
+        "bare_forward_images_per_second": round(count / bare_wall, 2),
+        "extractor_images_per_second": round(count / extracted_wall, 2),
+        "overhead_percent": round(100 * (extracted_wall - bare_wall) / bare_wall, 1),
+        "bare_forward_cpu_seconds": round(bare_cpu, 2),
+        "extractor_cpu_seconds": round(extracted_cpu, 2),
+        "decode_seconds_in_one_process": round(decode_seconds, 2),
         "cached_read_seconds": round(cached, 2),
     }
 
@@ -226,7 +257,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100 images, small memory runs")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--speed-images", type=int, default=None)
+    parser.add_argument("--speed-images", type=int, default=None, help="0 skips speed")
+    parser.add_argument("--rounds", type=int, default=3, help="extractions per model")
+    parser.add_argument("--models", nargs="+", default=["alexnet-untrained", "resnet18-untrained"])
     parser.add_argument("--memory-images", type=int, nargs="*", default=None)
     parser.add_argument("--raw-images", type=int, nargs="*", default=None)
     parser.add_argument("--images-folder", type=Path, default=None)
@@ -242,7 +275,9 @@ def main() -> None:
         memory_child(args.images_folder, args.memory_child, not args.raw, args.batch_size)
         return
 
-    speed_images = args.speed_images or (100 if args.quick else 1000)
+    speed_images = args.speed_images if args.speed_images is not None else (
+        100 if args.quick else 1000
+    )
     memory_images = args.memory_images if args.memory_images is not None else (
         [200, 500] if args.quick else [1000, 2500, 5000]
     )
@@ -252,30 +287,29 @@ def main() -> None:
     folder = args.images_folder or Path(tempfile.gettempdir()) / "brainmark-benchmark-images"
     generate_images(folder, max([speed_images, *memory_images, *raw_images]))
 
-    from brainmark.settings import get_settings
-
-    settings = get_settings()
     report = {
         "conditions": {
             "torch_threads": args.threads,
             "cpu_count": os.cpu_count(),
-            "decoding_workers": settings.num_workers,
             "batch_size": args.batch_size,
             "device": "cuda" if torch.cuda.is_available() else "cpu",
             "image_size": 224,
             "python": platform.python_version(),
             "torch": torch.__version__,
             "quick": args.quick,
-            "note": "the bare pass is timed before and after each extraction, as its speed "
-            "drifts between runs on a shared machine; their mean is the baseline",
+            "note": "bare passes and cold extractions alternate (bare first and last); "
+            "overhead compares their medians, as speed drifts on a shared machine",
         },
-        "speed": [],
-        "memory_projected": [],
-        "memory_raw_streamed": [],
     }
+    previous = json.loads(args.output.read_text()) if args.output.is_file() else {}
+    planned = {"speed": [speed_images] if speed_images else [],
+               "memory_projected": memory_images,
+               "memory_raw_streamed": raw_images}
+    for section, sizes in planned.items():  # a section this run skips keeps its last results
+        report[section] = [] if sizes or section not in previous else previous[section]
     runs = [("speed", lambda name=name: measure_speed(name, folder, speed_images,
-                                                    args.batch_size))
-            for name in ("alexnet-untrained", "resnet18-untrained")]
+                                                    args.batch_size, args.rounds))
+            for name in args.models if speed_images]
     runs += [("memory_projected", lambda n=n: measure_memory(folder, n, True, args))
              for n in memory_images]
     runs += [("memory_raw_streamed", lambda n=n: measure_memory(folder, n, False, args))

@@ -22,6 +22,7 @@ Three benchmarks on the same 92 images (animate and inanimate objects, faces, bo
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Any
 
@@ -156,14 +157,11 @@ class Mur2013OddOneOut(BenchmarkBase):
             parent="behavior",
             bibtex=BIBTEX_MUR2013 + "\n" + BIBTEX_KRIEGESKORTE2008,
         )
-        self._rdms: Any = None
 
-    @property
+    @functools.cached_property
     def rdms(self) -> PropertyAssembly:
         """The 16 subjects' judgement RDMs, loaded on first use."""
-        if self._rdms is None:
-            self._rdms = load_dataset("Kriegeskorte2008.behavior-similarity")
-        return self._rdms
+        return load_dataset("Kriegeskorte2008.behavior-similarity")
 
     def data_sha1(self) -> str:
         return assembly_sha1(self.rdms)
