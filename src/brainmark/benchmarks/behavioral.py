@@ -7,8 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
+import xarray as xr
 
 from brainmark.benchmarks.base import BenchmarkBase, assembly_sha1, placed_stimuli, resolve
+from brainmark.exceptions import ValidationError
 
 
 class BehavioralBenchmark(BenchmarkBase):
@@ -19,6 +21,12 @@ class BehavioralBenchmark(BenchmarkBase):
     label names the model maps its own classes to), then looks at the stimuli placed at
     the experiment's ``visual_degrees``. Fitting and test stimuli must not overlap, so no
     test image is seen while fitting: this is checked before the model runs.
+
+    When the fitting images show the same objects as the test images in another rendering
+    (the silhouette and the line drawing of one photo), name the column identifying the
+    object in ``cross_fit_by``: the objects of each label are split into two halves, and
+    the readout fitted on one half's fitting images answers for the other half's test
+    images, so no object is both fitted and tested.
 
     Parameters
     ----------
@@ -40,6 +48,8 @@ class BehavioralBenchmark(BenchmarkBase):
     ceiler
         ``ceiler(assembly) -> Score`` (a subject-to-subject ceiling, or
         :func:`~brainmark.benchmarks.base.no_ceiling` for ground-truth measures).
+    cross_fit_by
+        Column of both stimulus sets naming the object each image shows; see above.
     """
 
     def __init__(
@@ -57,6 +67,7 @@ class BehavioralBenchmark(BenchmarkBase):
         parent: str,
         bibtex: str,
         number_of_trials: int = 1,
+        cross_fit_by: str | None = None,
     ) -> None:
         super().__init__(
             identifier=identifier,
@@ -72,6 +83,7 @@ class BehavioralBenchmark(BenchmarkBase):
         self.visual_degrees = visual_degrees
         self.number_of_trials = number_of_trials
         self._metric = metric
+        self.cross_fit_by = cross_fit_by
 
     @functools.cached_property
     def assembly(self) -> Any:
@@ -93,8 +105,6 @@ class BehavioralBenchmark(BenchmarkBase):
             return fitting
         overlap = sorted(set(fitting["stimulus_id"]) & set(self.stimulus_set["stimulus_id"]))
         if overlap:
-            from brainmark.exceptions import ValidationError
-
             raise ValidationError(
                 f"Benchmark {self.identifier!r}: {len(overlap)} fitting stimuli are also test "
                 f"stimuli: {overlap[:10]}. Fit the readout on images the model is not tested on."
@@ -102,7 +112,40 @@ class BehavioralBenchmark(BenchmarkBase):
         return placed_stimuli(fitting, model, self.visual_degrees)
 
     def raw_score(self, model: Any) -> Any:
-        model.start_task(self.task, self.fitting_stimuli(model))
+        fitting = self.fitting_stimuli(model)
         stimuli = placed_stimuli(self.stimulus_set, model, self.visual_degrees)
-        choices = model.look_at(stimuli, number_of_trials=self.number_of_trials)
+        if self.cross_fit_by is None:
+            model.start_task(self.task, fitting)
+            choices = model.look_at(stimuli, number_of_trials=self.number_of_trials)
+        else:
+            halves = []
+            for fitted, tested in self._object_halves(fitting, stimuli):
+                model.start_task(self.task, fitted)
+                halves.append(model.look_at(tested, number_of_trials=self.number_of_trials))
+            choices = type(halves[0])(xr.concat(halves, dim="presentation"))
         return self._metric(choices, self.assembly)
+
+    def _object_halves(self, fitting: Any, stimuli: Any) -> list[tuple[Any, Any]]:
+        """(fitting images of one half of the objects, test images of the other half) x 2.
+
+        Objects are split per label (sorted by name, alternating), so both halves hold
+        every label and the readout always knows all of them.
+        """
+        column = self.cross_fit_by
+        for name, frame in (("fitting", fitting), ("test", stimuli)):
+            if not isinstance(frame, pd.DataFrame) or column not in frame.columns:
+                raise ValidationError(
+                    f"Benchmark {self.identifier!r} cross-fits by {column!r}, but its "
+                    f"{name} stimuli have no such column."
+                )
+        label_of = fitting.drop_duplicates(column).set_index(column)["image_label"]
+        objects = pd.DataFrame({column: sorted(set(fitting[column]) | set(stimuli[column]))})
+        objects["label"] = objects[column].map(label_of).fillna("").astype(str)
+        half_of = dict(zip(objects[column], objects.groupby("label").cumcount() % 2,
+                           strict=True))
+        pairs = []
+        for half in (0, 1):
+            fitted = fitting["stimulus_id"][fitting[column].map(half_of) != half]
+            tested = stimuli["stimulus_id"][stimuli[column].map(half_of) == half]
+            pairs.append((fitting.subset(list(fitted)), stimuli.subset(list(tested))))
+        return pairs
