@@ -1,7 +1,8 @@
 """Time packaging and loading of the Kriegeskorte 2008 data plugin; prints JSON.
 
 Cold loads use a fresh BRAINMARK_HOME (empty cache: copy, verify SHA1, extract the ZIP);
-warm loads hit the cache (SHA1 still verified). Median of several repeats.
+warm loads hit the cache (SHA1 still verified). Median of several repeats; also written to
+results/data_loading.json.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from brainmark.data import package_data_assembly_locally, package_stimulus_set_l
 from brainmark.settings import override_settings
 
 REPEATS = 5
+RESULTS = Path(__file__).parent / "results" / "data_loading.json"
 
 
 def median_seconds(function, repeats: int = REPEATS) -> float:
@@ -56,7 +58,10 @@ def main() -> None:
             results["package_mIT_s"] = median_seconds(
                 lambda: package_data_assembly_locally(
                     rdm, "bench.mIT", "bench", "PropertyAssembly", folder / "out"))
-    print(json.dumps({name: round(value, 4) for name, value in results.items()}, indent=2))
+    text = json.dumps({name: round(value, 4) for name, value in results.items()}, indent=2)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text + "\n")
+    print(text)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 """Benchmarks: compare a model with experimental data and return a ceiled score.
 
-:class:`BenchmarkBase` is the contract; :class:`NeuralBenchmark`, :class:`RSABenchmark` and
+:class:`BenchmarkBase` is the contract; :class:`AssemblyBenchmark` adds data and stimuli
+loaded on first use; :class:`NeuralBenchmark`, :class:`RSABenchmark` and
 :class:`BehavioralBenchmark` implement the common kinds; :mod:`~brainmark.benchmarks.tree`
 holds the aggregation tree the leaderboard uses.
 """
 
 from brainmark.benchmarks.base import (
+    AssemblyBenchmark,
     BenchmarkBase,
     assembly_sha1,
     no_ceiling,
@@ -28,6 +30,7 @@ __all__ = [
     "PARENT_ALIASES",
     "TREE",
     "VALID_PARENTS",
+    "AssemblyBenchmark",
     "BehavioralBenchmark",
     "BenchmarkBase",
     "NeuralBenchmark",

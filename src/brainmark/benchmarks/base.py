@@ -10,6 +10,7 @@ only, so a new version could silently reuse an old ceiling).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -196,6 +197,48 @@ class BenchmarkBase:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.identifier} v{self.version} (parent {self.parent})>"
+
+
+class AssemblyBenchmark(BenchmarkBase):
+    """A benchmark on one assembly and the stimuli shown, both loaded on first use.
+
+    ``assembly`` and ``stimulus_set`` may be the objects or callables returning them, so
+    constructing the benchmark (``load_benchmark``) reads no data.
+    """
+
+    def __init__(
+        self,
+        identifier: str,
+        *,
+        version: int,
+        assembly: Any,
+        stimulus_set: Any,
+        ceiling_func: Callable[[], Any],
+        parent: str,
+        bibtex: str,
+    ) -> None:
+        super().__init__(
+            identifier=identifier,
+            version=version,
+            ceiling_func=ceiling_func,
+            parent=parent,
+            bibtex=bibtex,
+        )
+        self._assembly_source = assembly
+        self._stimulus_set_source = stimulus_set
+
+    @functools.cached_property
+    def assembly(self) -> Any:
+        """The data, loaded on first use."""
+        return resolve(self._assembly_source)
+
+    @functools.cached_property
+    def stimulus_set(self) -> Any:
+        """The stimuli, loaded on first use."""
+        return resolve(self._stimulus_set_source)
+
+    def data_sha1(self) -> str:
+        return assembly_sha1(self.assembly)
 
 
 def placed_stimuli(stimulus_set: Any, model: Any, visual_degrees: float) -> Any:

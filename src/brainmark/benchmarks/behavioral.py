@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 import xarray as xr
 
-from brainmark.benchmarks.base import BenchmarkBase, assembly_sha1, placed_stimuli, resolve
+from brainmark.benchmarks.base import AssemblyBenchmark, placed_stimuli, resolve
 from brainmark.exceptions import ValidationError
 
 
-class BehavioralBenchmark(BenchmarkBase):
+class BehavioralBenchmark(AssemblyBenchmark):
     """The model does ``task`` on the stimuli; ``metric`` compares its choices with subjects'.
 
     The model is given the task with ``fitting_stimuli`` (a StimulusSet with an
@@ -70,33 +69,20 @@ class BehavioralBenchmark(BenchmarkBase):
         cross_fit_by: str | None = None,
     ) -> None:
         super().__init__(
-            identifier=identifier,
+            identifier,
             version=version,
+            assembly=assembly,
+            stimulus_set=stimulus_set,
             ceiling_func=lambda: ceiler(self.assembly),
             parent=parent,
             bibtex=bibtex,
         )
-        self._assembly_source = assembly
-        self._stimulus_set_source = stimulus_set
         self.task = task
         self._fitting_source = fitting_stimuli
         self.visual_degrees = visual_degrees
         self.number_of_trials = number_of_trials
         self._metric = metric
         self.cross_fit_by = cross_fit_by
-
-    @functools.cached_property
-    def assembly(self) -> Any:
-        """The subjects' responses, loaded on first use."""
-        return resolve(self._assembly_source)
-
-    @functools.cached_property
-    def stimulus_set(self) -> Any:
-        """The test stimuli, loaded on first use."""
-        return resolve(self._stimulus_set_source)
-
-    def data_sha1(self) -> str:
-        return assembly_sha1(self.assembly)
 
     def fitting_stimuli(self, model: Any) -> Any:
         """The fitting stimuli as the model sees them (label lists pass through)."""

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from brainmark.benchmarks.base import BenchmarkBase, assembly_sha1, placed_stimuli, resolve
+from brainmark.benchmarks.base import AssemblyBenchmark, placed_stimuli
 from brainmark.data.assemblies import average_repetitions, walk_coords
 
 
-class NeuralBenchmark(BenchmarkBase):
+class NeuralBenchmark(AssemblyBenchmark):
     """Compare a model's recordings of one region with neural responses to the same stimuli.
 
     The stimuli are placed at the experiment's ``visual_degrees`` for the model, the model
@@ -68,33 +67,20 @@ class NeuralBenchmark(BenchmarkBase):
         if metric is None and self.default_metric is None:
             raise TypeError(f"{type(self).__name__} needs a metric, e.g. load_metric('pls').")
         super().__init__(
-            identifier=identifier,
+            identifier,
             version=version,
+            assembly=assembly,
+            stimulus_set=stimulus_set,
             ceiling_func=lambda: self._resolved(self._ceiler, self.default_ceiler)(self.assembly),
             parent=parent,
             bibtex=bibtex,
         )
-        self._assembly_source = assembly
-        self._stimulus_set_source = stimulus_set
         self.region = region
         self.visual_degrees = visual_degrees
         self.number_of_trials = number_of_trials
         self.time_bins = [tuple(time_bin) for time_bin in time_bins]
         self._metric = metric
         self._ceiler = ceiler
-
-    @functools.cached_property
-    def assembly(self) -> Any:
-        """The neural data, loaded on first use."""
-        return resolve(self._assembly_source)
-
-    @functools.cached_property
-    def stimulus_set(self) -> Any:
-        """The stimuli, loaded on first use."""
-        return resolve(self._stimulus_set_source)
-
-    def data_sha1(self) -> str:
-        return assembly_sha1(self.assembly)
 
     @staticmethod
     def _resolved(function: Callable | None, default: str | None) -> Callable:
