@@ -54,6 +54,29 @@ class StimulusSet(pd.DataFrame):
     def _constructor(self) -> type[StimulusSet]:
         return StimulusSet
 
+    def __finalize__(self, other: Any, method: str | None = None, **kwargs: Any) -> StimulusSet:
+        """Also keep the metadata through ``merge`` and ``concat``, which pandas leaves out.
+
+        A merge keeps its left set's; a concat joins the sets' paths and keeps their
+        identifier when they share one.
+        """
+        result = super().__finalize__(other, method=method, **kwargs)
+        if method == "merge" and isinstance(getattr(other, "left", None), StimulusSet):
+            for name in self._metadata:
+                object.__setattr__(result, name, getattr(other.left, name, None))
+        elif method == "concat":
+            sets = [frame for frame in getattr(other, "objs", ()) if isinstance(frame, StimulusSet)]
+            if sets:
+                paths: dict[str, Path] = {}
+                for frame in sets:
+                    paths.update(frame.stimulus_paths or {})
+                identifiers = {frame.identifier for frame in sets}
+                object.__setattr__(result, "stimulus_paths", paths)
+                object.__setattr__(
+                    result, "identifier", identifiers.pop() if len(identifiers) == 1 else None
+                )
+        return result
+
     @property
     def name(self) -> str | None:
         """Alias of ``identifier`` (the name Brain-Score's tutorials use)."""
