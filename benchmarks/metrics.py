@@ -190,8 +190,8 @@ def main() -> None:
             "theirs| / max |theirs| over held-out predictions.",
             "Peak memory: ru_maxrss of a fresh subprocess per measurement (interpreter, data "
             "generation and the metric together).",
-            "BLAS limited to 1 thread for every measurement; the machine (2 cores) was shared "
-            "with other engineers' jobs while this ran, so timings carry that noise.",
+            "BLAS limited to 1 thread for every measurement; the machine (2 cores) may run "
+            "other jobs at the same time, so timings carry some noise.",
         ],
         "machine": {"python": platform.python_version(), "numpy": np.__version__,
                     "processor": platform.processor() or platform.machine()},
