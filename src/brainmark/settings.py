@@ -58,6 +58,25 @@ class Settings:
         default=64,
         metadata={"help": "Images per forward pass when extracting activations."},
     )
+    max_image_pixels: int = dataclasses.field(
+        default=25_000_000,
+        metadata={
+            "help": "Pixel budget for decoding one stimulus image: larger images are reduced "
+            "while decoding (or refused when their format cannot be), so one huge image "
+            "cannot take gigabytes of memory."
+        },
+    )
+    reuse_cache: bool = dataclasses.field(
+        default=True,
+        metadata={
+            "help": "Reuse derived files (activations, placed images, ceilings, layer maps, "
+            "results) from the cache; false recomputes them all (what --no-cache sets)."
+        },
+    )
+    debug: bool = dataclasses.field(
+        default=False,
+        metadata={"help": "Show full tracebacks for expected errors in the CLI."},
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser().absolute())
@@ -102,6 +121,13 @@ class Settings:
 def _parse(field: dataclasses.Field, raw: str, key: str) -> object:
     if field.name == "plugin_path":
         return tuple(Path(part) for part in raw.split(os.pathsep) if part)
+    if field.type in ("bool", bool):
+        value = raw.strip().lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off", ""):
+            return False
+        raise SettingsError(f"{key} must be true or false (1/0, yes/no). Got {raw!r}.")
     if field.type in ("int", int):
         try:
             return int(raw)
