@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from brainmark.exceptions import SettingsError
-from brainmark.settings import Settings, get_settings, override_settings
+from brainmark.settings import Settings, check_home_writable, get_settings, override_settings
 
 
 def test_defaults_put_everything_under_the_home_folder():
@@ -74,3 +74,91 @@ def test_reading_settings_creates_no_folder(brainmark_home):
     with override_settings(home=home):
         assert get_settings().cache_dir == home / "cache"
     assert not home.exists()
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_empty_home_is_refused_instead_of_writing_into_the_current_folder(value):
+    with pytest.raises(
+        SettingsError,
+        match=r"BRAINMARK_HOME is set but empty, which would put brainmark's files in the "
+        r"current folder. Set it to a folder \(e.g. ~/.brainmark\) or unset it",
+    ):
+        Settings.from_environ({"BRAINMARK_HOME": value})
+
+
+def test_num_workers_below_minus_one_is_refused():
+    with pytest.raises(
+        SettingsError,
+        match=r"Setting 'num_workers' must be -1 \(one per CPU\), 0 \(decode in the main "
+        r"process\) or a positive number of processes. Got -2.",
+    ):
+        Settings.from_environ({"BRAINMARK_NUM_WORKERS": "-2"})
+    assert Settings.from_environ({"BRAINMARK_NUM_WORKERS": "-1"}).num_workers == -1
+    assert Settings.from_environ({"BRAINMARK_NUM_WORKERS": "0"}).num_workers == 0
+
+
+@pytest.mark.parametrize("key", ["BRAINMARK_home", "brainmark_HOME", "Brainmark_Home"])
+def test_wrongly_cased_variable_is_refused_with_the_right_spelling(key):
+    with pytest.raises(
+        SettingsError,
+        match=rf"Environment variable {key} is not spelled in upper case, so brainmark "
+        rf"does not read it. Rename it to BRAINMARK_HOME.",
+    ):
+        Settings.from_environ({key: "/x"})
+
+
+def test_wrongly_cased_unknown_variable_is_refused_as_unknown():
+    with pytest.raises(SettingsError, match=r"brainmark_colour names no brainmark setting"):
+        Settings.from_environ({"brainmark_colour": "red"})
+
+
+def test_variables_merely_containing_brainmark_are_ignored():
+    assert Settings.from_environ({"MY_BRAINMARK_HOME": "", "brainmarkhome": "x"}).home == (
+        Path("~/.brainmark").expanduser()
+    )
+
+
+def test_home_check_passes_for_a_home_that_does_not_exist_yet(tmp_path):
+    home = tmp_path / "new" / "home"
+    check_home_writable(Settings(home=home))
+    assert not home.exists()  # Checking creates nothing.
+
+
+def test_home_check_refuses_a_home_below_a_file(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    home = blocker / "home"
+    with pytest.raises(
+        SettingsError,
+        match=rf"The brainmark home {home} cannot be created: {blocker} is a file, not a "
+        rf"folder. Set BRAINMARK_HOME to a folder you can write to.",
+    ):
+        check_home_writable(Settings(home=home))
+
+
+def test_home_check_refuses_a_home_that_is_not_writable(tmp_path, monkeypatch):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    # Running as root makes every folder writable, so the permission answer is simulated.
+    monkeypatch.setattr(
+        os, "access",
+        lambda path, mode: False if Path(path) == locked else real_access(path, mode),
+    )
+    with pytest.raises(
+        SettingsError,
+        match=rf"The brainmark home {locked / 'home'} is not writable \(its nearest existing "
+        rf"folder {locked} is not\); brainmark writes its caches and results there. Set "
+        rf"BRAINMARK_HOME to a folder you can write to, or fix the permissions of {locked}.",
+    ):
+        check_home_writable(Settings(home=locked / "home"))
+    with pytest.raises(SettingsError, match=rf"The brainmark home {locked} is not writable;"):
+        check_home_writable(Settings(home=locked))
+
+
+def test_home_check_reads_the_settings_in_force(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("BRAINMARK_HOME", str(blocker))
+    with pytest.raises(SettingsError, match=r"is a file, not a folder"):
+        check_home_writable()

@@ -89,6 +89,11 @@ class Settings:
             )
         if self.batch_size < 1:
             raise SettingsError(f"Setting 'batch_size' must be >= 1. Got {self.batch_size}.")
+        if self.num_workers < -1:
+            raise SettingsError(
+                f"Setting 'num_workers' must be -1 (one per CPU), 0 (decode in the main "
+                f"process) or a positive number of processes. Got {self.num_workers}."
+            )
 
     # Folders derived from home; one place decides the layout.
     @property
@@ -101,18 +106,27 @@ class Settings:
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
-        """Build settings from ``BRAINMARK_<FIELD>`` variables; unknown ones are an error."""
+        """Build settings from ``BRAINMARK_<FIELD>`` variables.
+
+        Unknown names are an error, and so are known names spelled in another case
+        (``BRAINMARK_home``), which would otherwise be ignored without a word.
+        """
         environ = dict(os.environ if environ is None else environ)
         fields = {field.name: field for field in dataclasses.fields(cls)}
         values: dict[str, object] = {}
         for key, raw in environ.items():
-            if not key.startswith(ENV_PREFIX):
+            if not key.upper().startswith(ENV_PREFIX):
                 continue
             name = key[len(ENV_PREFIX) :].lower()
             if name not in fields:
                 raise SettingsError(
                     f"Environment variable {key} names no brainmark setting. "
                     f"Known settings: {', '.join(ENV_PREFIX + n.upper() for n in fields)}."
+                )
+            if key != key.upper():
+                raise SettingsError(
+                    f"Environment variable {key} is not spelled in upper case, so brainmark "
+                    f"does not read it. Rename it to {key.upper()}."
                 )
             values[name] = _parse(fields[name], raw, key)
         return cls(**values)
@@ -134,8 +148,41 @@ def _parse(field: dataclasses.Field, raw: str, key: str) -> object:
         except ValueError:
             raise SettingsError(f"{key} must be an integer. Got {raw!r}.") from None
     if field.name == "home":
+        if not raw.strip():
+            raise SettingsError(
+                f"{key} is set but empty, which would put brainmark's files in the current "
+                f"folder. Set it to a folder (e.g. ~/.brainmark) or unset it to use the "
+                f"default."
+            )
         return Path(raw)
     return raw
+
+
+def check_home_writable(settings: Settings | None = None) -> None:
+    """Refuse up front a home folder brainmark could not write to.
+
+    Without this, a long run would fail at its first cache write, minutes in. A home that
+    does not exist yet is checked through its nearest existing ancestor, where it would be
+    created; nothing is created here.
+    """
+    home = (settings or get_settings()).home
+    existing = home
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    fix = "Set BRAINMARK_HOME to a folder you can write to"
+    if not existing.is_dir():
+        if existing == home:
+            raise SettingsError(f"The brainmark home {home} is a file, not a folder. {fix}.")
+        raise SettingsError(
+            f"The brainmark home {home} cannot be created: {existing} is a file, not a "
+            f"folder. {fix}."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "" if existing == home else f" (its nearest existing folder {existing} is not)"
+        raise SettingsError(
+            f"The brainmark home {home} is not writable{where}; brainmark writes its caches "
+            f"and results there. {fix}, or fix the permissions of {existing}."
+        )
 
 
 _overrides: list[dict[str, object]] = []
