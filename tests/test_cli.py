@@ -1,8 +1,12 @@
 import json
+import subprocess
+import sys
 
+import pytest
 from click.testing import CliRunner
 
 from brainmark.cli import main
+from brainmark.exceptions import SettingsError, UnknownPluginError
 
 
 def test_list_benchmarks_names_every_built_in_benchmark():
@@ -34,15 +38,15 @@ def test_new_benchmark_refuses_to_overwrite_an_existing_folder(tmp_path):
     init = tmp_path / "benchmarks" / "smith2024_it_rdm" / "__init__.py"
     init.write_text(init.read_text() + "# edited\n")
     second = runner.invoke(main, ["new", "benchmark", "Smith2024.IT-rdm", str(tmp_path)])
-    assert second.exit_code != 0
-    assert "already exists" in str(second.exception)
+    assert second.exit_code == 1
+    assert second.stderr.startswith(f"Error: {init.parent} already exists;")
     assert init.read_text().endswith("# edited\n")
 
 
 def test_new_benchmark_refuses_an_identifier_without_author_and_year(tmp_path):
     result = CliRunner().invoke(main, ["new", "benchmark", "my-benchmark", str(tmp_path)])
-    assert result.exit_code != 0
-    assert "AuthorYear" in str(result.exception)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ") and "AuthorYear" in result.stderr
     assert not (tmp_path / "benchmarks").exists()
 
 
@@ -56,8 +60,8 @@ def test_test_command_runs_generic_checks_and_the_plugins_own_tests(capfd):
 
 def test_test_command_refuses_a_folder_that_is_not_a_plugin(tmp_path):
     result = CliRunner().invoke(main, ["test", str(tmp_path)])
-    assert result.exit_code != 0
-    assert "not a plugin folder" in str(result.exception)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {tmp_path} is not a plugin folder")
 
 
 def test_table_json_reports_an_unknown_model_as_an_error_not_a_crash(tmp_path):
@@ -118,3 +122,70 @@ def test_score_is_cached_until_a_plugin_file_changes(tmp_path, monkeypatch):
     assert third["plugins"]["benchmarks/smith2024_v1_rdm"] != first["plugins"][
         "benchmarks/smith2024_v1_rdm"
     ]
+
+
+def test_expected_error_is_one_line_on_stderr_without_a_traceback():
+    result = CliRunner().invoke(main, ["score", "no-such-model", "Coggan2024.V1-rdm"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1].startswith(
+        "Error: No plugin registers model 'no-such-model'."
+    )
+    assert isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+
+
+def test_invalid_environment_is_reported_as_an_error_line():
+    result = CliRunner().invoke(main, ["list", "models"], env={"BRAINMARK_HOMME": "/x"})
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "Error: Environment variable BRAINMARK_HOMME names no brainmark setting."
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "env"),
+    [
+        (["--debug", "score", "no-such-model", "Coggan2024.V1-rdm"], {}),
+        (["score", "no-such-model", "Coggan2024.V1-rdm"], {"BRAINMARK_DEBUG": "1"}),
+    ],
+)
+def test_debug_flag_or_setting_lets_the_traceback_through(arguments, env):
+    result = CliRunner().invoke(main, arguments, env=env)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, UnknownPluginError)
+    assert "Error:" not in result.output
+
+
+def test_debug_flag_works_when_the_environment_itself_is_invalid():
+    result = CliRunner().invoke(main, ["--debug", "list", "models"],
+                                env={"BRAINMARK_HOMME": "/x"})
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SettingsError)
+
+
+def test_unexpected_exception_keeps_its_traceback(monkeypatch, tmp_path):
+    def broken(identifier, destination):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("brainmark._scaffold.new_model", broken)
+    result = CliRunner().invoke(main, ["new", "model", "my-net", str(tmp_path)])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, RuntimeError)
+
+
+def test_installed_command_prints_the_traceback_only_with_debug(tmp_path):
+    command = [sys.executable, "-c", "from brainmark.cli import main; main()"]
+    plain = subprocess.run([*command, "score", "no-such-model", "Coggan2024.V1-rdm"],
+                           capture_output=True, text=True)
+    assert plain.returncode == 1
+    assert plain.stderr.splitlines()[-1].startswith(
+        "Error: No plugin registers model 'no-such-model'."
+    )
+    assert "Traceback" not in plain.stderr
+    debug = subprocess.run([*command, "--debug", "score", "no-such-model", "Coggan2024.V1-rdm"],
+                           capture_output=True, text=True)
+    assert debug.returncode == 1
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert debug.stderr.rstrip().splitlines()[-1].startswith(
+        "brainmark.exceptions.UnknownPluginError: No plugin registers model 'no-such-model'."
+    )
