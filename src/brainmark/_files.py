@@ -1,4 +1,4 @@
-"""File helpers shared across brainmark: SHA1 of a file, atomic replacement, atomic JSON."""
+"""File helpers shared across brainmark: SHA1 of a file, atomic writes, checksummed JSON."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,3 +51,115 @@ def write_json_atomically(path: str | Path, content: Any, *, indent: int | None 
     """Write ``content`` as JSON so readers see the old file or the whole new one."""
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(content, indent=indent))
+
+
+# --- verified derived files -----------------------------------------------------------------
+#
+# Every derived file brainmark writes (ceilings, results, layer maps, activation and placement
+# manifests) carries the SHA1 of its own content, checked when read: a file that was edited,
+# truncated or emptied is reported and recomputed, never trusted on its name alone.
+
+_CHECKED_FORMAT = "brainmark-checked/1"
+_content_memo: dict[tuple, str] = {}
+_RACY_NS = 2_000_000_000  # two seconds: well above any file system's time granularity
+
+
+def content_sha1(path: str | Path) -> str:
+    """SHA1 of a file's bytes, remembered within the process while the file is unchanged.
+
+    The memo is keyed by (path, inode, size, mtime, ctime); a write changes the ctime, which
+    no user can set back. File times have the kernel's coarse clock (a few ms), so a file
+    written shortly before it was hashed could change again without a new time: such a
+    hash is not remembered (git calls these entries "racily clean").
+    """
+    stat = os.stat(path)
+    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    digest = _content_memo.get(key)
+    if digest is None:
+        digest = sha1_of_file(path)
+        if not changed_recently(stat):
+            _content_memo[key] = digest
+    return digest
+
+
+def changed_recently(stat: os.stat_result) -> bool:
+    """Whether a file was written too recently for its stat to prove it unchanged later."""
+    return time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) < _RACY_NS
+
+
+def _canonical(content: Any) -> bytes:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+
+
+def write_checked_json(path: str | Path, content: Any) -> None:
+    """Write ``content`` atomically as JSON with the SHA1 of its canonical form beside it."""
+    envelope = {
+        "format": _CHECKED_FORMAT,
+        "sha1": hashlib.sha1(_canonical(content)).hexdigest(),
+        "content": content,
+    }
+    write_json_atomically(path, envelope, indent=1)
+
+
+def read_checked_json(path: str | Path, *, what: str) -> Any | None:
+    """The content of a :func:`write_checked_json` file, or None when it cannot be trusted.
+
+    A missing file is None silently; a file that is not valid JSON, lacks its checksum or
+    whose content no longer matches it gives a :class:`~brainmark.exceptions.
+    CacheIntegrityWarning` naming the file (``what`` says what it held) and None, so the
+    caller recomputes it.
+    """
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        return _distrust(path, what, f"it cannot be read ({error})")
+    try:
+        envelope = json.loads(text)
+    except ValueError:
+        return _distrust(path, what, "it is not valid JSON (truncated or edited)")
+    if not isinstance(envelope, dict) or envelope.get("format") != _CHECKED_FORMAT:
+        return _distrust(path, what, "it has no checksum (written by another program?)")
+    try:
+        actual = hashlib.sha1(_canonical(envelope.get("content"))).hexdigest()
+    except ValueError:
+        actual = None
+    if actual != envelope.get("sha1"):
+        return _distrust(path, what, "its content does not match its checksum (edited?)")
+    return envelope["content"]
+
+
+def distrust_cache_file(path: str | Path, what: str, reason: str) -> None:
+    """Warn that a cached file is damaged and will be recomputed (the one message for all)."""
+    from brainmark.exceptions import CacheIntegrityWarning
+
+    warnings.warn(
+        f"Cached {what} {path} is damaged: {reason}. Recomputing it.",
+        CacheIntegrityWarning,
+        stacklevel=3,
+    )
+
+
+def _distrust(path: str | Path, what: str, reason: str) -> None:
+    distrust_cache_file(path, what, reason)
+    return None
+
+
+def replace_folder(temporary: Path, target: Path) -> None:
+    """Rename a finished ``temporary`` folder to ``target``, replacing what was there.
+
+    The old folder is moved aside before it is deleted, so no reader sees it half deleted.
+    If another process publishes the same target at the same moment, either copy is kept:
+    both were computed from the same content.
+    """
+    if target.exists():
+        trash = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old."))
+        with contextlib.suppress(OSError):  # another process moved it first
+            os.rename(target, trash / "old")
+        shutil.rmtree(trash, ignore_errors=True)
+    try:
+        os.rename(temporary, target)
+    except OSError:
+        if not target.exists():
+            raise

@@ -1,10 +1,12 @@
 """Local scoring with a reproducibility record: what ``brainmark score`` and the table run.
 
 A result is cached under ``<home>/results`` keyed by the model, the benchmark identifier
-and version, the brainmark version and the content hashes of the model and benchmark
-plugin folders, so changing any of them recomputes it. Each record lists the content hash
-of every plugin folder the run imported (data and metric plugins included) and a cached
-result is reused only while those hashes still match.
+and version, the brainmark version, the SHA1 of brainmark's own code and the content
+hashes of the model and benchmark plugin folders, so changing any of them recomputes it.
+Each record lists the content hash of every plugin folder the run imported (data and
+metric plugins included) and a cached result is reused only while those hashes still
+match. The file carries its own checksum, checked when read: a damaged or emptied record is
+reported and recomputed.
 """
 
 from __future__ import annotations
@@ -21,30 +23,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from brainmark._files import write_json_atomically
-from brainmark.settings import get_settings
+from brainmark._files import distrust_cache_file, read_checked_json, write_checked_json
+from brainmark._provenance import library_sha1, plugin_content_sha1
+from brainmark.settings import get_settings, override_settings
 
-_SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
-
-
-def plugin_content_sha1(folder: Path) -> str:
-    """SHA1 over the relative paths and bytes of every file in a plugin folder.
-
-    Bytecode caches and hidden files are skipped, so the hash changes exactly when the
-    plugin's code or shipped data changes.
-    """
-    folder = Path(folder)
-    digest = hashlib.sha1()
-    for path in sorted(folder.rglob("*")):
-        relative = path.relative_to(folder)
-        if not path.is_file() or any(
-            part in _SKIPPED_PARTS or part.startswith(".") for part in relative.parts
-        ):
-            continue
-        digest.update(relative.as_posix().encode() + b"\0")
-        digest.update(path.read_bytes())
-        digest.update(b"\0")
-    return digest.hexdigest()
+# A cached record missing any of these is damaged, not merely outdated.
+_RECORD_FIELDS = ("model", "benchmark", "benchmark_version", "score", "plugins", "plugin_folders")
 
 
 def _plugin_key(folder: Path) -> str:
@@ -101,11 +85,18 @@ def score_model(
 
     The record (JSON-serialisable) holds ``score`` (ceiled), ``raw``, ``ceiling``,
     ``error``, ``layer_commitment``, ``parent``, the versions and plugin hashes used, the
-    wall time, and ``cached`` (whether it came from the cache).
+    wall time, and ``cached`` (whether it came from the cache). ``use_cache=False`` reuses
+    nothing: activations, placed images, ceilings and layer maps are recomputed too (and
+    replace their cache entries).
     """
+    if not use_cache:
+        with override_settings(reuse_cache=False):
+            return score_model(model_identifier, benchmark_identifier)
     import brainmark
+    from brainmark.models.activations import resolve_device
     from brainmark.registry import benchmark_registry, model_registry, record_plugin_usage
 
+    resolve_device()  # a bad device setting fails now, not after loading the data
     benchmark = brainmark.load_benchmark(benchmark_identifier)
     model_folder = model_registry.locate(model_identifier).folder
     benchmark_folder = benchmark_registry.locate(benchmark_identifier).folder
@@ -115,13 +106,14 @@ def score_model(
     }
     key = hashlib.sha1(
         json.dumps(
-            [brainmark.__version__, model_identifier, benchmark_identifier, benchmark.version,
-             sorted(hashes.items())]
+            [brainmark.__version__, library_sha1(), model_identifier, benchmark_identifier,
+             benchmark.version, sorted(hashes.items())]
         ).encode()
     ).hexdigest()[:16]
     path = _result_path(model_identifier, benchmark_identifier, benchmark.version, key)
-    if use_cache:
-        cached = _read_valid_record(path)
+    if get_settings().reuse_cache:
+        cached = _read_valid_record(path, model_identifier, benchmark_identifier,
+                                    benchmark.version)
         if cached is not None:
             cached["cached"] = True
             return cached
@@ -144,6 +136,7 @@ def score_model(
         "error": _error_of(score),
         "layer_commitment": layer_commitment(model, benchmark),
         "brainmark_version": brainmark.__version__,
+        "library_sha1": library_sha1(),
         "plugins": dict(sorted(plugins.items())),
         "plugin_folders": {_plugin_key(folder): str(folder) for folder in used_folders},
         "python": platform.python_version(),
@@ -151,7 +144,7 @@ def score_model(
         "wall_time_s": round(wall, 3),
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
-    write_json_atomically(path, _finite(record))
+    write_checked_json(path, _finite(record))
     record["cached"] = False
     return record
 
@@ -169,14 +162,28 @@ def _finite(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _read_valid_record(path: Path) -> dict[str, Any] | None:
-    """A cached record whose every recorded plugin folder still has the recorded hash."""
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
+def _read_valid_record(
+    path: Path, model: str, benchmark: str, version: int
+) -> dict[str, Any] | None:
+    """A cached record of this pair whose every recorded plugin folder still has its hash.
+
+    A file that fails its checksum, or does not hold a record of this model, benchmark and
+    version, is reported as damaged; a record whose plugins changed since is just outdated.
+    """
+    record = read_checked_json(path, what="score record")
+    if record is None:
         return None
-    folders = record.get("plugin_folders", {})
-    for name, sha1 in record.get("plugins", {}).items():
+    if (
+        not isinstance(record, dict)
+        or any(field not in record for field in _RECORD_FIELDS)
+        or (record["model"], record["benchmark"], record["benchmark_version"])
+        != (model, benchmark, version)
+    ):
+        distrust_cache_file(path, "score record", f"it holds no record of {model} on "
+                            f"{benchmark} v{version}")
+        return None
+    folders = record["plugin_folders"]
+    for name, sha1 in record["plugins"].items():
         folder = folders.get(name)
         if folder is None or not Path(folder).is_dir() or plugin_content_sha1(Path(folder)) != sha1:
             return None

@@ -57,3 +57,7 @@ class MetricError(BrainmarkError, ValueError):
 
 class BenchmarkError(BrainmarkError, RuntimeError):
     """A benchmark could not score a model."""
+
+
+class CacheIntegrityWarning(UserWarning):
+    """A cached derived file failed its check when read; it is recomputed."""

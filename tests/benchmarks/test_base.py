@@ -1,8 +1,8 @@
-import json
 
 import numpy as np
 import pytest
 
+from brainmark._files import read_checked_json
 from brainmark.benchmarks import BenchmarkBase, assembly_sha1, validate_identifier
 from brainmark.data import PropertyAssembly
 from brainmark.exceptions import BenchmarkError, ValidationError
@@ -71,8 +71,8 @@ def test_ceiling_is_computed_once_and_cached_on_disk():
     again = CountingBenchmark()  # a new instance, e.g. in another process
     assert float(again.ceiling) == pytest.approx(0.8)
     assert first.calls == 1 and again.calls == 0
-    record = json.loads(first.ceiling_cache_path().read_text())
-    assert record["version"] == 1 and record["value"] == pytest.approx(0.8)
+    record = read_checked_json(first.ceiling_cache_path(), what="ceiling")
+    assert record["key"]["version"] == 1 and record["value"] == pytest.approx(0.8)
 
 
 def test_ceiling_is_recomputed_when_version_changes():

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 from sklearn.decomposition import PCA
 
+from brainmark._files import read_checked_json
 from brainmark.data import StimulusSet
 from brainmark.exceptions import ModelError
 from brainmark.models import (
@@ -106,7 +105,7 @@ def test_only_the_layers_not_in_the_cache_are_extracted(net, stimuli):
     extract(net, stimuli, ["fc"])
     extract(net, stimuli, ["fc", "relu"])
     entries = cache_entries()
-    layers = sorted(json.loads((entry / "meta.json").read_text())["layer"] for entry in entries)
+    layers = sorted(read_checked_json(e / "meta.json", what="meta")["layer"] for e in entries)
     assert layers == ["fc", "relu"]
 
 

@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from brainmark._files import read_checked_json
 from brainmark.data import BehavioralAssembly, NeuroidAssembly, StimulusSet
 from brainmark.exceptions import ModelError, ValidationError
 from brainmark.model_interface import Task
@@ -151,7 +152,8 @@ def test_a_region_without_a_layer_is_chosen_by_its_scorer_once_and_remembered(it
     assert model.layer_for("IT") == "pool"
     assert it_scorer.calls == 4  # every candidate layer once
     stored = list((get_settings().cache_dir / "region_layer_maps").glob("tiny-*.json"))
-    assert len(stored) == 1 and "layer selection" in json.loads(stored[0].read_text())["method"]
+    record = read_checked_json(stored[0], what="layer map")
+    assert len(stored) == 1 and "layer selection" in record["method"]
     again = commitment(region_layer_map={"V1": "relu"}, layer_scorers={"IT": it_scorer})
     assert again.layer_for("IT") == "pool"
     assert it_scorer.calls == 4

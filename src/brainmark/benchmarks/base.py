@@ -4,8 +4,11 @@ A benchmark compares a :class:`~brainmark.model_interface.BrainModel` with exper
 and returns a ceiled :class:`~brainmark.metrics.Score`. Constructors store configuration
 only; data and ceilings load on first use, so ``load_benchmark(name)`` is cheap. The ceiling
 is computed once and cached on disk under ``<home>/cache/ceilings``, keyed by identifier,
-version and a SHA1 of the data it was computed on (Brain-Score keys on the identifier
-only, so a new version could silently reuse an old ceiling).
+version, a SHA1 of the data it was computed on and of the code computing it (the
+benchmark's plugin and brainmark itself); Brain-Score keys on the identifier only, so a new
+version could silently reuse an old ceiling. The cached file carries its own checksum and
+is checked when read: a damaged file, or one holding no usable ceiling (NaN, 0), is
+reported and recomputed.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from brainmark._files import write_json_atomically
+from brainmark._files import distrust_cache_file, read_checked_json, write_checked_json
+from brainmark._provenance import code_key, library_sha1
 from brainmark.exceptions import BenchmarkError, ValidationError
 from brainmark.settings import get_settings
 
@@ -154,44 +158,52 @@ class BenchmarkBase:
             self._ceiling = self._cached_ceiling()
         return self._ceiling
 
+    def ceiling_key(self) -> dict[str, Any]:
+        """What the ceiling is computed from: identifier, version, data and code."""
+        return {
+            "identifier": self.identifier,
+            "version": self.version,
+            "data_sha1": self.data_sha1(),
+            "benchmark_code": code_key(type(self)),
+            "library_sha1": library_sha1(),
+        }
+
     def ceiling_cache_path(self) -> Path:
-        """Where the ceiling of this identifier, version and data is cached."""
+        """Where the ceiling of this identifier, version, data and code is cached."""
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", self.identifier)
-        return (
-            get_settings().cache_dir
-            / "ceilings"
-            / safe
-            / f"v{self.version}-{self.data_sha1()}.json"
-        )
+        digest = hashlib.sha1(json.dumps(self.ceiling_key(), sort_keys=True).encode())
+        name = f"v{self.version}-{digest.hexdigest()}.json"
+        return get_settings().cache_dir / "ceilings" / safe / name
 
     def _cached_ceiling(self) -> Any:
         from brainmark.metrics import Score
 
         path = self.ceiling_cache_path()
-        try:
-            record = json.loads(path.read_text())
-            ceiling = Score(float(record["value"]))
-            ceiling.attrs["error"] = float(record["error"])
-            return ceiling
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # Not cached yet, or a damaged entry: recompute.
+        key = self.ceiling_key()
+        record = read_checked_json(path, what="ceiling") if get_settings().reuse_cache else None
+        if record is not None:
+            try:
+                value = float(record["value"])
+                error = np.nan if record["error"] is None else float(record["error"])
+                usable = record["key"] == key and np.isfinite(value) and value > 0
+            except (KeyError, TypeError, ValueError):
+                usable = False
+            if usable:
+                ceiling = Score(value)
+                ceiling.attrs["error"] = error
+                return ceiling
+            distrust_cache_file(path, "ceiling", f"it holds no usable ceiling for {key}")
         ceiling = self._ceiling_func()
         value = float(ceiling)
-        if not np.isfinite(value):
+        if not (np.isfinite(value) and value > 0):
             raise BenchmarkError(
                 f"Benchmark {self.identifier!r} version {self.version} computed a ceiling of "
-                f"{value}. Check its data for NaN or constant responses."
+                f"{value} from its data; a score cannot be ceiled by it. Check the data for "
+                f"NaN, constant or unreliable responses."
             )
         error = float(np.asarray(ceiling.attrs.get("error", np.nan)))
-        write_json_atomically(
-            path,
-            {
-                "identifier": self.identifier,
-                "version": self.version,
-                "data_sha1": self.data_sha1(),
-                "value": value,
-                "error": error,
-            },
+        write_checked_json(
+            path, {"key": key, "value": value, "error": None if np.isnan(error) else error}
         )
         return ceiling
 

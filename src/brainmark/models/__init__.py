@@ -12,6 +12,7 @@ from brainmark.models.activations import (
     RandomProjection,
     cache_activations,
     extract_activations,
+    resolve_device,
     validate_layers,
     weights_sha1,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "load_region_layer_map",
     "place_image",
     "place_on_screen",
+    "resolve_device",
     "select_layers",
     "validate_layers",
     "weights_sha1",

@@ -1,26 +1,57 @@
-"""Cache keys shared by activation extraction and image placement."""
+"""Cache keys shared by activation extraction, image placement and layer selection.
+
+Each key is made of content, never of names alone: a stimulus set is keyed by the bytes of
+its files, a network by its weights and by the code of every class it is built from.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
 
+import torch
+
+from brainmark._files import content_sha1
+from brainmark._provenance import code_key
 from brainmark.data.stimuli import StimulusSet
 
 
 def stimuli_key(stimuli: StimulusSet) -> str:
-    """Identifier + SHA1 of the sorted (id, file name) pairs; without one, of the files.
+    """SHA1 of the sorted (stimulus id, SHA1 of its file's bytes) pairs.
 
-    The pairs guard against a subset or a re-packaged set reusing its parent's identifier;
-    a set without identifier is keyed by its files' contents.
+    Changed images under the same names and ids give a new key; the same files under
+    another identifier or in another row order give the same key. File hashes are
+    remembered per process while a file is unchanged (see :func:`brainmark._files.
+    content_sha1`), so keying a set costs one read of its files per process.
     """
     ids = sorted(dict.fromkeys(str(sid) for sid in stimuli["stimulus_id"]))
     digest = hashlib.sha1()
-    if stimuli.identifier:
-        for sid in ids:
-            digest.update(f"{sid}\t{Path(stimuli.get_stimulus(sid)).name}\n".encode())
-        return f"{stimuli.identifier}:{digest.hexdigest()}"
     for sid in ids:
-        digest.update(f"{sid}\t".encode())
-        digest.update(hashlib.sha1(Path(stimuli.get_stimulus(sid)).read_bytes()).digest())
+        digest.update(f"{sid}\t{content_sha1(Path(stimuli.get_stimulus(sid)))}\n".encode())
     return f"files:{digest.hexdigest()}"
+
+
+def weights_sha1(module: torch.nn.Module) -> str:
+    """SHA1 over the module's class, parameter and buffer names, shapes, dtypes and bytes."""
+    digest = hashlib.sha1(type(module).__qualname__.encode())
+    for name, tensor in module.state_dict().items():
+        digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
+        flat = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(flat.view(torch.uint8).numpy())  # hashed in place, no copy
+    return digest.hexdigest()
+
+
+def module_code_sha1(module: torch.nn.Module) -> str:
+    """SHA1 of what a network computes besides its weights: its structure and its code.
+
+    The structure is ``repr(module)`` (every submodule with its configuration, so
+    ``nn.ReLU()`` -> ``nn.Tanh()`` changes it); the code is :func:`~brainmark._provenance.
+    code_key` of every distinct class among its modules (a change to a ``forward``
+    method or to a helper in the plugin changes it).
+    """
+    classes = sorted({type(sub) for sub in module.modules()}, key=lambda c: (c.__module__,
+                                                                           c.__qualname__))
+    digest = hashlib.sha1(repr(module).encode())
+    for cls in classes:
+        digest.update(code_key(cls).encode() + b"\n")
+    return digest.hexdigest()

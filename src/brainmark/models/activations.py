@@ -8,12 +8,15 @@ appended to one float32 ``.npy`` file per layer, so memory holds a batch, never 
 set; a wide layer can be reduced first by a :class:`RandomProjection` or
 :class:`PCAProjection`.
 
-Each layer's file is a cache entry under ``<home>/cache/activations``, keyed by the model
-identifier, a SHA1 of its weights, the preprocessing, the stimuli (identifier plus the
-sorted ``(stimulus_id, file name)`` pairs, or the files' SHA1s when the set has no
-identifier), the layer and the projection: a changed model never reads stale activations.
-An entry is written in a temporary folder and renamed into place only when complete, so a
-failure (an unreadable image, a forward error) leaves no half-written entry.
+Each layer's file is a cache entry under ``<home>/cache/activations``, keyed by content:
+the model identifier, a SHA1 of its weights, of its structure and code
+(:func:`~brainmark.models._keys.module_code_sha1`), of brainmark's own code, the
+preprocessing (its configuration and code), the stimuli (the SHA1 of every file's bytes),
+the layer and the projection: a changed model or image never reads stale activations. An
+entry is written in a temporary folder and renamed into place only when complete, so a
+failure (an unreadable image, a forward error) leaves no half-written entry. Its
+``meta.json`` records the SHA1 of the ``.npy`` file and its own checksum; both are verified
+whenever the entry is read, and a damaged entry is reported and recomputed.
 
 Rows are stored once per distinct image file (stimuli sharing a file are computed once),
 ordered by stimulus id, so the same images in another order reuse the entry.
@@ -26,6 +29,7 @@ import difflib
 import functools
 import hashlib
 import inspect
+import io
 import json
 import os
 import shutil
@@ -44,15 +48,23 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 from xarray.indexes import PandasMultiIndex
 
+from brainmark._files import (
+    content_sha1,
+    distrust_cache_file,
+    read_checked_json,
+    replace_folder,
+    write_checked_json,
+)
+from brainmark._provenance import code_key, library_sha1, plugin_folder_of
 from brainmark.data.assemblies import NeuroidAssembly
 from brainmark.data.stimuli import StimulusSet
-from brainmark.exceptions import ModelError, ValidationError
-from brainmark.models._keys import stimuli_key
+from brainmark.exceptions import ModelError, SettingsError, ValidationError
+from brainmark.models._keys import module_code_sha1, stimuli_key, weights_sha1
 from brainmark.settings import get_settings
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,6 +222,8 @@ def extract_activations(
         Default to the settings ``batch_size``, ``num_workers`` and ``device``.
     use_cache
         Read and write the on-disk cache; if False, a temporary folder is used and removed.
+        With the setting ``reuse_cache`` false, cached entries are not read but recomputed
+        and replaced.
     progress
         Show a progress bar over batches.
 
@@ -288,15 +302,18 @@ def _cached_entries(
         "format": _CACHE_FORMAT,
         "model": identifier,
         "weights_sha1": weights_sha1(module),
+        "code_sha1": module_code_sha1(module),
+        "library_sha1": library_sha1(),
         "preprocessing": _callable_key(preprocessing),
         "stimuli": stimuli_key(stimuli),
         "projection": projection.key() if projection is not None else None,
     }
     entries = {layer: _entry_folder(root, identifier, key_parts, layer) for layer in layers}
-    missing = [layer for layer in layers if not _is_complete(entries[layer], len(files.paths))]
+    missing = [
+        layer for layer in layers
+        if not (settings.reuse_cache and _is_verified(entries[layer], len(files.paths)))
+    ]
     if missing:
-        for layer in missing:  # a damaged entry (e.g. an interrupted copy) is redone
-            shutil.rmtree(entries[layer], ignore_errors=True)
         fitting = None
         if isinstance(projection, PCAProjection):
             fitting = _fitting_activations(
@@ -314,7 +331,7 @@ def _cached_entries(
             fitting=fitting,
             batch_size=batch_size or settings.batch_size,
             num_workers=_resolve_workers(num_workers, settings.num_workers),
-            device=_resolve_device(device or settings.device),
+            device=resolve_device(device or settings.device),
             progress=progress,
         )
     return files, entries, key_parts
@@ -343,16 +360,6 @@ def validate_layers(
             f"Valid layers: {valid}."
         )
     return layers
-
-
-def weights_sha1(module: torch.nn.Module) -> str:
-    """SHA1 over the module's class, parameter and buffer names, shapes, dtypes and bytes."""
-    digest = hashlib.sha1(type(module).__qualname__.encode())
-    for name, tensor in module.state_dict().items():
-        digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
-        flat = tensor.detach().cpu().contiguous().reshape(-1)
-        digest.update(flat.view(torch.uint8).numpy())  # hashed in place, no copy
-    return digest.hexdigest()
 
 
 # --- stimuli ---------------------------------------------------------------------------
@@ -387,17 +394,23 @@ def _distinct_files(stimuli: StimulusSet) -> _Files:
 
 
 def _callable_key(function: Callable[..., Any]) -> str:
-    """A key that changes when a preprocessing's configuration or code changes."""
+    """A key that changes when a preprocessing's configuration or code changes.
+
+    A function defined in a plugin is keyed by the plugin's content (helpers it calls
+    included), any other by its source; an object by its ``repr`` and its class's code.
+    """
     if isinstance(function, functools.partial):
         return f"partial({_callable_key(function.func)}, {function.args!r}, {function.keywords!r})"
     if inspect.isfunction(function):
+        name = f"{function.__module__}.{function.__qualname__}"
+        if plugin_folder_of(function.__module__) is not None:
+            return f"{name}:{code_key(function)}"
         try:
             source = inspect.getsource(function)
         except (OSError, TypeError):
             source = ""
-        digest = hashlib.sha1(source.encode()).hexdigest()
-        return f"{function.__module__}.{function.__qualname__}:{digest}"
-    return repr(function)
+        return f"{name}:{hashlib.sha1(source.encode()).hexdigest()}"
+    return f"{function!r}|{code_key(type(function))}"
 
 
 # --- extraction --------------------------------------------------------------------------
@@ -438,7 +451,10 @@ def _collate(items: list[Any]) -> torch.Tensor | _DecodeFailure:
 
 
 class _LayerWriter:
-    """Appends one layer's batches to a ``.npy`` file whose header announces all rows."""
+    """Appends one layer's batches to a ``.npy`` file whose header announces all rows.
+
+    The file's SHA1 and size are computed as it is written, for the entry's checksum.
+    """
 
     def __init__(self, folder: Path, n_rows: int) -> None:
         self.folder = folder
@@ -447,18 +463,28 @@ class _LayerWriter:
         self.projector: Callable[[np.ndarray], np.ndarray] | None = None
         self.shape: tuple[int, ...] = ()
         self.projected = False
+        self.digest = hashlib.sha1()
+        self.size = 0
 
     def open(self, shape: tuple[int, ...], projector: Callable | None, width: int) -> None:
         self.shape, self.projector = shape, projector
         self.projected = projector is not None
         self.handle = open(self.folder / "activations.npy", "wb")  # noqa: SIM115
-        header = {"descr": "<f4", "fortran_order": False, "shape": (self.n_rows, width)}
-        np.lib.format.write_array_header_2_0(self.handle, header)
+        header = io.BytesIO()
+        np.lib.format.write_array_header_2_0(
+            header, {"descr": "<f4", "fortran_order": False, "shape": (self.n_rows, width)}
+        )
+        self._append(header.getbuffer())
 
     def write(self, batch: np.ndarray) -> None:
         if self.projector is not None:
             batch = self.projector(batch)
-        np.ascontiguousarray(batch, dtype="<f4").tofile(self.handle)
+        self._append(np.ascontiguousarray(batch, dtype="<f4").data)
+
+    def _append(self, data: memoryview) -> None:
+        self.handle.write(data)
+        self.digest.update(data)
+        self.size += data.nbytes
 
     def close(self) -> None:
         if self.handle is not None:
@@ -562,9 +588,11 @@ def _stream_to_cache(
                 "row_ids": files.row_ids,
                 "shape": list(writer.shape),
                 "projected": writer.projected,
+                "npy_bytes": writer.size,
+                "npy_sha1": writer.digest.hexdigest(),
             }
-            (temporary[layer] / "meta.json").write_text(json.dumps(meta))
-            _publish(temporary[layer], entries[layer])
+            write_checked_json(temporary[layer] / "meta.json", meta)
+            replace_folder(temporary[layer], entries[layer])
     finally:
         for handle in handles:
             handle.remove()
@@ -633,29 +661,43 @@ def _entry_folder(root: Path, identifier: str, key_parts: dict[str, Any], layer:
     return root / safe / hashlib.sha1(key.encode()).hexdigest()
 
 
-def _is_complete(entry: Path, n_rows: int) -> bool:
-    try:
-        meta = json.loads((entry / "meta.json").read_text())
-    except (OSError, ValueError):
+def _read_meta(entry: Path) -> dict[str, Any] | None:
+    meta = read_checked_json(entry / "meta.json", what="activations metadata")
+    return meta if isinstance(meta, dict) else None
+
+
+def _is_verified(entry: Path, n_rows: int) -> bool:
+    """Whether an entry exists, is complete and its ``.npy`` still has the recorded SHA1.
+
+    A damaged entry (edited, truncated, half-copied) is reported with a
+    :class:`~brainmark.exceptions.CacheIntegrityWarning` naming the bad file.
+    """
+    if not entry.exists():
         return False
-    return meta.get("rows") == n_rows and (entry / "activations.npy").is_file()
-
-
-def _publish(temporary: Path, entry: Path) -> None:
-    """Rename a finished entry into place; if another process was first, keep theirs."""
-    if entry.exists() and not (entry / "meta.json").is_file():
-        shutil.rmtree(entry, ignore_errors=True)  # a damaged leftover; replace it
-    try:
-        os.rename(temporary, entry)
-    except OSError:
-        if not entry.exists():
-            raise
+    meta = _read_meta(entry)
+    npy = entry / "activations.npy"
+    if meta is None:
+        if not (entry / "meta.json").exists():
+            distrust_cache_file(entry, "activations entry", "it has no meta.json")
+        return False
+    reason = None
+    if meta.get("rows") != n_rows:
+        reason = f"it holds {meta.get('rows')} rows, the stimuli need {n_rows}"
+    elif not npy.is_file() or npy.stat().st_size != meta.get("npy_bytes"):
+        size = npy.stat().st_size if npy.is_file() else "no"
+        reason = f"it has {size} bytes, {meta.get('npy_bytes')} were written (truncated?)"
+    elif content_sha1(npy) != meta.get("npy_sha1"):
+        reason = "its bytes no longer match the SHA1 recorded when it was written"
+    if reason is not None:
+        distrust_cache_file(npy, "activations", reason)
+        return False
+    return True
 
 
 def _assembly(
     stimuli: StimulusSet, files: _Files, entries: dict[str, Path], key_parts: dict[str, Any]
 ) -> NeuroidAssembly:
-    metas = {layer: json.loads((e / "meta.json").read_text()) for layer, e in entries.items()}
+    metas = {layer: _read_meta(entry) or {} for layer, entry in entries.items()}
     arrays = {
         layer: np.load(entry / "activations.npy", mmap_mode="r") for layer, entry in entries.items()
     }
@@ -693,6 +735,7 @@ def _assembly(
         attrs={
             "model": key_parts["model"],
             "weights_sha1": key_parts["weights_sha1"],
+            "code_sha1": key_parts["code_sha1"],
             "preprocessing": key_parts["preprocessing"],
             "stimulus_set_identifier": str(stimuli.identifier),
         },
@@ -725,9 +768,28 @@ def _resolve_workers(requested: int | None, setting: int) -> int:
     return min(os.cpu_count() or 1, 8) if workers < 0 else workers
 
 
-def _resolve_device(name: str) -> torch.device:
+def resolve_device(name: str | None = None) -> torch.device:
+    """The torch device for ``name`` (default: the ``device`` setting), checked up front.
+
+    Asking for a GPU that torch cannot use is a :class:`~brainmark.exceptions.
+    SettingsError` saying what to set, not a torch error in the middle of a run.
+    """
+    name = name or get_settings().device
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise SettingsError(
+                f"Device {name!r} was asked for (setting 'device', BRAINMARK_DEVICE) but torch "
+                f"sees no usable GPU (torch {torch.__version__}, CUDA build: "
+                f"{torch.version.cuda or 'no'}). Set BRAINMARK_DEVICE=auto or cpu."
+            )
+        index = torch.device(name).index
+        if index is not None and index >= torch.cuda.device_count():
+            raise SettingsError(
+                f"Device {name!r} was asked for but torch sees {torch.cuda.device_count()} "
+                f"GPU(s). Set BRAINMARK_DEVICE to cuda:0 .. cuda:{torch.cuda.device_count() - 1}."
+            )
     return torch.device(name)
 
 

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from brainmark._files import write_json_atomically
+from brainmark._files import read_checked_json, write_checked_json, write_json_atomically
+from brainmark._provenance import library_sha1
 from brainmark.data.assemblies import (
     BehavioralAssembly,
     NeuroidAssembly,
@@ -36,7 +37,8 @@ from brainmark.data.assemblies import (
 from brainmark.data.stimuli import StimulusSet
 from brainmark.exceptions import ModelError, ValidationError
 from brainmark.model_interface import BrainModel, RecordingTarget, Task
-from brainmark.models.activations import ActivationsModel, weights_sha1
+from brainmark.models._keys import module_code_sha1, weights_sha1
+from brainmark.models.activations import ActivationsModel
 from brainmark.settings import get_settings
 
 Scorer = Callable[[BrainModel], Any]
@@ -162,23 +164,33 @@ class ModelCommitment(BrainModel):
         return mapping
 
     def _select(self, region: str) -> str:
-        """Layer selection for one region, remembered on disk for this exact model."""
+        """Layer selection for one region, remembered on disk for this exact model.
+
+        Keyed by the network's weights and code, its preprocessing, the candidate layers,
+        the scorer and brainmark's code; the file is checked when read.
+        """
         scorer = self.layer_scorers[region]  # type: ignore[index]
+        module = self.activations_model.module
         key = json.dumps(
-            [weights_sha1(self.activations_model.module), self.layers, _scorer_name(scorer),
-             self.visual_degrees()]
+            [weights_sha1(module), module_code_sha1(module),
+             repr(self.activations_model.preprocessing), library_sha1(), self.layers,
+             _scorer_name(scorer), self.visual_degrees(), region]
         )
         digest = hashlib.sha1(key.encode()).hexdigest()[:16]
         path = get_settings().cache_dir / "region_layer_maps" / f"{self.identifier}-{digest}.json"
-        try:
-            return load_region_layer_map(path)[region]
-        except (OSError, KeyError, ValueError):
-            pass
+        if get_settings().reuse_cache:
+            record = read_checked_json(path, what="layer map")
+            try:
+                layer = record["regions"][region]["layer"]  # type: ignore[index]
+            except (KeyError, TypeError):
+                layer = None
+            if layer in self.layers:
+                return layer
         record = select_layers(
             self.activations_model, self.layers, {region: scorer},
             visual_degrees=self.visual_degrees(),
         )
-        write_json_atomically(path, record, indent=2)
+        write_checked_json(path, record)
         return record["regions"][region]["layer"]
 
     def _record(self, stimuli: StimulusSet) -> NeuroidAssembly:

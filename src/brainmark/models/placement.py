@@ -3,14 +3,14 @@
 An image that spanned D degrees for the subjects, shown to a model that sees V degrees,
 must fill D / V of the model's input. :func:`place_on_screen` shrinks it onto a gray
 canvas (D < V) or crops its centre (D > V) and scales that crop back up, keeping each
-image's pixel size, as Brain-Score does. Placed images are written once per
-(stimulus set, D, V) under ``<home>/cache/placed`` and reused.
+image's pixel size, as Brain-Score does. Placed images are written once per (content of
+the stimulus files, D, V, brainmark code) under ``<home>/cache/placed`` and reused while
+every file still has the SHA1 its ``manifest.json`` recorded.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,6 +18,15 @@ from pathlib import Path
 from PIL import Image
 from tqdm.auto import tqdm
 
+from brainmark._files import (
+    content_sha1,
+    distrust_cache_file,
+    read_checked_json,
+    replace_folder,
+    sha1_of_file,
+    write_checked_json,
+)
+from brainmark._provenance import library_sha1
 from brainmark.data.stimuli import StimulusSet
 from brainmark.exceptions import ModelError, ValidationError
 from brainmark.models._keys import stimuli_key
@@ -54,8 +63,9 @@ def place_on_screen(
         return stimulus_set
     ratio = float(source_visual_degrees) / float(target_visual_degrees)
     degrees = f"{float(source_visual_degrees)}|{float(target_visual_degrees)}"
-    key = f"{stimuli_key(stimulus_set)}|{degrees}"
-    folder = get_settings().cache_dir / "placed" / hashlib.sha1(key.encode()).hexdigest()
+    key = f"{stimuli_key(stimulus_set)}|{degrees}|{library_sha1()}"
+    settings = get_settings()
+    folder = settings.cache_dir / "placed" / hashlib.sha1(key.encode()).hexdigest()
     ids = list(dict.fromkeys(str(sid) for sid in stimulus_set["stimulus_id"]))
     sources = {sid: Path(stimulus_set.get_stimulus(sid)) for sid in ids}
     # One placed file per distinct source file, so stimuli sharing a file still share one.
@@ -63,7 +73,7 @@ def place_on_screen(
     for sid, path in sources.items():
         first_id.setdefault(path, sid)
     names = {path: f"{n:06d}-{path.stem}.png" for n, path in enumerate(first_id)}
-    if not (folder / ".complete").is_file():
+    if not (settings.reuse_cache and _is_verified(folder, set(names.values()))):
         _place_all(names, first_id, ratio, folder, stimulus_set.identifier)
     placed = StimulusSet(stimulus_set)
     placed.stimulus_paths = {sid: folder / names[sources[sid]] for sid in ids}
@@ -117,13 +127,33 @@ def _place_all(
                     f"{error}. Replace the file."
                 ) from error
             placed.save(temporary / name)
-        (temporary / ".complete").touch()
-        if folder.exists():
-            shutil.rmtree(folder, ignore_errors=True)  # an incomplete leftover
-        try:
-            os.rename(temporary, folder)
-        except OSError:
-            if not (folder / ".complete").is_file():  # not another process's finished copy
-                raise
+        manifest = {name: sha1_of_file(temporary / name) for name in names.values()}
+        write_checked_json(temporary / "manifest.json", {"files": manifest})
+        replace_folder(temporary, folder)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _is_verified(folder: Path, names: set[str]) -> bool:
+    """Whether every placed image is there with the SHA1 the manifest recorded.
+
+    A damaged folder (a file edited, missing or truncated) is reported with a
+    :class:`~brainmark.exceptions.CacheIntegrityWarning` naming the bad file.
+    """
+    if not folder.exists():
+        return False
+    manifest = read_checked_json(folder / "manifest.json", what="placed-images manifest")
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict):
+        if manifest is None and not (folder / "manifest.json").exists():
+            distrust_cache_file(folder, "placed images", "it has no manifest.json")
+        return False
+    if set(files) != names:
+        distrust_cache_file(folder, "placed images", "it holds other files than the stimuli")
+        return False
+    for name, sha1 in files.items():
+        path = folder / name
+        if not path.is_file() or content_sha1(path) != sha1:
+            distrust_cache_file(path, "placed image", "it is missing or its bytes changed")
+            return False
+    return True

@@ -1,0 +1,139 @@
+"""Content hashes of code: what a derived number was computed *with*.
+
+Caches are keyed by the content they came from. For data that is the bytes of the files;
+for code it is one of:
+
+- a plugin folder: :func:`plugin_content_sha1`, every file's path and bytes;
+- the brainmark library itself (metrics, extraction, placement code): :func:`library_sha1`;
+- any class or function (a model's layers, a benchmark): :func:`code_key`, which is the plugin
+  folder's hash for a class defined in a plugin, the installed version for a class from an
+  installed package (torch, torchvision, ...), and the SHA1 of its source file otherwise.
+
+Hashes are remembered within a process while the files' stat results are unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import inspect
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from brainmark._files import changed_recently, content_sha1
+
+_SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
+_PLUGIN_MODULE_PREFIX = "brainmark_plugin_"
+_LIBRARY_ROOT = Path(__file__).parent
+_folder_memo: dict[tuple, str] = {}
+
+
+def _folder_files(folder: Path, *, skip: Path | None = None) -> list[tuple[Path, Path]]:
+    """(relative path, path) of every file hashed in a folder, in a stable order."""
+    files = []
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if skip is not None and path.is_relative_to(skip):
+            continue
+        if not path.is_file() or any(
+            part in _SKIPPED_PARTS or part.startswith(".") for part in relative.parts
+        ):
+            continue
+        files.append((relative, path))
+    return files
+
+
+def _folder_sha1(folder: Path, *, skip: Path | None = None, suffix: str | None = None) -> str:
+    files = [
+        (relative, path)
+        for relative, path in _folder_files(folder, skip=skip)
+        if suffix is None or path.suffix == suffix
+    ]
+    stats = [path.stat() for _, path in files]
+    key = (str(folder), str(skip), suffix, tuple(
+        (relative.as_posix(), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+        for (relative, _), stat in zip(files, stats, strict=True)
+    ))
+    if key in _folder_memo:
+        return _folder_memo[key]
+    digest = hashlib.sha1()
+    for relative, path in files:
+        digest.update(relative.as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    if not any(changed_recently(stat) for stat in stats):
+        _folder_memo[key] = digest.hexdigest()
+    return digest.hexdigest()
+
+
+def plugin_content_sha1(folder: str | Path) -> str:
+    """SHA1 over the relative paths and bytes of every file in a plugin folder.
+
+    Bytecode caches and hidden files are skipped, so the hash changes exactly when the
+    plugin's code or shipped data changes.
+    """
+    return _folder_sha1(Path(folder))
+
+
+def library_sha1() -> str:
+    """SHA1 of brainmark's own Python source (the built-in plugins excluded).
+
+    A cached ceiling or score is computed by library code too (metrics, extraction,
+    placement): a change to it must not reuse numbers the old code computed, whatever the
+    version number says.
+    """
+    return _folder_sha1(_LIBRARY_ROOT, skip=_LIBRARY_ROOT / "plugins", suffix=".py")
+
+
+def plugin_folder_of(module_name: str) -> Path | None:
+    """The plugin folder a module was imported from (registry-imported plugins only)."""
+    if not module_name.startswith(_PLUGIN_MODULE_PREFIX):
+        return None
+    package = sys.modules.get(module_name.split(".")[0])
+    paths = getattr(package, "__path__", None)
+    return Path(next(iter(paths))) if paths else None
+
+
+def code_key(cls: type | Callable[..., Any]) -> str:
+    """A key that changes when the code defining a class or function changes.
+
+    See the module docstring for the three cases.
+    """
+    module_name = cls.__module__
+    folder = plugin_folder_of(module_name)
+    if folder is not None:
+        return f"plugin:{folder.parent.name}/{folder.name}:{plugin_content_sha1(folder)}"
+    try:
+        source_file = inspect.getsourcefile(cls)
+    except TypeError:  # a builtin class
+        source_file = None
+    top = module_name.split(".")[0]
+    if source_file is not None and _is_installed_package(source_file):
+        return f"{module_name}.{cls.__qualname__}@{_package_version(top)}"
+    if source_file is not None and Path(source_file).is_file():
+        return f"{module_name}.{cls.__qualname__}:{content_sha1(source_file)}"
+    try:  # defined interactively: its source text, when Python kept it
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return f"{module_name}.{cls.__qualname__}@python{sys.version_info[:3]}"
+    return f"{module_name}.{cls.__qualname__}:{hashlib.sha1(source.encode()).hexdigest()}"
+
+
+def _is_installed_package(source_file: str) -> bool:
+    parts = Path(source_file).parts
+    return "site-packages" in parts or "dist-packages" in parts or source_file.startswith(
+        sys.base_prefix
+    )
+
+
+def _package_version(top_level: str) -> str:
+    module = sys.modules.get(top_level)
+    version = getattr(module, "__version__", None)
+    if isinstance(version, str):
+        return version
+    try:
+        return importlib.metadata.version(top_level)
+    except importlib.metadata.PackageNotFoundError:
+        return f"python{sys.version_info[:3]}"
