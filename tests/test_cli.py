@@ -71,11 +71,59 @@ def test_table_json_reports_an_unknown_model_as_an_error_not_a_crash(tmp_path):
         ["table", "--model", "no-such-model", "--benchmark", "Coggan2024.V1-rdm", "--json",
          "--output", str(output)],
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout) == json.loads(output.read_text())
+    assert result.stderr.splitlines()[-1] == (
+        "Error: 1 of 1 model x benchmark pairs failed; see error_message in the results."
+    )
     table = json.loads(output.read_text())
     [record] = table["results"]
     assert record["score"] is None and "no-such-model" in record["error_message"]
     assert table["nodes"]["no-such-model"]["V1"] == 0.0
+
+
+def test_table_prints_the_table_and_the_failures_then_exits_1():
+    result = CliRunner().invoke(
+        main,
+        ["table", "--model", "pixels", "--model", "no-such-model",
+         "--benchmark", "Coggan2024.V1-rdm"],
+    )
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["benchmark", "parent", "pixels", "no-such-model"]
+    [row] = [line.split() for line in lines if line.startswith("Coggan2024.V1-rdm")]
+    assert row[1] == "V1" and row[3] == "X" and float(row[2]) > 0
+    assert any(line.startswith("X no-such-model on Coggan2024.V1-rdm: UnknownPluginError: No "
+                               "plugin registers model 'no-such-model'") for line in lines)
+    assert result.stderr.splitlines()[-1] == (
+        "Error: 1 of 2 model x benchmark pairs failed; their errors are listed below the table."
+    )
+
+
+def test_table_exits_0_when_every_pair_is_scored():
+    result = CliRunner().invoke(
+        main, ["table", "--model", "pixels", "--benchmark", "Coggan2024.V1-rdm"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Error" not in result.output
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["score", "pixels", "Coggan2024.V1-rdm"],
+     ["table", "--model", "pixels", "--benchmark", "Coggan2024.V1-rdm"]],
+)
+def test_score_and_table_refuse_a_home_they_cannot_write_before_any_work(arguments, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    home = blocker / "home"
+    result = CliRunner().invoke(main, arguments, env={"BRAINMARK_HOME": str(home)})
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: The brainmark home {home} cannot be created: {blocker} is a file, not a "
+        f"folder. Set BRAINMARK_HOME to a folder you can write to.\n"
+    )
+    assert result.stdout == ""
 
 
 def test_score_prints_ceiled_raw_ceiling_error_and_layer():

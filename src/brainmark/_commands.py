@@ -59,7 +59,9 @@ def score(model: str, benchmark: str, as_json: bool, no_cache: bool, threads: in
     the number can be reproduced.
     """
     from brainmark._scoring import score_model
+    from brainmark.settings import check_home_writable
 
+    check_home_writable()
     _set_threads(threads)
     if not as_json:
         click.echo(f"Scoring {model} on {benchmark} ...", err=True)
@@ -105,13 +107,15 @@ def table(
 
     Rows are benchmarks then tree nodes (a node is the mean of its children, a missing or
     failed score counting 0); columns are models. A failing pair shows X and its error is
-    listed below the table; it does not stop the run.
+    listed below the table; it does not stop the run, but the exit status is 1.
     """
     from tqdm import tqdm
 
     from brainmark._scoring import score_table
     from brainmark.registry import benchmark_registry, model_registry
+    from brainmark.settings import check_home_writable
 
+    check_home_writable()
     _set_threads(threads)
     models = models or tuple(model_registry)
     benchmarks = benchmarks or tuple(benchmark_registry)
@@ -129,8 +133,18 @@ def table(
         output.write_text(text + "\n")
     if as_json:
         click.echo(text)
-        return
-    click.echo(format_table(result, models, benchmarks))
+    else:
+        click.echo(format_table(result, models, benchmarks))
+    failed = [record for record in result["results"] if "error_message" in record]
+    if failed:
+        # Scripts and CI must not take a partial table for a complete one.
+        where = "see error_message in the results" if as_json else (
+            "their errors are listed below the table"
+        )
+        raise click.ClickException(
+            f"{len(failed)} of {len(result['results'])} model x benchmark pairs failed; "
+            f"{where}."
+        )
 
 
 def format_table(
