@@ -98,6 +98,63 @@ def test_rdm_refuses_mismatched_stimuli():
         load_metric("rdm")(renamed, data)
 
 
+def rdm_with_columns_in_order(matrix: np.ndarray, ids: np.ndarray, order: np.ndarray):
+    """A data RDM storing ``matrix``'s columns in ``order``, labelled accordingly."""
+    return PropertyAssembly(matrix[:, order], dims=("stimulus_row", "stimulus_column"),
+                            coords={"stimulus_row": ids, "stimulus_column": ids[order]})
+
+
+def test_rdm_columns_stored_in_another_order_are_matched_by_their_labels():
+    model, data = neural_assemblies(n_stimuli=12, noise=1.0)
+    ids = np.asarray(data["stimulus_id"].values)
+    data_rdm = 1 - np.corrcoef(data.values)
+    stored = rdm_with_columns_in_order(data_rdm, ids, np.arange(12))
+    permuted = rdm_with_columns_in_order(data_rdm, ids, np.random.default_rng(3).permutation(12))
+    expected = spearmanr(upper(1 - np.corrcoef(model.values)), upper(data_rdm)).statistic
+    metric = load_metric("rdm")
+    assert float(metric(model, stored)) == pytest.approx(expected, abs=1e-12)
+    score = metric(model, permuted)
+    assert float(score) == pytest.approx(expected, abs=1e-12)
+    assert score.attrs["entries"] == "upper triangle"
+
+
+def test_model_and_subject_rdms_with_permuted_columns_score_like_the_stored_order():
+    rdms = rdm_assembly(n_stimuli=10, n_subjects=3)
+    ids = np.asarray(rdms["stimulus_row"].values)
+    model_rdm = rdms.values.mean(axis=0) + np.random.default_rng(4).random((10, 10)) * 0.2
+    model_rdm = (model_rdm + model_rdm.T) / 2
+    expected = [spearmanr(upper(model_rdm), upper(rdm)).statistic for rdm in rdms.values]
+    rng = np.random.default_rng(5)
+    model = rdm_with_columns_in_order(model_rdm, ids, rng.permutation(10))
+    data = rdms.isel(stimulus_column=rng.permutation(10))
+    score = load_metric("rdm")(model, data)
+    np.testing.assert_allclose(score.attrs["raw"].values, expected, rtol=0, atol=1e-12)
+
+
+def test_rdm_with_a_repeated_label_is_refused_naming_it():
+    _, data = neural_assemblies(n_stimuli=6)
+    ids = np.asarray(data["stimulus_id"].values)
+    columns = ids.copy()
+    columns[4] = ids[1]
+    rdm = PropertyAssembly(1 - np.corrcoef(data.values), dims=("stimulus_row", "stimulus_column"),
+                           coords={"stimulus_row": ids, "stimulus_column": columns})
+    with pytest.raises(MetricError, match=r"stimulus_column labels that appear more than once: "
+                                          r"\['stim0001'\]"):
+        load_metric("rdm")(data, rdm)
+
+
+def test_rdm_with_other_stimuli_on_its_columns_is_refused_naming_them():
+    _, data = neural_assemblies(n_stimuli=6)
+    ids = np.asarray(data["stimulus_id"].values)
+    columns = ids.astype(object)
+    columns[2] = "elsewhere"
+    rdm = PropertyAssembly(1 - np.corrcoef(data.values), dims=("stimulus_row", "stimulus_column"),
+                           coords={"stimulus_row": ids, "stimulus_column": columns})
+    with pytest.raises(MetricError, match=r"1 only on the rows: \['stim0002'\]; 1 only on the "
+                                          r"columns: \['elsewhere'\]"):
+        load_metric("rdm")(data, rdm)
+
+
 def song_unbiased_hsic(k: np.ndarray, l: np.ndarray) -> float:
     """Song et al. (2012) eq. 5, on uncentered Gram matrices with zeroed diagonals."""
     n = len(k)

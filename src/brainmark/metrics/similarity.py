@@ -3,7 +3,8 @@
 ``rdm``: representational dissimilarity matrices, 1 - Pearson r between the response
 patterns of every pair of stimuli, compared by Spearman rank correlation. Either side may
 be responses (``presentation x neuroid``, repetitions averaged) or an RDM
-(``stimulus_row x stimulus_column``, optionally with a leading ``subject`` dim). Matrices
+(``stimulus_row x stimulus_column``, optionally with a leading ``subject`` dim) whose rows
+and columns are matched by their stimulus ids, in whatever order each is stored. Matrices
 that are all symmetric are compared on the upper triangle; otherwise (e.g. cross-validated
 split-half RDMs) on every off-diagonal entry. NaN entries of the data are left out
 pairwise. With several subjects the score is the mean over subjects, ``raw`` keeps each
@@ -18,6 +19,7 @@ per stimulus; ``unbiased=False`` gives the original (biased) estimator.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from scipy.stats import rankdata
 
@@ -59,7 +61,18 @@ def rdm_of_responses(assembly: xr.DataArray, *, name: str) -> xr.DataArray:
 
 def as_rdms(assembly: xr.DataArray, *, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                             np.ndarray | None]:
-    """(subjects x n x n values, row ids, column ids, subject ids or None) of an assembly."""
+    """(subjects x n x n values, row ids, column ids, subject ids or None) of an assembly.
+
+    Rows and columns are matched by their labels: the columns are put in the order of the
+    rows, so entry ``[s, i, j]`` is the dissimilarity of stimuli ``ids[i]`` and ``ids[j]``
+    however the columns were stored, and the returned column ids equal the row ids.
+
+    Raises
+    ------
+    MetricError
+        When a label appears twice on the rows or on the columns, or the rows and the
+        columns hold different stimuli; the message names those ids.
+    """
     if not is_rdm(assembly):
         assembly = rdm_of_responses(assembly, name=name)
     validate_assembly(assembly, dims=RDM_DIMS, name=name, allow_nan=True)
@@ -77,12 +90,36 @@ def as_rdms(assembly: xr.DataArray, *, name: str) -> tuple[np.ndarray, np.ndarra
         assembly = assembly.transpose(*RDM_DIMS).expand_dims("subject")
     rows = np.asarray(assembly["stimulus_row"].values).astype(str)
     columns = np.asarray(assembly["stimulus_column"].values).astype(str)
-    if sorted(rows) != sorted(columns):
+    _refuse_unmatched_labels(rows, columns, name=name)
+    column_order = pd.Index(columns).get_indexer(rows)
+    values = np.asarray(assembly.values, dtype=np.float64)[:, :, column_order]
+    return values, rows, columns[column_order], subjects
+
+
+def _refuse_unmatched_labels(rows: np.ndarray, columns: np.ndarray, *, name: str) -> None:
+    """Refuse RDM labels that cannot pair each row with one column: repeats, differing sets."""
+    for dim, labels in (("stimulus_row", rows), ("stimulus_column", columns)):
+        index = pd.Index(labels)
+        if not index.is_unique:
+            repeated = index[index.duplicated()].unique()
+            raise MetricError(
+                f"The {name} RDM has {len(repeated)} {dim} labels that appear more than "
+                f"once: {format_ids(repeated)}. Each stimulus needs one row and one column; "
+                f"average or drop the repeats."
+            )
+    only_rows = sorted(set(rows) - set(columns))
+    only_columns = sorted(set(columns) - set(rows))
+    if only_rows or only_columns:
+        parts = []
+        if only_rows:
+            parts.append(f"{len(only_rows)} only on the rows: {format_ids(only_rows)}")
+        if only_columns:
+            parts.append(f"{len(only_columns)} only on the columns: {format_ids(only_columns)}")
         raise MetricError(
-            f"The {name} RDM has different stimuli on its rows and columns; an RDM compares "
-            f"every stimulus with every other."
+            f"The {name} RDM has different stimuli on its rows and columns ("
+            f"{'; '.join(parts)}); an RDM compares every stimulus with every other. Label "
+            f"stimulus_row and stimulus_column with the same stimulus ids."
         )
-    return np.asarray(assembly.values, dtype=np.float64), rows, columns, subjects
 
 
 def off_diagonal_entries(*matrices: np.ndarray) -> np.ndarray:
@@ -123,15 +160,14 @@ class RDMSimilarity:
     kind = "neural"
 
     def __call__(self, source: xr.DataArray, target: xr.DataArray) -> Score:
-        model, model_rows, model_columns, model_subjects = as_rdms(source, name=_inputs.SOURCE)
+        model, model_ids, _, model_subjects = as_rdms(source, name=_inputs.SOURCE)
         if model_subjects is not None and len(model_subjects) > 1:
             raise MetricError(
                 "The model side has several RDMs (a 'subject' dim); pass one model RDM."
             )
-        data, rows, columns, subjects = as_rdms(target, name=_inputs.TARGET)
-        row_order = _inputs.align(model_rows, rows)
-        column_order = _inputs.align(model_columns, columns)
-        model = model[0][np.ix_(row_order, column_order)]
+        data, ids, _, subjects = as_rdms(target, name=_inputs.TARGET)
+        order = _inputs.align(model_ids, ids)  # both sides' columns follow their rows
+        model = model[0][np.ix_(order, order)]
         mask = off_diagonal_entries(model, data)
         per_subject = compare_rdms(model, data, mask)
         if np.isnan(per_subject).any():
