@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,13 +13,21 @@ from pathlib import Path
 import pytest
 
 import brainmark
+import brainmark.registry
 from brainmark.exceptions import (
     DuplicateRegistrationError,
     MissingDependencyError,
+    PluginImportError,
     PluginIndexError,
     UnknownPluginError,
 )
-from brainmark.registry import model_registry, parse_registrations, plugin_index
+from brainmark.registry import (
+    BUILTIN_ROOT,
+    benchmark_registry,
+    model_registry,
+    parse_registrations,
+    plugin_index,
+)
 
 
 def make_plugin(root: Path, folder: str, init: str, plugin_type: str = "models") -> Path:
@@ -175,3 +184,160 @@ def test_importing_brainmark_loads_no_web_framework_nor_torch(tmp_path):
                             text=True)
     assert result.returncode == 0, result.stderr
     assert not home.exists()  # No side effects at import.
+
+
+SYNTAX_ERROR = """
+    from brainmark.registry import model_registry
+
+    model_registry["broken-{unique}"] = (
+"""
+COMPUTED_KEY = """
+    from brainmark.registry import model_registry
+
+    model_registry[make_name("broken-{unique}")] = object
+"""
+
+
+@pytest.mark.parametrize(
+    ("init", "error"),
+    [
+        (SYNTAX_ERROR, "line 4: syntax error: '(' was never closed."),
+        (COMPUTED_KEY, "line 4: the registered identifier must be a string the plugin index"),
+    ],
+    ids=["syntax-error", "computed-key"],
+)
+def test_a_plugin_that_cannot_be_indexed_is_recorded_and_the_others_stay_usable(
+    plugin_root, unique, init, error
+):
+    broken = make_plugin(plugin_root, "broken", init.format(unique=unique))
+    make_plugin(plugin_root, "good", f"""
+        from brainmark.registry import model_registry
+        model_registry["good-{unique}"] = dict
+    """)
+    assert brainmark.load_model(f"good-{unique}") == {}
+    assert model_registry.locate("pixels").folder == BUILTIN_ROOT / "models" / "pixels"
+    assert f"good-{unique}" in set(model_registry)
+    [(folder, message)] = plugin_index().errors.items()
+    assert folder == broken
+    assert message.startswith(f"{broken / '__init__.py'} {error}")
+
+
+def test_looking_up_an_identifier_of_an_unindexable_plugin_fails_with_its_error(
+    plugin_root, unique
+):
+    broken = make_plugin(plugin_root, "broken", SYNTAX_ERROR.format(unique=unique))
+    with pytest.raises(PluginIndexError) as error:
+        brainmark.load_model(f"broken-{unique}")
+    assert str(error.value) == (
+        f"Model 'broken-{unique}' is probably registered by plugin folder {broken} "
+        f"({broken / '__init__.py'} line 4: syntax error: '(' was never closed.), which "
+        f"cannot be indexed. Fix its __init__.py (or take its root off the plugin path)."
+    )
+
+
+def test_unknown_identifier_lists_unindexable_folders_of_its_type_that_might_hold_it(
+    plugin_root, unique
+):
+    broken = make_plugin(plugin_root, "broken", COMPUTED_KEY.format(unique=unique))
+    with pytest.raises(UnknownPluginError) as error:
+        model_registry[f"elsewhere-{unique}"]
+    message = str(error.value)
+    assert message.startswith(f"No plugin registers model 'elsewhere-{unique}'. ")
+    assert (
+        f" Plugin folders that cannot be indexed might register it: {broken} "
+        f"({broken / '__init__.py'} line 4: the registered identifier" in message
+    )
+    with pytest.raises(UnknownPluginError) as other_type:
+        benchmark_registry[f"Elsewhere2024-{unique}"]
+    assert str(broken) not in str(other_type.value)
+
+
+def test_index_cache_keeps_the_error_of_an_unindexable_plugin(
+    plugin_root, unique, brainmark_home, monkeypatch
+):
+    broken = make_plugin(plugin_root, "broken", SYNTAX_ERROR.format(unique=unique))
+    errors = plugin_index().errors
+    cache = json.loads((brainmark_home / "cache" / "plugin_index.json").read_text())
+    assert cache["files"][str(broken / "__init__.py")]["error"] == errors[broken]
+    # A fresh process reads the error from the cache without parsing the file again.
+    brainmark.registry._memo.clear()
+
+    def parse_not_expected(path):
+        raise AssertionError(f"{path} was parsed again")
+
+    monkeypatch.setattr(brainmark.registry, "parse_registrations", parse_not_expected)
+    assert plugin_index().errors == errors
+
+
+@pytest.mark.parametrize(
+    ("files", "where", "error"),
+    [
+        ({"__init__.py": "from brainmark.registry import model_registry\n\n"
+                         "raise RuntimeError('no weights')\n"
+                         "model_registry['raising-{unique}'] = object\n"},
+         "__init__.py line 3", "RuntimeError: no weights"),
+        ({"__init__.py": "from brainmark.registry import model_registry\n"
+                         "from .model import build\n"
+                         "model_registry['raising-{unique}'] = build\n",
+          "model.py": "def build(:\n"},
+         "model.py line 1", "SyntaxError: invalid syntax"),
+    ],
+    ids=["raises", "syntax-error-in-a-module"],
+)
+def test_plugin_whose_import_raises_fails_only_its_lookups_naming_file_and_line(
+    plugin_root, unique, files, where, error
+):
+    folder = plugin_root / "models" / "raising"
+    folder.mkdir(parents=True)
+    for name, text in files.items():
+        (folder / name).write_text(text.format(unique=unique))
+    assert brainmark.load_model("pixels") is not None
+    with pytest.raises(PluginImportError) as raised:
+        model_registry[f"raising-{unique}"]
+    assert str(raised.value) == (
+        f"Plugin {folder} cannot be imported: {folder / where}: {error}. Fix the plugin, or "
+        f"take its root off the plugin path."
+    )
+
+
+def test_unknown_identifier_names_the_searched_roots_when_a_plugin_path_is_set(
+    plugin_root, unique
+):
+    make_plugin(plugin_root, "some", f"""
+        from brainmark.registry import model_registry
+        model_registry["some-{unique}"] = object
+    """)
+    with pytest.raises(UnknownPluginError) as error:
+        model_registry["no-such-model"]
+    assert str(error.value).endswith(
+        f" Searched plugin roots: {BUILTIN_ROOT} (built-in), {plugin_root} "
+        f"(BRAINMARK_PLUGIN_PATH)."
+    )
+
+
+def test_unknown_identifier_without_a_plugin_path_names_no_roots():
+    with pytest.raises(UnknownPluginError) as error:
+        model_registry["no-such-model"]
+    assert str(error.value).endswith("Run 'brainmark list models' to see them all.")
+
+
+def test_unknown_stimulus_set_points_at_the_list_command_that_exists():
+    with pytest.raises(UnknownPluginError, match=r"Run 'brainmark list data' to see them all"):
+        brainmark.load_stimulus_set("no-such-stimuli")
+
+
+def test_plugin_path_one_level_too_deep_is_named_in_the_error(tmp_path, monkeypatch, unique):
+    root = tmp_path / "my_plugins"
+    make_plugin(root, "deep", f"""
+        from brainmark.registry import model_registry
+        model_registry["deep-{unique}"] = object
+    """)
+    missing = tmp_path / "missing"
+    monkeypatch.setenv("BRAINMARK_PLUGIN_PATH", f"{root / 'models'}{os.pathsep}{missing}")
+    with pytest.raises(UnknownPluginError) as error:
+        model_registry[f"deep-{unique}"]
+    assert str(error.value).endswith(
+        f" BRAINMARK_PLUGIN_PATH entry {root / 'models'} contains no data/, metrics/, "
+        f"benchmarks/ or models/ folder; did you mean its parent {root}? "
+        f"BRAINMARK_PLUGIN_PATH entry {missing} is not a folder."
+    )

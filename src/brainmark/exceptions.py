@@ -61,3 +61,7 @@ class BenchmarkError(BrainmarkError, RuntimeError):
 
 class CacheIntegrityWarning(UserWarning):
     """A cached derived file failed its check when read; it is recomputed."""
+
+
+class PluginImportError(BrainmarkError, ImportError):
+    """A plugin folder's code raised while it was being imported."""

@@ -11,6 +11,11 @@ module-level string constants, f-strings of those, or loop variables of a module
 Roots, searched in order: the built-in ``brainmark/plugins``, the folders in
 ``BRAINMARK_PLUGIN_PATH``, and packages exposed through the ``brainmark.plugins``
 entry-point group. An identifier registered by two folders is an error naming both.
+
+A folder whose ``__init__.py`` cannot be indexed (a syntax error, a key that cannot be read
+statically) is recorded in the index with its error instead of failing every lookup: the
+other plugins stay usable, and only identifiers that may be in that folder fail, with its
+error. A folder whose import raises fails only the lookups that import it.
 """
 
 from __future__ import annotations
@@ -25,15 +30,18 @@ import importlib.util
 import json
 import sys
 import threading
+import traceback
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from brainmark._files import write_json_atomically
 from brainmark.exceptions import (
+    BrainmarkError,
     DuplicateRegistrationError,
     MissingDependencyError,
+    PluginImportError,
     PluginIndexError,
     UnknownPluginError,
 )
@@ -42,7 +50,15 @@ from brainmark.settings import get_settings
 BUILTIN_ROOT = Path(__file__).parent / "plugins"
 ENTRY_POINT_GROUP = "brainmark.plugins"
 PLUGIN_TYPES = ("data", "metrics", "benchmarks", "models")
-_INDEX_FORMAT = 1
+# The plugin type whose folders register into each registry (and the 'brainmark list' kind).
+REGISTRY_PLUGIN_TYPES = {
+    "data_registry": "data",
+    "stimulus_set_registry": "data",
+    "metric_registry": "metrics",
+    "benchmark_registry": "benchmarks",
+    "model_registry": "models",
+}
+_INDEX_FORMAT = 2  # 2: entries carry the folder's indexing error
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,13 +232,27 @@ def plugin_folders(root: Path) -> Iterator[Path]:
 
 
 class PluginIndex:
-    """(registry name, identifier) -> every :class:`PluginLocation` registering it."""
+    """(registry name, identifier) -> every :class:`PluginLocation` registering it.
 
-    def __init__(self, locations: list[PluginLocation]) -> None:
+    ``errors`` maps each plugin folder whose ``__init__.py`` cannot be indexed to the error
+    (file, line, message); ``roots`` and ``plugin_path`` are what was searched, for the
+    message of an unknown identifier.
+    """
+
+    def __init__(
+        self,
+        locations: list[PluginLocation],
+        errors: Mapping[Path, str] | None = None,
+        roots: Sequence[Path] = (),
+        plugin_path: Sequence[Path] = (),
+    ) -> None:
         self._locations: dict[tuple[str, str], list[PluginLocation]] = {}
         for location in locations:
             key = (location.registry, location.identifier)
             self._locations.setdefault(key, []).append(location)
+        self.errors: dict[Path, str] = dict(errors or {})
+        self.roots = tuple(roots)
+        self.plugin_path = tuple(plugin_path)
 
     def find(self, registry: str, identifier: str) -> PluginLocation | None:
         locations = self._locations.get((registry, identifier))
@@ -239,21 +269,86 @@ class PluginIndex:
         return locations[0]
 
     def locate(self, registry: str, identifier: str) -> PluginLocation:
+        """The folder registering ``identifier``, or an error saying where it may be.
+
+        An identifier written in a folder that cannot be indexed fails with that folder's
+        error; any other unknown identifier gets the closest names, the unreadable folders
+        of its plugin type, and, with ``BRAINMARK_PLUGIN_PATH`` set, the roots searched.
+        """
         location = self.find(registry, identifier)
-        if location is None:
-            kind = REGISTRIES[registry].kind if registry in REGISTRIES else registry
-            known = self.identifiers(registry)
-            close = difflib.get_close_matches(identifier, known, n=5, cutoff=0.4)
-            hint = (
+        if location is not None:
+            return location
+        kind = REGISTRIES[registry].kind if registry in REGISTRIES else registry
+        mentioning = {
+            folder: error
+            for folder, error in self.errors.items()
+            if _mentions_string(folder / "__init__.py", identifier)
+        }
+        if mentioning:
+            raise PluginIndexError(
+                f"{kind.capitalize()} {identifier!r} is probably registered by plugin folder "
+                f"{_describe_errors(mentioning)}, which cannot be indexed. Fix its __init__.py "
+                f"(or take its root off the plugin path)."
+            )
+        plugin_type = REGISTRY_PLUGIN_TYPES.get(registry, registry)
+        known = self.identifiers(registry)
+        close = difflib.get_close_matches(identifier, known, n=5, cutoff=0.4)
+        message = (
+            f"No plugin registers {kind} {identifier!r}. "
+            + (
                 f"Did you mean one of {close}?"
                 if close
                 else f"Known {kind}s: {known[:20]}{' ...' if len(known) > 20 else ''}."
             )
-            raise UnknownPluginError(
-                f"No plugin registers {kind} {identifier!r}. {hint} "
-                f"Run 'brainmark list {registry.split('_')[0]}s' to see them all."
+            + f" Run 'brainmark list {plugin_type}' to see them all."
+        )
+        unreadable = {
+            folder: error
+            for folder, error in self.errors.items()
+            if folder.parent.name == plugin_type
+        }
+        if unreadable:
+            message += (
+                f" Plugin folders that cannot be indexed might register it: "
+                f"{_describe_errors(unreadable)}."
             )
-        return location
+        if self.plugin_path:
+            message += f" Searched plugin roots: {self._describe_roots()}."
+            problems = self.plugin_path_problems()
+            if problems:
+                message += " " + " ".join(problems)
+        raise UnknownPluginError(message)
+
+    def plugin_path_problems(self) -> list[str]:
+        """What is wrong with each ``BRAINMARK_PLUGIN_PATH`` entry that holds no plugins.
+
+        A path one level too deep (``root/models`` instead of ``root``) would otherwise find
+        nothing without a word.
+        """
+        problems = []
+        for entry in self.plugin_path:
+            if not entry.is_dir():
+                problems.append(f"BRAINMARK_PLUGIN_PATH entry {entry} is not a folder.")
+            elif not _holds_plugin_types(entry):
+                parent = entry.parent
+                hint = (
+                    f"did you mean its parent {parent}?"
+                    if entry.name in PLUGIN_TYPES or _holds_plugin_types(parent)
+                    else "point it at a plugin root, the folder that holds those."
+                )
+                problems.append(
+                    f"BRAINMARK_PLUGIN_PATH entry {entry} contains no data/, metrics/, "
+                    f"benchmarks/ or models/ folder; {hint}"
+                )
+        return problems
+
+    def _describe_roots(self) -> str:
+        def origin(root: Path) -> str:
+            if root == BUILTIN_ROOT:
+                return "built-in"
+            return "BRAINMARK_PLUGIN_PATH" if root in self.plugin_path else "entry point"
+
+        return ", ".join(f"{root} ({origin(root)})" for root in self.roots)
 
     def identifiers(self, registry: str) -> list[str]:
         return sorted(identifier for (name, identifier) in self._locations if name == registry)
@@ -272,19 +367,43 @@ class PluginIndex:
             yield from locations
 
 
+def _describe_errors(errors: Mapping[Path, str]) -> str:
+    return "; ".join(f"{folder} ({error})" for folder, error in sorted(errors.items()))
+
+
+def _holds_plugin_types(folder: Path) -> bool:
+    return any((folder / plugin_type).is_dir() for plugin_type in PLUGIN_TYPES)
+
+
+def _mentions_string(path: Path, text: str) -> bool:
+    """Whether a file holds ``text`` as a quoted string: how an unreadable plugin may hold a key."""
+    try:
+        source = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return f'"{text}"' in source or f"'{text}'" in source
+
+
 _index_lock = threading.Lock()
 _memo: dict[str, tuple[tuple, PluginIndex]] = {}
 
 
 def plugin_index() -> PluginIndex:
-    """The index over all plugin roots, re-parsing only ``__init__.py`` files that changed."""
+    """The index over all plugin roots, re-parsing only ``__init__.py`` files that changed.
+
+    A file that cannot be indexed is recorded (and cached) with its error, so one broken
+    plugin does not break the others.
+    """
     roots = plugin_roots()
+    plugin_path = get_settings().plugin_path
     init_files = [folder / "__init__.py" for root in roots for folder in plugin_folders(root)]
     stamps = tuple((str(path), *_stamp(path)) for path in init_files)
+    # The roots are part of the key: a plugin path entry holding no plugins adds no stamp.
+    key = (tuple(roots), stamps)
     cache_path = get_settings().cache_dir / "plugin_index.json"
     with _index_lock:
         memo = _memo.get(str(cache_path))
-        if memo is not None and memo[0] == stamps:
+        if memo is not None and memo[0] == key:
             return memo[1]
         cached = _read_index_cache(cache_path)
         entries: dict[str, dict[str, Any]] = {}
@@ -292,11 +411,7 @@ def plugin_index() -> PluginIndex:
         for path, mtime, size in stamps:
             entry = cached.get(path)
             if entry is None or entry["mtime_ns"] != mtime or entry["size"] != size:
-                entry = {
-                    "mtime_ns": mtime,
-                    "size": size,
-                    "registrations": parse_registrations(Path(path)),
-                }
+                entry = {"mtime_ns": mtime, "size": size, **_index_entry(Path(path))}
                 changed = True
             entries[path] = entry
         if changed or set(entries) != set(cached):
@@ -306,10 +421,25 @@ def plugin_index() -> PluginIndex:
                 PluginLocation(registry, identifier, Path(path).parent, line)
                 for path, entry in entries.items()
                 for registry, identifier, line in entry["registrations"]
-            ]
+            ],
+            errors={
+                Path(path).parent: entry["error"]
+                for path, entry in entries.items()
+                if entry.get("error")
+            },
+            roots=roots,
+            plugin_path=plugin_path,
         )
-        _memo[str(cache_path)] = (stamps, index)
+        _memo[str(cache_path)] = (key, index)
         return index
+
+
+def _index_entry(init_path: Path) -> dict[str, Any]:
+    """The registrations of one ``__init__.py``, or none and the reason it cannot be read."""
+    try:
+        return {"registrations": parse_registrations(init_path)}
+    except PluginIndexError as error:
+        return {"registrations": [], "error": str(error)}
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -344,11 +474,14 @@ def parse_registrations(init_path: Path) -> list[tuple[str, str, int]]:
     naming the file and line.
     """
     try:
-        tree = ast.parse(init_path.read_text(encoding="utf-8"), filename=str(init_path))
+        source = init_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise PluginIndexError(f"{init_path} cannot be read as UTF-8 text: {error}.") from None
+    try:
+        tree = ast.parse(source, filename=str(init_path))
     except SyntaxError as error:
         raise PluginIndexError(
-            f"Plugin {init_path.parent} cannot be indexed: syntax error in {init_path} "
-            f"line {error.lineno}: {error.msg}."
+            f"{init_path} line {error.lineno}: syntax error: {error.msg}."
         ) from None
     found: list[tuple[str, str, int]] = []
     _walk_statements(tree.body, {}, init_path, found)
@@ -470,7 +603,8 @@ def import_plugin(folder: Path) -> Any:
     """Import a plugin folder as a package under a unique name; never installs anything.
 
     A missing dependency is reported with the plugin and the command that installs its
-    ``requirements.txt``.
+    ``requirements.txt``; any other error of the plugin's code as a
+    :class:`~brainmark.exceptions.PluginImportError` naming the file and line.
     """
     folder = Path(folder).absolute()
     location = PluginLocation("", "", folder, 0)
@@ -499,7 +633,31 @@ def import_plugin(folder: Path) -> Any:
             f"which is not installed. brainmark never installs packages while loading; "
             f"run: {fix}"
         ) from error
+    except Exception as error:
+        del sys.modules[name]
+        if isinstance(error, BrainmarkError):
+            raise
+        raise PluginImportError(
+            f"Plugin {folder} cannot be imported: {_where(error, folder)}: "
+            f"{type(error).__name__}: {_message(error)}. Fix the plugin, or take its root off "
+            f"the plugin path."
+        ) from error
     except BaseException:
         del sys.modules[name]
         raise
     return module
+
+
+def _where(error: Exception, folder: Path) -> str:
+    """'<file> line <n>' of the plugin's own code that raised (or called what raised)."""
+    if isinstance(error, SyntaxError) and error.filename:
+        return f"{error.filename} line {error.lineno}"
+    frames = traceback.extract_tb(error.__traceback__)
+    own = [frame for frame in frames if Path(frame.filename).is_relative_to(folder)]
+    frame = (own or frames)[-1]
+    return f"{frame.filename} line {frame.lineno}"
+
+
+def _message(error: Exception) -> str:
+    # A SyntaxError's str() repeats the file and line already given.
+    return error.msg if isinstance(error, SyntaxError) else str(error)
