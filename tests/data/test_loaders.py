@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import os
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -170,11 +174,123 @@ def test_damaged_extracted_stimuli_are_extracted_again(local_store, make_stimulu
     )
     loaded.get_stimulus("a").unlink()
     loaded.get_stimulus("b").write_bytes(b"trunc")
-    again = load_stimulus_set_from_store(
-        "test.stimuli", local_store, record["csv_sha1"], record["zip_sha1"]
-    )
+    with pytest.warns(UserWarning, match=r"damaged: .*0\.png is missing"):
+        again = load_stimulus_set_from_store(
+            "test.stimuli", local_store, record["csv_sha1"], record["zip_sha1"]
+        )
     for sid in ("a", "b"):
         assert again.get_stimulus(sid).read_bytes() == stimuli.get_stimulus(sid).read_bytes()
+
+
+def load_uploaded(record, store):
+    return load_stimulus_set_from_store(
+        "test.stimuli", store, record["csv_sha1"], record["zip_sha1"]
+    )
+
+
+def test_same_size_edit_of_an_extracted_stimulus_is_noticed_and_extracted_again(
+    local_store, make_stimulus_set, tmp_path
+):
+    stimuli = make_stimulus_set()
+    record = upload_stimulus_set(stimuli, "test.stimuli", local_store, tmp_path)
+    path = load_uploaded(record, local_store).get_stimulus("b")
+    content = bytearray(path.read_bytes())
+    content[len(content) // 2] ^= 0xFF  # Same size, one byte flipped, mtime put back.
+    status = path.stat()
+    path.write_bytes(bytes(content))
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
+    with pytest.warns(UserWarning, match=rf"damaged: {re.escape(str(path))} has other content"):
+        again = load_uploaded(record, local_store)
+    assert again.get_stimulus("b").read_bytes() == stimuli.get_stimulus("b").read_bytes()
+
+
+def test_a_symlink_among_the_extracted_stimuli_is_replaced_by_the_zip_content(
+    local_store, make_stimulus_set, tmp_path
+):
+    stimuli = make_stimulus_set()
+    record = upload_stimulus_set(stimuli, "test.stimuli", local_store, tmp_path)
+    path = load_uploaded(record, local_store).get_stimulus("c")
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(path.read_bytes())  # Even with the same bytes, a link is not trusted.
+    path.unlink()
+    path.symlink_to(outside)
+    with pytest.warns(UserWarning, match="not a regular file"):
+        again = load_uploaded(record, local_store)
+    assert not again.get_stimulus("c").is_symlink()
+    assert again.get_stimulus("c").read_bytes() == stimuli.get_stimulus("c").read_bytes()
+
+
+def test_an_extracted_folder_linked_elsewhere_is_extracted_again(
+    local_store, make_stimulus_set, tmp_path
+):
+    stimuli = make_stimulus_set()
+    record = upload_stimulus_set(stimuli, "test.stimuli", local_store, tmp_path)
+    folder = load_uploaded(record, local_store).get_stimulus("a").parent
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(folder, elsewhere)
+    shutil.rmtree(folder)
+    folder.symlink_to(elsewhere)
+    with pytest.warns(UserWarning, match="is a symbolic link"):
+        again = load_uploaded(record, local_store)
+    assert not folder.is_symlink()
+    assert again.get_stimulus("a").read_bytes() == stimuli.get_stimulus("a").read_bytes()
+    assert sorted(p.name for p in elsewhere.iterdir()) == sorted(p.name for p in folder.iterdir())
+
+
+def test_extracted_stimuli_are_read_once_per_process_while_unchanged(
+    local_store, make_stimulus_set, tmp_path, monkeypatch
+):
+    record = upload_stimulus_set(make_stimulus_set(), "test.stimuli", local_store, tmp_path)
+    load_uploaded(record, local_store)  # Extracted here: the ZIP's CRCs are remembered.
+    reads = []
+    crc32_of_file = loaders_module._crc32_of_file
+    monkeypatch.setattr(loaders_module, "_crc32_of_file",
+                        lambda path: reads.append(path.name) or crc32_of_file(path))
+    load_uploaded(record, local_store)
+    assert reads == []
+    touched = load_uploaded(record, local_store).get_stimulus("d")
+    touched.write_bytes(touched.read_bytes())  # Same bytes, new ctime: checked again.
+    load_uploaded(record, local_store)
+    assert reads == ["3.png"]
+
+
+def upload_with_filename(record, store, tmp_path, stimulus_id, filename):
+    """Upload the record's CSV again with ``filename`` for ``stimulus_id``; the new SHA1."""
+    with open(record["csv_path"], encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    column = rows[0].index("filename")
+    for row in rows[1:]:
+        if row[0] == stimulus_id:
+            row[column] = filename
+    edited = tmp_path / "edited" / record["csv_path"].name
+    edited.parent.mkdir(exist_ok=True)
+    with open(edited, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    store.upload(edited, edited.name)
+    return loaders_module.sha1_of_file(edited)
+
+
+@pytest.mark.parametrize("filename", ["../../etc/passwd", "/etc/passwd", "sub/../../0.png"])
+def test_a_stimulus_filename_outside_the_folder_is_refused_before_extracting(
+    local_store, make_stimulus_set, tmp_path, filename
+):
+    record = upload_stimulus_set(make_stimulus_set(), "test.stimuli", local_store, tmp_path)
+    csv_sha1 = upload_with_filename(record, local_store, tmp_path, "b", filename)
+    with pytest.raises(ValidationError, match=rf"outside its stimulus folder: stimulus_id "
+                                              rf"'b' -> {re.escape(repr(filename))}\."):
+        load_stimulus_set_from_store("test.stimuli", local_store, csv_sha1, record["zip_sha1"])
+    cached = loaders_module.cache_folder(record["zip_sha1"])
+    assert [p.name for p in cached.iterdir()] == [record["zip_path"].name]
+
+
+def test_a_stimulus_filename_absent_from_the_zip_is_refused(
+    local_store, make_stimulus_set, tmp_path
+):
+    record = upload_stimulus_set(make_stimulus_set(), "test.stimuli", local_store, tmp_path)
+    csv_sha1 = upload_with_filename(record, local_store, tmp_path, "d", "missing.png")
+    with pytest.raises(ValidationError, match=r"not in its ZIP .*: stimulus_id 'd' -> "
+                                              r"'missing.png'\."):
+        load_stimulus_set_from_store("test.stimuli", local_store, csv_sha1, record["zip_sha1"])
 
 
 def test_wrong_stimulus_set_checksum_names_identifier_and_both_sha1s(

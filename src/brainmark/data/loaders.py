@@ -5,7 +5,10 @@ SHA1: a cache entry whose bytes changed is fetched again, and a download whose S
 from the pinned one is refused with :class:`~brainmark.exceptions.ChecksumMismatchError`.
 Downloads go to a temporary file that replaces the cache entry only once verified, and a
 stimulus ZIP is extracted to a temporary folder renamed into place, so processes loading
-the same data at the same time never see or leave a partial file.
+the same data at the same time never see or leave a partial file. The extracted files are
+checked against the CRC-32 the ZIP records for each (once per process while a file is
+unchanged) and extracted again when one differs; a stimulus CSV may only name files inside
+its ZIP.
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 import warnings
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
+import pandas as pd
 import xarray as xr
 
 from brainmark._files import atomic_path, sha1_of_file
@@ -33,13 +39,17 @@ from brainmark.data.packaging import (
 from brainmark.data.stimuli import StimulusSet
 from brainmark.data.store import Store, open_store
 from brainmark.data.validation import validate_alignment
-from brainmark.exceptions import ChecksumMismatchError, StoreError
+from brainmark.exceptions import ChecksumMismatchError, StoreError, ValidationError
 from brainmark.settings import get_settings
 
 # Files at least this large have their verified SHA1 remembered per (inode, size, mtime,
 # ctime) within a process; smaller ones are hashed on every load (1 GB/s makes that cheap).
 VERIFY_MEMO_MIN_BYTES = 64 << 20
 _verified: dict[tuple, str] = {}
+# The CRC-32 of each extracted stimulus file, per (path, inode, size, mtime, ctime), so one
+# process reads every file once however often it loads the set.
+_verified_crc: dict[tuple, int] = {}
+_CHUNK = 1 << 20
 
 
 def cache_folder(sha1: str) -> Path:
@@ -102,8 +112,13 @@ def fetch_file(
 
 
 def _stat_key(path: Path) -> tuple:
-    stat = path.stat()
-    return (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    return _status_key(path, path.stat())
+
+
+def _status_key(path: Path, status: os.stat_result) -> tuple:
+    # Any write changes the ctime, which no user can set back: an equal key means the same
+    # content as when it was checked.
+    return (str(path), status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
 
 
 def _cached_sha1(path: Path) -> str:
@@ -120,40 +135,86 @@ def _remember(path: Path, sha1: str) -> None:
         _verified[_stat_key(path)] = sha1
 
 
-def _extracted(zip_path: Path) -> Path:
-    """The folder holding the ZIP's files, extracted once; re-extracted if files went missing.
-
-    Completeness is checked by each file's size, which catches deleted and truncated files.
-    """
-    folder = zip_path.parent / "files"
+def _file_members(zip_path: Path) -> list[zipfile.ZipInfo]:
+    """The ZIP's file members (folders left out), refusing names that would leave its folder."""
     with zipfile.ZipFile(zip_path) as archive:
         members = [info for info in archive.infolist() if not info.is_dir()]
-        if _complete(folder, members):
-            return folder
-        for info in members:
-            name = PurePosixPath(info.filename)
-            if name.is_absolute() or ".." in name.parts:
-                raise StoreError(f"ZIP {zip_path} holds an unsafe member name {info.filename!r}.")
-        if folder.exists():
-            _remove_folder(folder)
-        temporary = Path(tempfile.mkdtemp(dir=zip_path.parent, prefix=".files."))
-        try:
+    for info in members:
+        name = PurePosixPath(info.filename)
+        if name.is_absolute() or ".." in name.parts:
+            raise StoreError(f"ZIP {zip_path} holds an unsafe member name {info.filename!r}.")
+    return members
+
+
+def _extracted(zip_path: Path, members: list[zipfile.ZipInfo]) -> Path:
+    """The folder holding the ZIP's files, extracted once and re-extracted if any changed.
+
+    Every extracted file is checked against the CRC-32 the ZIP's central directory records
+    for it (so a same-size edit is caught, not only deleted or truncated files), once per
+    process while the file's inode, size, mtime and ctime stay the same.
+    """
+    folder = zip_path.parent / "files"
+    difference = _first_difference(folder, members)
+    if difference is None:
+        return folder
+    if folder.exists():
+        warnings.warn(
+            f"The extracted stimulus files of {zip_path} are damaged: {difference}. "
+            f"Extracting the ZIP again.",
+            stacklevel=3,
+        )
+        _remove_folder(folder)
+    temporary = Path(tempfile.mkdtemp(dir=zip_path.parent, prefix=".files."))
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
             archive.extractall(temporary)
-            try:
-                os.rename(temporary, folder)
-            except OSError:
-                if not _complete(folder, members):  # Another process won the race only
-                    raise  # if its folder is complete.
-        finally:
-            shutil.rmtree(temporary, ignore_errors=True)
+        try:
+            os.rename(temporary, folder)
+        except OSError:
+            if _first_difference(folder, members) is not None:  # Another process won the
+                raise  # race only if its folder is complete.
+        else:
+            for info in members:  # Just written from the ZIP: their content is the ZIP's.
+                _remember_crc(folder / info.filename, info.CRC)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
     return folder
 
 
-def _complete(folder: Path, members: list[zipfile.ZipInfo]) -> bool:
-    try:
-        return all((folder / info.filename).stat().st_size == info.file_size for info in members)
-    except OSError:
-        return False
+def _first_difference(folder: Path, members: list[zipfile.ZipInfo]) -> str | None:
+    """The first extracted file that is not its ZIP member, and how; None when all are."""
+    subfolders = {parent for info in members for parent in PurePosixPath(info.filename).parents}
+    for subfolder in sorted(subfolders):
+        if (folder / subfolder).is_symlink():
+            return f"folder {folder / subfolder} is a symbolic link"
+    for info in members:
+        path = folder / info.filename
+        try:
+            status = path.lstat()
+        except OSError:
+            return f"{path} is missing"
+        if not stat.S_ISREG(status.st_mode):
+            return f"{path} is not a regular file (a link?)"
+        if status.st_size != info.file_size:
+            return f"{path} has {status.st_size} bytes, its ZIP member {info.file_size}"
+        key = _status_key(path, status)
+        if key not in _verified_crc:
+            _verified_crc[key] = _crc32_of_file(path)
+        if _verified_crc[key] != info.CRC:
+            return f"{path} has other content than its ZIP member (CRC-32 differs)"
+    return None
+
+
+def _crc32_of_file(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _remember_crc(path: Path, crc: int) -> None:
+    _verified_crc[_status_key(path, path.lstat())] = crc
 
 
 def _remove_folder(folder: Path) -> None:
@@ -197,17 +258,63 @@ def load_stimulus_set_from_store(
                           identifier=identifier)
     zip_path = fetch_file(store, zip_key, zip_sha1, version_id=zip_version_id,
                           identifier=identifier)
-    folder = _extracted(zip_path)
     schema = read_zip_schema(zip_path)
     frame = read_frame_csv(csv_path, schema["columns"] if schema else None)
     filename_column = schema.get("filename_column", FILENAME_COLUMN) if schema else FILENAME_COLUMN
-    paths = {
-        str(sid): folder / str(name)
-        for sid, name in zip(frame["stimulus_id"], frame[filename_column], strict=True)
-    }
+    members = _file_members(zip_path)
+    names = _member_names(frame, filename_column, members, identifier=identifier,
+                          csv_path=csv_path, zip_path=zip_path)
+    folder = _extracted(zip_path, members)
+    paths = {sid: folder / name for sid, name in names.items()}
     return StimulusSet(
         frame.drop(columns=filename_column), stimulus_paths=paths, identifier=identifier
     )
+
+
+def _member_names(
+    frame: pd.DataFrame,
+    filename_column: str,
+    members: list[zipfile.ZipInfo],
+    *,
+    identifier: str,
+    csv_path: Path,
+    zip_path: Path,
+) -> dict[str, PurePosixPath]:
+    """Each stimulus id's file inside the ZIP, checked before anything is extracted.
+
+    A filename that is absolute or climbs out with ``..`` would make the stimulus set point
+    at any file on the machine; one that is no member of the ZIP at none it was packaged
+    with. Both are refused, naming the stimulus ids and filenames.
+    """
+    available = {PurePosixPath(info.filename) for info in members}
+    names: dict[str, PurePosixPath] = {}
+    outside, absent = [], []
+    for sid, filename in zip(frame["stimulus_id"], frame[filename_column], strict=True):
+        name = PurePosixPath(str(filename))
+        if name.is_absolute() or ".." in name.parts:
+            outside.append(f"{str(sid)!r} -> {str(filename)!r}")
+        elif name not in available:
+            absent.append(f"{str(sid)!r} -> {str(filename)!r}")
+        names[str(sid)] = name
+    where = f"Stimulus set {identifier!r} ({csv_path}, column {filename_column!r})"
+    if outside:
+        raise ValidationError(
+            f"{where} names {len(outside)} files outside its stimulus folder: stimulus_id "
+            f"{_listed(outside)}. Filenames must be relative paths inside the stimulus ZIP; "
+            f"package the stimulus set again (package_stimulus_set_locally)."
+        )
+    if absent:
+        raise ValidationError(
+            f"{where} names {len(absent)} files that are not in its ZIP {zip_path}: "
+            f"stimulus_id {_listed(absent)}. The CSV and ZIP come from different packagings; "
+            f"package the stimulus set again."
+        )
+    return names
+
+
+def _listed(items: list[str], limit: int = 10) -> str:
+    text = ", ".join(items[:limit])
+    return text + (f" (and {len(items) - limit} more)" if len(items) > limit else "")
 
 
 def load_assembly_from_store(
