@@ -114,11 +114,31 @@ def code_key(cls: type | Callable[..., Any]) -> str:
         return f"{module_name}.{cls.__qualname__}@{_package_version(top)}"
     if source_file is not None and Path(source_file).is_file():
         return f"{module_name}.{cls.__qualname__}:{content_sha1(source_file)}"
-    try:  # defined interactively: its source text, when Python kept it
-        source = inspect.getsource(cls)
-    except (OSError, TypeError):
-        return f"{module_name}.{cls.__qualname__}@python{sys.version_info[:3]}"
-    return f"{module_name}.{cls.__qualname__}:{hashlib.sha1(source.encode()).hexdigest()}"
+    # No source file (defined interactively, or its module is not importable): its bytecode.
+    return f"{module_name}.{cls.__qualname__}:{_bytecode_sha1(cls)}"
+
+
+def _bytecode_sha1(obj: Any) -> str:
+    """SHA1 of the compiled code of a function, or of every function a class defines."""
+    digest = hashlib.sha1()
+    members = vars(obj).items() if isinstance(obj, type) else [("", obj)]
+    for name, member in sorted(members, key=lambda item: item[0]):
+        for function in (member, getattr(member, "__func__", None), getattr(member, "fget", None)):
+            code = getattr(function, "__code__", None)
+            if code is not None:
+                digest.update(name.encode())
+                _hash_code(code, digest)
+    return digest.hexdigest()
+
+
+def _hash_code(code: Any, digest: Any) -> None:
+    digest.update(code.co_code)
+    digest.update(repr(code.co_names).encode())
+    for constant in code.co_consts:
+        if hasattr(constant, "co_code"):
+            _hash_code(constant, digest)  # nested functions and comprehensions
+        else:
+            digest.update(repr(constant).encode())
 
 
 def _is_installed_package(source_file: str) -> bool:

@@ -25,7 +25,7 @@ from typing import Any
 
 from brainmark._files import distrust_cache_file, read_checked_json, write_checked_json
 from brainmark._provenance import library_sha1, plugin_content_sha1
-from brainmark.settings import get_settings, override_settings
+from brainmark.settings import check_home_writable, get_settings, override_settings
 
 # A cached record missing any of these is damaged, not merely outdated.
 _RECORD_FIELDS = ("model", "benchmark", "benchmark_version", "score", "plugins", "plugin_folders")
@@ -96,7 +96,9 @@ def score_model(
     from brainmark.models.activations import resolve_device
     from brainmark.registry import benchmark_registry, model_registry, record_plugin_usage
 
-    resolve_device()  # a bad device setting fails now, not after loading the data
+    # Settings that would fail late (an unwritable home, a missing GPU) fail now.
+    check_home_writable()
+    resolve_device()
     benchmark = brainmark.load_benchmark(benchmark_identifier)
     model_folder = model_registry.locate(model_identifier).folder
     benchmark_folder = benchmark_registry.locate(benchmark_identifier).folder

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from brainmark._files import read_checked_json
+from brainmark._files import read_checked_json, write_checked_json
 from brainmark.benchmarks import BenchmarkBase, assembly_sha1, validate_identifier
 from brainmark.data import PropertyAssembly
-from brainmark.exceptions import BenchmarkError, ValidationError
+from brainmark.exceptions import BenchmarkError, CacheIntegrityWarning, ValidationError
 
 
 def _rdm(values):
@@ -103,3 +103,35 @@ def test_calling_a_benchmark_ceils_the_raw_score_and_records_provenance():
 def test_a_nan_ceiling_is_refused_naming_the_benchmark():
     with pytest.raises(BenchmarkError, match=r"Test2024.IT-rdm"):
         _ = CountingBenchmark(ceiling=float("nan")).ceiling
+
+
+@pytest.mark.parametrize("cached_value", [float("nan"), 0.0, -0.2])
+def test_an_unusable_cached_ceiling_is_reported_and_recomputed(cached_value):
+    first = CountingBenchmark()
+    path = first.ceiling_cache_path()
+    float(first.ceiling)
+    record = read_checked_json(path, what="ceiling")
+    # A checksum-valid file holding a value no data gives (say, from an older brainmark).
+    write_checked_json(path, {**record, "value": None if np.isnan(cached_value) else cached_value})
+    again = CountingBenchmark()
+    with pytest.warns(CacheIntegrityWarning, match="no usable ceiling"):
+        assert float(again.ceiling) == pytest.approx(0.8)
+    assert again.calls == 1
+
+
+def test_an_edited_cached_ceiling_is_reported_and_recomputed():
+    first = CountingBenchmark()
+    float(first.ceiling)
+    path = first.ceiling_cache_path()
+    path.write_text(path.read_text().replace("0.8", "0.0"))
+    again = CountingBenchmark()
+    with pytest.warns(CacheIntegrityWarning, match=f"{path}.*checksum"):
+        assert float(again.ceiling) == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("computed", [0.0, float("nan")])
+def test_a_computed_ceiling_of_zero_or_nan_blames_the_data_and_is_not_cached(computed):
+    benchmark = CountingBenchmark(ceiling=computed)
+    with pytest.raises(BenchmarkError, match="computed a ceiling of"):
+        float(benchmark.ceiling)
+    assert not benchmark.ceiling_cache_path().exists()

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from brainmark.data import StimulusSet
-from brainmark.exceptions import ModelError, ValidationError
+from brainmark.exceptions import CacheIntegrityWarning, ModelError, ValidationError
 from brainmark.models import place_on_screen
 from brainmark.settings import get_settings
 
@@ -82,3 +82,35 @@ def test_an_undecodable_stimulus_is_named_and_nothing_is_cached(square, tmp_path
     with pytest.raises(ModelError, match=r"Stimulus 'square'.*square\.png"):
         place_on_screen(square, target_visual_degrees=8, source_visual_degrees=4)
     assert not list((get_settings().cache_dir / "placed").iterdir())
+
+
+def test_a_changed_image_under_the_same_name_and_id_is_placed_anew(square, tmp_path):
+    before = load(place_on_screen(square, target_visual_degrees=8, source_visual_degrees=4),
+                  "square")
+    pixels = np.full((40, 40, 3), 255, dtype=np.uint8)  # now all white, same file name
+    Image.fromarray(pixels).save(tmp_path / "square.png")
+    after = load(place_on_screen(square, target_visual_degrees=8, source_visual_degrees=4),
+                 "square")
+    assert (before[20, 5] == 128).all() and (before[12, 12] == 0).all()
+    assert (after[12, 12] == 255).all()
+
+
+def test_a_same_size_change_to_a_placed_image_is_reported_and_placed_again(square):
+    placed = place_on_screen(square, target_visual_degrees=8, source_visual_degrees=4)
+    expected = load(placed, "square")
+    path = placed.get_stimulus("square")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same name, same size, other bytes
+    path.write_bytes(bytes(data))
+    with pytest.warns(CacheIntegrityWarning, match=f"{path}.*bytes changed"):
+        again = place_on_screen(square, target_visual_degrees=8, source_visual_degrees=4)
+    np.testing.assert_array_equal(load(again, "square"), expected)
+
+
+def test_placed_images_without_their_manifest_are_placed_again(square):
+    placed = place_on_screen(square, target_visual_degrees=8, source_visual_degrees=4)
+    folder = placed.get_stimulus("square").parent
+    (folder / "manifest.json").unlink()
+    with pytest.warns(CacheIntegrityWarning, match="no manifest.json"):
+        place_on_screen(square, target_visual_degrees=8, source_visual_degrees=4)
+    assert (folder / "manifest.json").is_file()
