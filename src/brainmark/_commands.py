@@ -185,8 +185,12 @@ def _tree_order() -> list[str]:
 @click.command(name="list")
 @click.argument("kind", type=click.Choice(sorted(_LIST_KINDS)))
 def list_(kind: str) -> None:
-    """List the registered models, benchmarks, metrics or data (datasets and stimulus sets)."""
-    from brainmark.registry import REGISTRIES
+    """List the registered models, benchmarks, metrics or data (datasets and stimulus sets).
+
+    Plugin folders of that kind that cannot be indexed, and plugin path entries that hold
+    no plugins, are reported on stderr after the list; the rest is still listed.
+    """
+    from brainmark.registry import REGISTRIES, plugin_index
 
     for registry_name in _LIST_KINDS[kind]:
         registry = REGISTRIES[registry_name]
@@ -194,6 +198,23 @@ def list_(kind: str) -> None:
             click.echo(f"# {registry.kind}s")
         for identifier in registry:
             click.echo(identifier)
+    index = plugin_index()
+    unreadable = sorted(
+        (folder, error) for folder, error in index.errors.items() if folder.parent.name == kind
+    )
+    if unreadable:
+        click.echo(
+            f"# {kind} plugin folders that cannot be indexed; what they register is not "
+            f"listed above:",
+            err=True,
+        )
+        for folder, error in unreadable:
+            click.echo(f"{folder}\n    {error}", err=True)
+    problems = index.plugin_path_problems()
+    if problems:
+        click.echo("# BRAINMARK_PLUGIN_PATH entries holding no plugins:", err=True)
+        for problem in problems:
+            click.echo(problem, err=True)
 
 
 @click.group()

@@ -2,7 +2,10 @@
 
 Both run in one fresh ``pytest`` subprocess with the plugin's root (the folder above
 ``<type>/<folder>``) prepended to ``BRAINMARK_PLUGIN_PATH``, so the plugin is found exactly
-as the platform will find it and nothing from the calling process leaks in.
+as the platform will find it and nothing from the calling process leaks in. A plugin that
+needs a package that is not installed stops the run up front with one line naming its
+``requirements.txt`` and the ``pip`` command (pytest's exit status 4), instead of a
+traceback in every test.
 """
 
 from __future__ import annotations
@@ -48,6 +51,27 @@ def test_plugin_passes_the_generic_checks(registry, identifier, check):
 '''
 
 
+# Loaded by pytest as a conftest next to the generic checks: its hook runs before collection.
+_REQUIREMENTS_CHECK = '''"""Stop at once if plugin {folder} lacks a package (`brainmark test`)."""
+from pathlib import Path
+
+import pytest
+
+from brainmark.exceptions import MissingDependencyError
+from brainmark.registry import import_plugin
+
+
+def pytest_sessionstart(session):
+    try:
+        import_plugin(Path({folder_str!r}))
+    except MissingDependencyError as error:
+        # pytest prints a UsageError as one line: the plugin, its requirements.txt, the command.
+        raise pytest.UsageError(str(error)) from None
+    except Exception:
+        return  # Any other error fails the tests that load the plugin, with its traceback.
+'''
+
+
 def plugin_root_and_type(path: Path) -> tuple[Path, str]:
     """The plugin root and type of a plugin folder ``<root>/<type>/<folder>``."""
     path = Path(path).resolve()
@@ -67,7 +91,10 @@ def plugin_root_and_type(path: Path) -> tuple[Path, str]:
 
 
 def write_generic_tests(path: Path, destination: Path) -> Path:
-    """Write the generic checks of the plugin at ``path`` as a pytest file in ``destination``."""
+    """Write the generic checks of the plugin at ``path`` as a pytest file in ``destination``.
+
+    A ``conftest.py`` beside it first checks that the plugin's packages are installed.
+    """
     import brainmark.testing
 
     path = Path(path).resolve()
@@ -92,13 +119,17 @@ def write_generic_tests(path: Path, destination: Path) -> Path:
     if checks:  # Data plugins have no check beyond loading.
         text += _GENERIC_CHECKS.format(checks=checks)
     target.write_text(text)
+    (destination / "conftest.py").write_text(
+        _REQUIREMENTS_CHECK.format(folder=path.name, folder_str=str(path))
+    )
     return target
 
 
 def run_plugin_tests(path: Path, *, extra_args: tuple[str, ...] = ()) -> int:
     """Run the generic checks and the plugin's ``test.py`` in a fresh process; pytest's code.
 
-    Output goes to this process's stdout/stderr.
+    Output goes to this process's stdout/stderr. A missing package makes the code 4 after
+    one line naming the plugin's ``requirements.txt`` and the ``pip`` command.
     """
     from brainmark.settings import get_settings
 
