@@ -93,12 +93,15 @@ def score_model(
         with override_settings(reuse_cache=False):
             return score_model(model_identifier, benchmark_identifier)
     import brainmark
-    from brainmark.models.activations import resolve_device
     from brainmark.registry import benchmark_registry, model_registry, record_plugin_usage
 
-    # Settings that would fail late (an unwritable home, a missing GPU) fail now.
+    # Settings that would fail late (an unwritable home, a missing GPU) fail now; torch is
+    # imported for that only when a GPU is asked for, so a cached answer stays fast.
     check_home_writable()
-    resolve_device()
+    if get_settings().device.startswith("cuda"):
+        from brainmark.models.activations import resolve_device
+
+        resolve_device()
     benchmark = brainmark.load_benchmark(benchmark_identifier)
     model_folder = model_registry.locate(model_identifier).folder
     benchmark_folder = benchmark_registry.locate(benchmark_identifier).folder
