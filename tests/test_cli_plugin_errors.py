@@ -107,12 +107,11 @@ def test_test_command_names_the_requirements_of_a_missing_package(tmp_path, capf
         "import brainmark_no_such_package\n\n\ndef test_nothing():\n    pass\n"
     )
     result = CliRunner().invoke(main, ["test", str(folder)])
-    captured = capfd.readouterr()
-    assert result.exit_code == 4
-    assert captured.out == ""
-    # One line from pytest, no traceback from the tests that would load the plugin.
-    assert captured.err.strip() == (
-        "ERROR: Plugin models/needs_package needs the package 'brainmark_no_such_package', "
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: Plugin models/needs_package needs the package 'brainmark_no_such_package', "
         "which is not installed. brainmark never installs packages while loading; run: "
-        f"pip install -r {requirements}"
+        f"pip install -r {requirements}\n"
     )
+    # pytest never ran: no traceback from each test that would load the plugin.
+    assert capfd.readouterr() == ("", "")

@@ -2,10 +2,10 @@
 
 Both run in one fresh ``pytest`` subprocess with the plugin's root (the folder above
 ``<type>/<folder>``) prepended to ``BRAINMARK_PLUGIN_PATH``, so the plugin is found exactly
-as the platform will find it and nothing from the calling process leaks in. A plugin that
-needs a package that is not installed stops the run up front with one line naming its
-``requirements.txt`` and the ``pip`` command (pytest's exit status 4), instead of a
-traceback in every test.
+as the platform will find it and nothing from the calling process leaks in. Before them, a
+fresh process imports the plugin once: a package that is not installed is reported as
+:class:`~brainmark.exceptions.MissingDependencyError` naming its ``requirements.txt`` and
+the ``pip`` command, as ``brainmark score`` does, instead of a traceback in every test.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from brainmark.exceptions import ValidationError
+from brainmark.exceptions import MissingDependencyError, ValidationError
 from brainmark.registry import PLUGIN_TYPES, parse_registrations
 
 # The generic checks for each plugin type: registry -> (brainmark.testing check, kwargs).
@@ -51,25 +51,22 @@ def test_plugin_passes_the_generic_checks(registry, identifier, check):
 '''
 
 
-# Loaded by pytest as a conftest next to the generic checks: its hook runs before collection.
-_REQUIREMENTS_CHECK = '''"""Stop at once if plugin {folder} lacks a package (`brainmark test`)."""
+# Run in a fresh process with the plugin's environment; only a missing package matters here,
+# any other import error is left to the tests, which show its traceback.
+_MISSING_DEPENDENCY_STATUS = 3
+_IMPORT_CHECK = f"""
+import sys
 from pathlib import Path
-
-import pytest
 
 from brainmark.exceptions import MissingDependencyError
 from brainmark.registry import import_plugin
 
-
-def pytest_sessionstart(session):
-    try:
-        import_plugin(Path({folder_str!r}))
-    except MissingDependencyError as error:
-        # pytest prints a UsageError as one line: the plugin, its requirements.txt, the command.
-        raise pytest.UsageError(str(error)) from None
-    except Exception:
-        return  # Any other error fails the tests that load the plugin, with its traceback.
-'''
+try:
+    import_plugin(Path(sys.argv[1]))
+except MissingDependencyError as error:
+    print(error, file=sys.stderr)
+    sys.exit({_MISSING_DEPENDENCY_STATUS})
+"""
 
 
 def plugin_root_and_type(path: Path) -> tuple[Path, str]:
@@ -91,10 +88,7 @@ def plugin_root_and_type(path: Path) -> tuple[Path, str]:
 
 
 def write_generic_tests(path: Path, destination: Path) -> Path:
-    """Write the generic checks of the plugin at ``path`` as a pytest file in ``destination``.
-
-    A ``conftest.py`` beside it first checks that the plugin's packages are installed.
-    """
+    """Write the generic checks of the plugin at ``path`` as a pytest file in ``destination``."""
     import brainmark.testing
 
     path = Path(path).resolve()
@@ -119,17 +113,15 @@ def write_generic_tests(path: Path, destination: Path) -> Path:
     if checks:  # Data plugins have no check beyond loading.
         text += _GENERIC_CHECKS.format(checks=checks)
     target.write_text(text)
-    (destination / "conftest.py").write_text(
-        _REQUIREMENTS_CHECK.format(folder=path.name, folder_str=str(path))
-    )
     return target
 
 
 def run_plugin_tests(path: Path, *, extra_args: tuple[str, ...] = ()) -> int:
     """Run the generic checks and the plugin's ``test.py`` in a fresh process; pytest's code.
 
-    Output goes to this process's stdout/stderr. A missing package makes the code 4 after
-    one line naming the plugin's ``requirements.txt`` and the ``pip`` command.
+    Output goes to this process's stdout/stderr. A package the plugin imports but that is
+    not installed raises :class:`~brainmark.exceptions.MissingDependencyError` (naming its
+    ``requirements.txt`` and the ``pip`` command) before any test runs.
     """
     from brainmark.settings import get_settings
 
@@ -138,6 +130,7 @@ def run_plugin_tests(path: Path, *, extra_args: tuple[str, ...] = ()) -> int:
     env = dict(os.environ)
     roots = [str(root), *(str(p) for p in get_settings().plugin_path)]
     env["BRAINMARK_PLUGIN_PATH"] = os.pathsep.join(dict.fromkeys(roots))
+    _check_dependencies(path, env)
     with tempfile.TemporaryDirectory(prefix="brainmark-test-") as workdir:
         generic = write_generic_tests(path, Path(workdir))
         targets = [str(generic)]
@@ -151,3 +144,13 @@ def run_plugin_tests(path: Path, *, extra_args: tuple[str, ...] = ()) -> int:
         ]
         completed = subprocess.run(command, env=env, cwd=workdir, check=False)
     return completed.returncode
+
+
+def _check_dependencies(path: Path, env: dict[str, str]) -> None:
+    """Import the plugin in a fresh process; raise its MissingDependencyError if it has one."""
+    completed = subprocess.run(
+        [sys.executable, "-c", _IMPORT_CHECK, str(path)],
+        env=env, capture_output=True, text=True, check=False,
+    )
+    if completed.returncode == _MISSING_DEPENDENCY_STATUS:
+        raise MissingDependencyError(completed.stderr.strip())
