@@ -3,7 +3,8 @@
 The folder follows the plugin layout (``<root>/<type>/<folder>/`` with a registrations-only
 ``__init__.py``, the implementation, ``test.py`` and ``requirements.txt``), so
 ``brainmark test <root>/<type>/<folder>`` works right away and the user edits from a
-working state. Existing files are never overwritten.
+working state. Existing files are never overwritten, and an identifier some registry
+already knows is refused: the new plugin would clash with it as soon as both are found.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import re
 from pathlib import Path
 
 from brainmark.benchmarks.base import validate_identifier
-from brainmark.exceptions import ValidationError
+from brainmark.exceptions import DuplicateRegistrationError, ValidationError
+from brainmark.registry import REGISTRIES, plugin_index
 
 _REGION = re.compile(r"\.(V1|V2|V4|IT)-")
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -175,6 +177,21 @@ def folder_name(identifier: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", identifier.lower()).strip("_")
 
 
+def _refuse_known_identifier(identifier: str, kind: str) -> None:
+    """Refuse an identifier that any registry (built-in, plugin path, entry points) knows."""
+    for registry in REGISTRIES.values():
+        if identifier in registry:
+            location = plugin_index().find(registry.name, identifier)
+            where = f"plugin folder {location.folder}" if location else "code in this process"
+            article = "an" if registry.kind[0] in "aeiou" else "a"
+            raise DuplicateRegistrationError(
+                f"{kind.capitalize()} identifier {identifier!r} is already registered as "
+                f"{article} {registry.kind} by {where}. Identifiers must be unique across the "
+                f"built-in plugins, BRAINMARK_PLUGIN_PATH and installed plugin packages; "
+                f"choose another name."
+            )
+
+
 def _create(folder: Path, files: dict[str, str]) -> list[Path]:
     if folder.exists():
         raise ValidationError(
@@ -197,6 +214,7 @@ def new_benchmark(identifier: str, destination: Path) -> list[Path]:
     (``Author2024-rdm``) a behavior parent with the IT RDM as a stand-in comparison.
     """
     validate_identifier(identifier)
+    _refuse_known_identifier(identifier, "benchmark")
     match = _REGION.search(identifier)
     region = match.group(1) if match else "IT"
     parent = region if match else "behavior"
@@ -220,6 +238,7 @@ def new_model(identifier: str, destination: Path) -> list[Path]:
             f"Model identifier {identifier!r} must start with a letter or digit and contain "
             f"only letters, digits, '.', '_' and '-' (e.g. 'my-cornet-s')."
         )
+    _refuse_known_identifier(identifier, "model")
     values = {"identifier": identifier}
     folder = Path(destination) / "models" / folder_name(identifier)
     return _create(
