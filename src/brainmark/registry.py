@@ -394,13 +394,13 @@ def plugin_index() -> PluginIndex:
     A file that cannot be indexed is recorded (and cached) with its error, so one broken
     plugin does not break the others.
     """
+    settings = get_settings()
     roots = plugin_roots()
-    plugin_path = get_settings().plugin_path
     init_files = [folder / "__init__.py" for root in roots for folder in plugin_folders(root)]
     stamps = tuple((str(path), *_stamp(path)) for path in init_files)
     # The roots are part of the key: a plugin path entry holding no plugins adds no stamp.
     key = (tuple(roots), stamps)
-    cache_path = get_settings().cache_dir / "plugin_index.json"
+    cache_path = settings.cache_dir / "plugin_index.json"
     with _index_lock:
         memo = _memo.get(str(cache_path))
         if memo is not None and memo[0] == key:
@@ -428,7 +428,7 @@ def plugin_index() -> PluginIndex:
                 if entry.get("error")
             },
             roots=roots,
-            plugin_path=plugin_path,
+            plugin_path=settings.plugin_path,
         )
         _memo[str(cache_path)] = (key, index)
         return index
@@ -660,4 +660,5 @@ def _where(error: Exception, folder: Path) -> str:
 
 def _message(error: Exception) -> str:
     # A SyntaxError's str() repeats the file and line already given.
-    return error.msg if isinstance(error, SyntaxError) else str(error)
+    message = error.msg if isinstance(error, SyntaxError) else str(error)
+    return message.rstrip(".")
