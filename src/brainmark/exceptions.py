@@ -65,3 +65,7 @@ class CacheIntegrityWarning(UserWarning):
 
 class PluginImportError(BrainmarkError, ImportError):
     """A plugin folder's code raised while it was being imported."""
+
+
+class ImageTooLargeError(ValidationError):
+    """A stimulus image is over the decoding pixel budget and cannot be reduced to fit it."""

@@ -16,9 +16,9 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 import xarray as xr
-from PIL import Image
 
-from brainmark.exceptions import ValidationError
+from brainmark.data.images import verify_image
+from brainmark.exceptions import ImageTooLargeError, ValidationError
 
 # Coordinates (or dimensions) whose values are stimulus ids of the assembly's stimulus set:
 # ``stimulus_id`` on presentations, and the two axes of an RDM.
@@ -39,7 +39,7 @@ def format_ids(values: Iterable[object], *, limit: int = 10) -> str:
 
 
 def validate_stimulus_set(stimulus_set: _Frame, *, name: str | None = None) -> _Frame:
-    """Check a stimulus set: unique ``stimulus_id``, a readable image file for every id.
+    """Check a stimulus set: unique ``stimulus_id``, a decodable image file for every id.
 
     Parameters
     ----------
@@ -56,7 +56,9 @@ def validate_stimulus_set(stimulus_set: _Frame, *, name: str | None = None) -> _
     ------
     ValidationError
         On a missing ``stimulus_id`` column, missing or duplicate ids, ids without a path,
-        files that do not exist, or files Pillow cannot decode as images.
+        files that do not exist, or files Pillow cannot decode as images; as
+        :class:`~brainmark.exceptions.ImageTooLargeError` on images over the pixel budget
+        that cannot be reduced while decoding (see :mod:`brainmark.data.images`).
     """
     label = _label("Stimulus set", name or getattr(stimulus_set, "identifier", None))
     if not isinstance(stimulus_set, pd.DataFrame):
@@ -107,11 +109,15 @@ def validate_stimulus_set(stimulus_set: _Frame, *, name: str | None = None) -> _
             f"{format_ids(missing)} (first: {paths[str(missing[0])]}). Fix stimulus_paths "
             f"or restore the files."
         )
-    unreadable = {}
+    unreadable: dict[object, str] = {}
+    too_large: dict[object, ImageTooLargeError] = {}
     for sid in ids:
-        reason = _image_problem(Path(paths[str(sid)]))
-        if reason is not None:
-            unreadable[sid] = reason
+        try:
+            verify_image(paths[str(sid)])
+        except ImageTooLargeError as error:
+            too_large[sid] = error
+        except Exception as error:  # Pillow raises many types for broken files.
+            unreadable[sid] = f"{type(error).__name__}: {error}"
     if unreadable:
         first = next(iter(unreadable))
         raise ValidationError(
@@ -119,17 +125,14 @@ def validate_stimulus_set(stimulus_set: _Frame, *, name: str | None = None) -> _
             f"{format_ids(unreadable)} (first: {paths[str(first)]}: {unreadable[first]}). "
             f"Replace them with valid image files."
         )
+    if too_large:
+        first = next(iter(too_large))
+        raise ImageTooLargeError(
+            f"{label} has {len(too_large)} stimulus images too large to decode within the "
+            f"pixel budget: {format_ids(too_large)}. First, stimulus_id {first!r}: "
+            f"{too_large[first]}"
+        )
     return stimulus_set
-
-
-def _image_problem(path: Path) -> str | None:
-    """Why Pillow cannot decode ``path`` as an image, or None when it can."""
-    try:
-        with Image.open(path) as image:
-            image.verify()
-    except Exception as error:  # Pillow raises many types for broken files.
-        return f"{type(error).__name__}: {error}"
-    return None
 
 
 def validate_assembly(
