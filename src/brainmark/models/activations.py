@@ -57,6 +57,7 @@ from brainmark._files import (
 )
 from brainmark._provenance import code_key, library_sha1, plugin_folder_of
 from brainmark.data.assemblies import NeuroidAssembly
+from brainmark.data.images import open_image
 from brainmark.data.stimuli import StimulusSet
 from brainmark.exceptions import ModelError, SettingsError, ValidationError
 from brainmark.models._keys import module_code_sha1, stimuli_key, weights_sha1
@@ -91,11 +92,10 @@ class ImagePreprocessing:
 
     def decode(self, path: str | Path) -> torch.Tensor:
         """The image as a ``channels x size x size`` uint8 tensor."""
-        with Image.open(path) as image:
-            image = image.convert("L" if self.grayscale else "RGB")
-            if image.size != (self.size, self.size):
-                image = image.resize((self.size, self.size), Image.Resampling.BILINEAR)
-            array = np.asarray(image, dtype=np.uint8)
+        image = open_image(path).convert("L" if self.grayscale else "RGB")  # within the budget
+        if image.size != (self.size, self.size):
+            image = image.resize((self.size, self.size), Image.Resampling.BILINEAR)
+        array = np.asarray(image, dtype=np.uint8)
         array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
         return torch.from_numpy(np.array(array, order="C"))  # a writable copy
 

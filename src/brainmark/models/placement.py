@@ -27,6 +27,7 @@ from brainmark._files import (
     write_checked_json,
 )
 from brainmark._provenance import library_sha1
+from brainmark.data.images import open_image
 from brainmark.data.stimuli import StimulusSet
 from brainmark.exceptions import ModelError, ValidationError
 from brainmark.models._keys import stimuli_key
@@ -118,8 +119,7 @@ def _place_all(
         for source, name in tqdm(names.items(), desc=f"placing {identifier}", unit="image",
                                  leave=False, disable=len(names) < 100):
             try:
-                with Image.open(source) as image:
-                    placed = place_image(image, ratio)
+                placed = place_image(open_image(source), ratio)  # within the pixel budget
             except Exception as error:
                 raise ModelError(
                     f"Stimulus {first_id[source]!r} of stimulus set {identifier!r} could not "
