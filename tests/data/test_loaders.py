@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from brainmark import _files
 from brainmark.data import (
     BehavioralAssembly,
     DataAssembly,
@@ -155,7 +156,7 @@ def test_corrupt_cache_entry_is_fetched_again(local_store, neuroid_assembly, tmp
 def test_remembered_checksums_still_notice_a_changed_file(
     local_store, neuroid_assembly, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(loaders_module, "VERIFY_MEMO_MIN_BYTES", 0)
+    monkeypatch.setattr(_files, "_RACY_NS", 0)  # remember even files written just now
     record = upload_assembly(neuroid_assembly, "test.neural", "NeuroidAssembly", local_store,
                              tmp_path)
     load_assembly_from_store("test.neural", local_store, record["sha1"])
@@ -240,8 +241,12 @@ def test_an_extracted_folder_linked_elsewhere_is_extracted_again(
 def test_extracted_stimuli_are_read_once_per_process_while_unchanged(
     local_store, make_stimulus_set, tmp_path, monkeypatch
 ):
+    # As if every file were older than the file system's timestamp granularity; files
+    # written moments ago are checked every time (see _files.content_sha1).
+    monkeypatch.setattr(_files, "_RACY_NS", 0)
     record = upload_stimulus_set(make_stimulus_set(), "test.stimuli", local_store, tmp_path)
-    load_uploaded(record, local_store)  # Extracted here: the ZIP's CRCs are remembered.
+    load_uploaded(record, local_store)  # Extracted here.
+    load_uploaded(record, local_store)  # Checked here: the CRCs are remembered.
     reads = []
     crc32_of_file = loaders_module._crc32_of_file
     monkeypatch.setattr(loaders_module, "_crc32_of_file",
@@ -249,6 +254,7 @@ def test_extracted_stimuli_are_read_once_per_process_while_unchanged(
     load_uploaded(record, local_store)
     assert reads == []
     touched = load_uploaded(record, local_store).get_stimulus("d")
+    time.sleep(0.05)  # past the timestamp granularity
     touched.write_bytes(touched.read_bytes())  # Same bytes, new ctime: checked again.
     load_uploaded(record, local_store)
     assert reads == ["3.png"]

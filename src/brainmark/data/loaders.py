@@ -18,7 +18,6 @@ import os
 import shutil
 import stat
 import tempfile
-import warnings
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -27,7 +26,13 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 import xarray as xr
 
-from brainmark._files import atomic_path, sha1_of_file
+from brainmark._files import (
+    atomic_path,
+    changed_recently,
+    content_sha1,
+    distrust_cache_file,
+    sha1_of_file,
+)
 from brainmark.data._formats import read_assembly_netcdf, read_frame_csv
 from brainmark.data.assemblies import DataAssembly, assembly_class, attach_stimulus_set_meta
 from brainmark.data.packaging import (
@@ -42,12 +47,9 @@ from brainmark.data.validation import validate_alignment
 from brainmark.exceptions import ChecksumMismatchError, StoreError, ValidationError
 from brainmark.settings import get_settings
 
-# Files at least this large have their verified SHA1 remembered per (inode, size, mtime,
-# ctime) within a process; smaller ones are hashed on every load (1 GB/s makes that cheap).
-VERIFY_MEMO_MIN_BYTES = 64 << 20
-_verified: dict[tuple, str] = {}
 # The CRC-32 of each extracted stimulus file, per (path, inode, size, mtime, ctime), so one
-# process reads every file once however often it loads the set.
+# process reads every file once however often it loads the set (the rule of
+# brainmark._files.content_sha1, which remembers the fetched files' SHA1s).
 _verified_crc: dict[tuple, int] = {}
 _CHUNK = 1 << 20
 
@@ -88,13 +90,13 @@ def fetch_file(
     store = open_store(store)
     target = cache_folder(sha1) / PurePosixPath(key).name
     if target.is_file():
-        actual = _cached_sha1(target)
+        actual = content_sha1(target)
         if actual == sha1:
             return target
-        warnings.warn(
-            f"Cached file {target} of {identifier or key!r} is corrupt (SHA1 {actual}, "
-            f"expected {sha1}); fetching it again from {store.location}.",
-            stacklevel=2,
+        distrust_cache_file(
+            target, f"file of {identifier or key!r}",
+            f"it is corrupt (SHA1 {actual}, expected {sha1}); fetching it again from "
+            f"{store.location}",
         )
     with atomic_path(target) as temporary:
         store.download(key, temporary, version_id=version_id)
@@ -107,32 +109,13 @@ def fetch_file(
                 f"not the one this loader pins: pin the right version_id, or package the "
                 f"data again and update the pinned SHA1."
             )
-    _remember(target, sha1)
     return target
-
-
-def _stat_key(path: Path) -> tuple:
-    return _status_key(path, path.stat())
 
 
 def _status_key(path: Path, status: os.stat_result) -> tuple:
     # Any write changes the ctime, which no user can set back: an equal key means the same
     # content as when it was checked.
     return (str(path), status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
-
-
-def _cached_sha1(path: Path) -> str:
-    if path.stat().st_size < VERIFY_MEMO_MIN_BYTES:
-        return sha1_of_file(path)
-    key = _stat_key(path)
-    if key not in _verified:
-        _verified[key] = sha1_of_file(path)
-    return _verified[key]
-
-
-def _remember(path: Path, sha1: str) -> None:
-    if path.stat().st_size >= VERIFY_MEMO_MIN_BYTES:
-        _verified[_stat_key(path)] = sha1
 
 
 def _file_members(zip_path: Path) -> list[zipfile.ZipInfo]:
@@ -158,11 +141,8 @@ def _extracted(zip_path: Path, members: list[zipfile.ZipInfo]) -> Path:
     if difference is None:
         return folder
     if folder.exists():
-        warnings.warn(
-            f"The extracted stimulus files of {zip_path} are damaged: {difference}. "
-            f"Extracting the ZIP again.",
-            stacklevel=3,
-        )
+        distrust_cache_file(folder, f"stimulus files extracted from {zip_path}",
+                            f"{difference}; extracting the ZIP again")
         _remove_folder(folder)
     temporary = Path(tempfile.mkdtemp(dir=zip_path.parent, prefix=".files."))
     try:
@@ -173,9 +153,6 @@ def _extracted(zip_path: Path, members: list[zipfile.ZipInfo]) -> Path:
         except OSError:
             if _first_difference(folder, members) is not None:  # Another process won the
                 raise  # race only if its folder is complete.
-        else:
-            for info in members:  # Just written from the ZIP: their content is the ZIP's.
-                _remember_crc(folder / info.filename, info.CRC)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
     return folder
@@ -198,9 +175,12 @@ def _first_difference(folder: Path, members: list[zipfile.ZipInfo]) -> str | Non
         if status.st_size != info.file_size:
             return f"{path} has {status.st_size} bytes, its ZIP member {info.file_size}"
         key = _status_key(path, status)
-        if key not in _verified_crc:
-            _verified_crc[key] = _crc32_of_file(path)
-        if _verified_crc[key] != info.CRC:
+        crc = _verified_crc.get(key)
+        if crc is None:
+            crc = _crc32_of_file(path)
+            if not changed_recently(status):
+                _verified_crc[key] = crc
+        if crc != info.CRC:
             return f"{path} has other content than its ZIP member (CRC-32 differs)"
     return None
 
@@ -211,10 +191,6 @@ def _crc32_of_file(path: Path) -> int:
         while chunk := handle.read(_CHUNK):
             crc = zlib.crc32(chunk, crc)
     return crc
-
-
-def _remember_crc(path: Path, crc: int) -> None:
-    _verified_crc[_status_key(path, path.lstat())] = crc
 
 
 def _remove_folder(folder: Path) -> None:
