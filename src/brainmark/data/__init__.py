@@ -12,6 +12,7 @@ from brainmark.data.assemblies import (
     gather_indexes,
     walk_coords,
 )
+from brainmark.data.images import open_image
 from brainmark.data.loaders import (
     fetch_file,
     load_assembly_from_s3,
@@ -50,6 +51,7 @@ __all__ = [
     "load_assembly_from_store",
     "load_stimulus_set_from_s3",
     "load_stimulus_set_from_store",
+    "open_image",
     "open_store",
     "package_data_assembly_locally",
     "package_stimulus_set_locally",
