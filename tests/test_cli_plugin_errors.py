@@ -115,3 +115,22 @@ def test_test_command_names_the_requirements_of_a_missing_package(tmp_path, capf
     )
     # pytest never ran: no traceback from each test that would load the plugin.
     assert capfd.readouterr() == ("", "")
+
+
+def test_table_scores_the_other_benchmarks_when_one_cannot_even_load(tmp_path, monkeypatch):
+    root = tmp_path / "plugins"
+    make_plugin(root, "raising", """
+        from brainmark.registry import benchmark_registry
+        raise RuntimeError("the data server is down")
+        benchmark_registry["Broken2024.IT-rdm"] = dict
+    """, plugin_type="benchmarks")
+    monkeypatch.setenv("BRAINMARK_PLUGIN_PATH", str(root))
+    result = CliRunner().invoke(
+        main, ["table", "--model", "pixels", "--benchmark", "Broken2024.IT-rdm",
+               "--benchmark", "Coggan2024.V1-rdm"],
+    )
+    assert result.exit_code == 1, result.output
+    [scored] = [line for line in result.stdout.splitlines() if line.startswith("Coggan2024.V1")]
+    assert "X" not in scored.split()
+    assert "X pixels on Broken2024.IT-rdm: PluginImportError" in result.stdout
+    assert "the data server is down" in result.stdout

@@ -218,28 +218,36 @@ def score_table(
     start = time.perf_counter()
     results = []
     parents = {}
+    unloadable = {}
     for benchmark in benchmarks:
-        parents[benchmark] = brainmark.load_benchmark(benchmark).parent
+        try:
+            parents[benchmark] = brainmark.load_benchmark(benchmark).parent
+        except Exception as error:  # A benchmark that cannot load fails its pairs only.
+            unloadable[benchmark] = f"{type(error).__name__}: {error}"
     for model in models:
         for benchmark in benchmarks:
             try:
-                results.append(score_model(model, benchmark, use_cache=use_cache))
+                if benchmark in unloadable:
+                    message = unloadable[benchmark]
+                else:
+                    results.append(score_model(model, benchmark, use_cache=use_cache))
+                    message = None
             except Exception as error:  # One failing pair must not stop the table.
+                message = f"{type(error).__name__}: {error}"
+            if message is not None:
                 results.append(
-                    {
-                        "model": model,
-                        "benchmark": benchmark,
-                        "score": None,
-                        "error_message": f"{type(error).__name__}: {error}",
-                    }
+                    {"model": model, "benchmark": benchmark, "score": None,
+                     "error_message": message}
                 )
             if progress is not None:
                 progress(model, benchmark)
+    # Benchmarks that could not load have no place in the tree: their pairs are errors only.
     table = pd.DataFrame(
-        [[None] * len(benchmarks) for _ in models], index=list(models), columns=list(benchmarks)
+        [[None] * len(parents) for _ in models], index=list(models), columns=list(parents)
     )
     for result in results:
-        table.loc[result["model"], result["benchmark"]] = result.get("score")
+        if result["benchmark"] in parents:
+            table.loc[result["model"], result["benchmark"]] = result.get("score")
     nodes = aggregate_table(table, parents)
     return {
         "results": results,
