@@ -65,3 +65,12 @@ def test_the_file_hash_memo_sees_a_same_size_rewrite_with_the_old_mtime(tmp_path
     path.write_bytes(b"b" * 100)
     os.utime(path, ns=(mtime, mtime))  # mtime put back; the ctime still moved on
     assert content_sha1(path) == hashlib.sha1(b"b" * 100).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [("Kriegeskorte2008.IT-rdm", "Kriegeskorte2008.IT-rdm"), ("a/b c", "a_b_c"),
+     ("..", "_."), (".hidden", "_hidden"), ("", "_"), ("mod\u00e8le", "mod_le")],
+)
+def test_safe_file_name_keeps_one_harmless_name(text, name):
+    assert _files.safe_file_name(text) == name

@@ -162,3 +162,17 @@ def test_home_check_reads_the_settings_in_force(tmp_path, monkeypatch):
     monkeypatch.setenv("BRAINMARK_HOME", str(blocker))
     with pytest.raises(SettingsError, match=r"is a file, not a folder"):
         check_home_writable()
+
+
+def test_every_folder_brainmark_writes_is_under_home(tmp_path):
+    settings = Settings(home=tmp_path)
+    paths = [
+        settings.cache_dir, settings.data_cache_dir, settings.activations_dir,
+        settings.placed_dir, settings.ceilings_dir, settings.layer_maps_dir,
+        settings.plugin_index_path, settings.results_dir, settings.packages_dir,
+        settings.store_dir, settings.database_path, settings.outbox_dir,
+        settings.plugin_store_dir,
+    ]
+    assert all(path.is_relative_to(tmp_path) for path in paths)
+    assert len(set(paths)) == len(paths)
+    assert settings.store_location == (tmp_path / "store").as_uri()

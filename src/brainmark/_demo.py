@@ -62,7 +62,7 @@ def run_demo(store_location: str | None = None, echo: Callable[[str], None] = pr
     rdm = brainmark.load_dataset(SOURCE_ASSEMBLY)
     stimuli.identifier = DEMO_STIMULUS_SET
 
-    folder = settings.home / "demo" / "packages"
+    folder = settings.packages_dir / "demo"
     packaged_set = timer(
         "package stimulus set",
         lambda: package_stimulus_set_locally(stimuli, DEMO_STIMULUS_SET, folder),

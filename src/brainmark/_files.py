@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -15,6 +16,13 @@ from pathlib import Path
 from typing import Any
 
 _CHUNK = 1 << 20
+
+
+def safe_file_name(text: str) -> str:
+    """``text`` as one file or folder name: characters other than letters, digits, ``_``,
+    ``.`` and ``-`` become ``_`` (a leading dot too, so no name is hidden or ``..``)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", text)
+    return "_" + name[1:] if name.startswith(".") else name or "_"
 
 
 def sha1_of_file(path: str | Path) -> str:

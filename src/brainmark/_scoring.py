@@ -16,14 +16,18 @@ import hashlib
 import json
 import math
 import platform
-import re
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from brainmark._files import distrust_cache_file, read_checked_json, write_checked_json
+from brainmark._files import (
+    distrust_cache_file,
+    read_checked_json,
+    safe_file_name,
+    write_checked_json,
+)
 from brainmark._provenance import library_sha1, plugin_content_sha1
 from brainmark.settings import check_home_writable, get_settings, override_settings
 
@@ -59,8 +63,10 @@ def layer_commitment(model: Any, benchmark: Any) -> dict[str, Any]:
 
 
 def _result_path(model: str, benchmark: str, version: int, key: str) -> Path:
-    safe = [re.sub(r"[^A-Za-z0-9_.-]", "_", part) for part in (model, benchmark)]
-    return get_settings().home / "results" / safe[0] / safe[1] / f"v{version}-{key}.json"
+    return (
+        get_settings().results_dir / safe_file_name(model) / safe_file_name(benchmark)
+        / f"v{version}-{key}.json"
+    )
 
 
 def _float(value: Any) -> float:

@@ -400,7 +400,7 @@ def plugin_index() -> PluginIndex:
     stamps = tuple((str(path), *_stamp(path)) for path in init_files)
     # The roots are part of the key: a plugin path entry holding no plugins adds no stamp.
     key = (tuple(roots), stamps)
-    cache_path = settings.cache_dir / "plugin_index.json"
+    cache_path = settings.plugin_index_path
     with _index_lock:
         memo = _memo.get(str(cache_path))
         if memo is not None and memo[0] == key:

@@ -95,14 +95,73 @@ class Settings:
                 f"process) or a positive number of processes. Got {self.num_workers}."
             )
 
-    # Folders derived from home; one place decides the layout.
+    # Every path under home is decided here and nowhere else (docs/architecture.md lists
+    # them with what each file is keyed by).
     @property
     def cache_dir(self) -> Path:
+        """Derived files, all recomputable: deleting this folder loses no data."""
         return self.home / "cache"
 
     @property
+    def data_cache_dir(self) -> Path:
+        """Data files fetched from stores, one folder per file SHA1."""
+        return self.cache_dir / "data"
+
+    @property
+    def activations_dir(self) -> Path:
+        return self.cache_dir / "activations"
+
+    @property
+    def placed_dir(self) -> Path:
+        """Stimuli placed at a model's visual degrees."""
+        return self.cache_dir / "placed"
+
+    @property
+    def ceilings_dir(self) -> Path:
+        return self.cache_dir / "ceilings"
+
+    @property
+    def layer_maps_dir(self) -> Path:
+        """Region -> layer maps chosen by layer selection."""
+        return self.cache_dir / "region_layer_maps"
+
+    @property
+    def plugin_index_path(self) -> Path:
+        return self.cache_dir / "plugin_index.json"
+
+    @property
+    def results_dir(self) -> Path:
+        """Score records of local runs."""
+        return self.home / "results"
+
+    @property
+    def packages_dir(self) -> Path:
+        """Output of ``package_*_locally`` when no folder is given."""
+        return self.home / "packages"
+
+    @property
+    def store_dir(self) -> Path:
+        """The embedded object store (the default of the ``store`` setting)."""
+        return self.home / "store"
+
+    @property
+    def database_path(self) -> Path:
+        """The platform's embedded SQLite database."""
+        return self.home / "platform" / "brainmark.sqlite3"
+
+    @property
+    def outbox_dir(self) -> Path:
+        """E-mails the platform sends, as files (the embedded default)."""
+        return self.home / "platform" / "outbox"
+
+    @property
+    def plugin_store_dir(self) -> Path:
+        """The platform's git repository of accepted plugins (a plugin root)."""
+        return self.home / "platform" / "plugins"
+
+    @property
     def store_location(self) -> str:
-        return self.store or (self.home / "store").as_uri()
+        return self.store or self.store_dir.as_uri()
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:

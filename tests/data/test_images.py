@@ -114,7 +114,7 @@ def test_placing_a_huge_png_names_the_stimulus_and_leaves_no_placed_folder(tmp_p
     with pytest.raises(ModelError, match=r"Stimulus 'huge' of stimulus set 'bombs' could not be "
                                          r"decoded .*ImageTooLargeError: .*13000 x 13000"):
         place_on_screen(stimuli, target_visual_degrees=8, source_visual_degrees=4)
-    placed = get_settings().cache_dir / "placed"
+    placed = get_settings().placed_dir
     assert not placed.exists() or list(placed.iterdir()) == []
 
 

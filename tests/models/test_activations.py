@@ -46,7 +46,7 @@ def direct_forward(net, stimuli, layer):
 
 
 def cache_entries():
-    root = get_settings().cache_dir / "activations"
+    root = get_settings().activations_dir
     if not root.exists():
         return []
     return sorted(p for p in root.rglob("*") if p.is_dir() and p.parent != root)
@@ -175,7 +175,7 @@ def test_an_undecodable_file_names_the_stimulus_and_path_and_leaves_no_cache_ent
     with pytest.raises(ModelError, match=rf"{stimuli['stimulus_id'][7]}.*broken\.png"):
         extract(net, damaged, ["relu", "fc"], batch_size=3)
     assert cache_entries() == []
-    leftovers = list((get_settings().cache_dir / "activations").rglob("*.npy"))
+    leftovers = list((get_settings().activations_dir).rglob("*.npy"))
     assert leftovers == []
 
 
@@ -190,7 +190,7 @@ def test_a_failing_forward_pass_names_the_model_and_leaves_no_cache_entry(stimul
     with pytest.raises(ModelError, match=r"Model 'wrong-input' failed in its forward pass"):
         extract(wrong_input, stimuli, ["1"], identifier="wrong-input")
     assert cache_entries() == []
-    assert not list((get_settings().cache_dir / "activations").rglob("*.npy"))
+    assert not list((get_settings().activations_dir).rglob("*.npy"))
 
 
 def test_the_module_training_mode_is_restored(net, stimuli):

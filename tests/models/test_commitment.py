@@ -151,7 +151,7 @@ def test_a_region_without_a_layer_is_chosen_by_its_scorer_once_and_remembered(it
     model.start_recording("IT", time_bins=[(70, 170)])
     assert model.layer_for("IT") == "pool"
     assert it_scorer.calls == 4  # every candidate layer once
-    stored = list((get_settings().cache_dir / "region_layer_maps").glob("tiny-*.json"))
+    stored = list((get_settings().layer_maps_dir).glob("tiny-*.json"))
     record = read_checked_json(stored[0], what="layer map")
     assert len(stored) == 1 and "layer selection" in record["method"]
     again = commitment(region_layer_map={"V1": "relu"}, layer_scorers={"IT": it_scorer})

@@ -81,7 +81,7 @@ def test_an_undecodable_stimulus_is_named_and_nothing_is_cached(square, tmp_path
     (tmp_path / "square.png").write_bytes(b"not an image")
     with pytest.raises(ModelError, match=r"Stimulus 'square'.*square\.png"):
         place_on_screen(square, target_visual_degrees=8, source_visual_degrees=4)
-    assert not list((get_settings().cache_dir / "placed").iterdir())
+    assert not list((get_settings().placed_dir).iterdir())
 
 
 def test_a_changed_image_under_the_same_name_and_id_is_placed_anew(square, tmp_path):

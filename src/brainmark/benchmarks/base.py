@@ -24,7 +24,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from brainmark._files import distrust_cache_file, read_checked_json, write_checked_json
+from brainmark._files import (
+    distrust_cache_file,
+    read_checked_json,
+    safe_file_name,
+    write_checked_json,
+)
 from brainmark._provenance import code_key, library_sha1
 from brainmark.exceptions import BenchmarkError, ValidationError
 from brainmark.settings import get_settings
@@ -170,10 +175,9 @@ class BenchmarkBase:
 
     def ceiling_cache_path(self) -> Path:
         """Where the ceiling of this identifier, version, data and code is cached."""
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", self.identifier)
         digest = hashlib.sha1(json.dumps(self.ceiling_key(), sort_keys=True).encode())
         name = f"v{self.version}-{digest.hexdigest()}.json"
-        return get_settings().cache_dir / "ceilings" / safe / name
+        return get_settings().ceilings_dir / safe_file_name(self.identifier) / name
 
     def _cached_ceiling(self) -> Any:
         from brainmark.metrics import Score

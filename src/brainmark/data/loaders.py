@@ -56,7 +56,7 @@ _CHUNK = 1 << 20
 
 def cache_folder(sha1: str) -> Path:
     """Cache folder of the file with this SHA1."""
-    return get_settings().cache_dir / "data" / sha1
+    return get_settings().data_cache_dir / sha1
 
 
 def fetch_file(

@@ -75,7 +75,7 @@ def check_identifier(identifier: str, kind: str) -> str:
 
 def default_downloads_path() -> Path:
     """Where packaged files go unless told otherwise: ``<home>/packages``."""
-    return get_settings().home / "packages"
+    return get_settings().packages_dir
 
 
 def package_stimulus_set_locally(

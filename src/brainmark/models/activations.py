@@ -53,6 +53,7 @@ from brainmark._files import (
     distrust_cache_file,
     read_checked_json,
     replace_folder,
+    safe_file_name,
     write_checked_json,
 )
 from brainmark._provenance import code_key, library_sha1, plugin_folder_of
@@ -297,7 +298,7 @@ def _cached_entries(
     layers = validate_layers(module, layers, identifier=identifier)
     files = _distinct_files(stimuli)
     settings = get_settings()
-    root = root if root is not None else settings.cache_dir / "activations"
+    root = root if root is not None else settings.activations_dir
     key_parts = {
         "format": _CACHE_FORMAT,
         "model": identifier,
@@ -657,8 +658,7 @@ def _fitting_activations(
 
 def _entry_folder(root: Path, identifier: str, key_parts: dict[str, Any], layer: str) -> Path:
     key = json.dumps({**key_parts, "layer": layer}, sort_keys=True)
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in identifier)
-    return root / safe / hashlib.sha1(key.encode()).hexdigest()
+    return root / safe_file_name(identifier) / hashlib.sha1(key.encode()).hexdigest()
 
 
 def _read_meta(entry: Path) -> dict[str, Any] | None:

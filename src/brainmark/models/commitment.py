@@ -26,7 +26,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from brainmark._files import read_checked_json, write_checked_json, write_json_atomically
+from brainmark._files import (
+    read_checked_json,
+    safe_file_name,
+    write_checked_json,
+    write_json_atomically,
+)
 from brainmark._provenance import library_sha1
 from brainmark.data.assemblies import (
     BehavioralAssembly,
@@ -177,7 +182,7 @@ class ModelCommitment(BrainModel):
              _scorer_name(scorer), self.visual_degrees(), region]
         )
         digest = hashlib.sha1(key.encode()).hexdigest()[:16]
-        path = get_settings().cache_dir / "region_layer_maps" / f"{self.identifier}-{digest}.json"
+        path = get_settings().layer_maps_dir / safe_file_name(f"{self.identifier}-{digest}.json")
         if get_settings().reuse_cache:
             record = read_checked_json(path, what="layer map")
             try:

@@ -66,7 +66,7 @@ def place_on_screen(
     degrees = f"{float(source_visual_degrees)}|{float(target_visual_degrees)}"
     key = f"{stimuli_key(stimulus_set)}|{degrees}|{library_sha1()}"
     settings = get_settings()
-    folder = settings.cache_dir / "placed" / hashlib.sha1(key.encode()).hexdigest()
+    folder = settings.placed_dir / hashlib.sha1(key.encode()).hexdigest()
     ids = list(dict.fromkeys(str(sid) for sid in stimulus_set["stimulus_id"]))
     sources = {sid: Path(stimulus_set.get_stimulus(sid)) for sid in ids}
     # One placed file per distinct source file, so stimuli sharing a file still share one.
