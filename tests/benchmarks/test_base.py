@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from brainmark._files import read_checked_json, write_checked_json
-from brainmark.benchmarks import BenchmarkBase, assembly_sha1, validate_identifier
-from brainmark.data import PropertyAssembly
+from brainmark.benchmarks import BenchmarkBase, validate_identifier
+from brainmark.data import PropertyAssembly, assembly_sha1
 from brainmark.exceptions import BenchmarkError, CacheIntegrityWarning, ValidationError
 
 

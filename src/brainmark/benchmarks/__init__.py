@@ -9,7 +9,6 @@ holds the aggregation tree the leaderboard uses.
 from brainmark.benchmarks.base import (
     AssemblyBenchmark,
     BenchmarkBase,
-    assembly_sha1,
     no_ceiling,
     placed_stimuli,
     validate_identifier,
@@ -37,7 +36,6 @@ __all__ = [
     "RSABenchmark",
     "aggregate_scores",
     "aggregate_table",
-    "assembly_sha1",
     "no_ceiling",
     "parent_node",
     "placed_stimuli",

@@ -31,6 +31,7 @@ from brainmark._files import (
     write_checked_json,
 )
 from brainmark._provenance import code_key, library_sha1
+from brainmark.data.hashing import assembly_sha1
 from brainmark.exceptions import BenchmarkError, ValidationError
 from brainmark.settings import get_settings
 
@@ -44,29 +45,6 @@ def resolve(value: Any) -> Any:
     keep construction cheap while tests can pass small in-memory assemblies.
     """
     return value() if callable(value) and not isinstance(value, xr.DataArray) else value
-
-
-def assembly_sha1(*assemblies: xr.DataArray) -> str:
-    """SHA1 of the values and coordinates of assemblies: the identity of a ceiling's data.
-
-    Coordinates are hashed by name and value so relabelling the data changes the digest
-    too; the result does not depend on how the data was stored or loaded.
-    """
-    digest = hashlib.sha1()
-    for assembly in assemblies:
-        digest.update(repr(assembly.dims).encode())
-        values = np.asarray(assembly.values)
-        # Numbers hash by their float64 bytes, labels (behavioral choices) by their text.
-        values = values.astype(float) if values.dtype.kind in "biuf" else values.astype(str)
-        digest.update(np.ascontiguousarray(values).tobytes())
-        for name in sorted(map(str, assembly.coords)):
-            if name in assembly.dims and name in assembly.indexes:
-                index = assembly.indexes[name]
-                if index.nlevels > 1 or index.name != name:
-                    continue  # A MultiIndex: its levels are hashed as coordinates.
-            digest.update(name.encode())
-            digest.update(np.asarray(assembly.coords[name].values).astype(str).tobytes())
-    return digest.hexdigest()
 
 
 class BenchmarkBase:
@@ -137,7 +115,8 @@ class BenchmarkBase:
         """SHA1 of the data the ceiling is computed on (part of the ceiling cache key).
 
         The default hashes nothing data-specific; subclasses that hold data override it,
-        which :class:`NeuralBenchmark` and its siblings do with :func:`assembly_sha1`.
+        which :class:`NeuralBenchmark` and its siblings do with
+        :func:`~brainmark.data.assembly_sha1`.
         """
         return hashlib.sha1(b"no-data").hexdigest()
 

@@ -12,6 +12,7 @@ from brainmark.data.assemblies import (
     gather_indexes,
     walk_coords,
 )
+from brainmark.data.hashing import assembly_sha1, stimulus_set_sha1
 from brainmark.data.images import open_image
 from brainmark.data.loaders import (
     fetch_file,
@@ -42,6 +43,7 @@ __all__ = [
     "StimulusSet",
     "Store",
     "assembly_class",
+    "assembly_sha1",
     "attach_stimulus_set_meta",
     "average_repetitions",
     "coords_frame",
@@ -55,6 +57,7 @@ __all__ = [
     "open_store",
     "package_data_assembly_locally",
     "package_stimulus_set_locally",
+    "stimulus_set_sha1",
     "validate_alignment",
     "validate_assembly",
     "validate_stimulus_set",

@@ -1,34 +1,16 @@
-"""Cache keys shared by activation extraction, image placement and layer selection.
+"""Cache keys of networks, shared by activation extraction and layer selection.
 
-Each key is made of content, never of names alone: a stimulus set is keyed by the bytes of
-its files, a network by its weights and by the code of every class it is built from.
+Each key is made of content, never of names alone: a network is keyed by its weights and
+by the code of every class it is built from (stimuli: :mod:`brainmark.data.hashing`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import torch
 
-from brainmark._files import content_sha1
 from brainmark._provenance import code_key
-from brainmark.data.stimuli import StimulusSet
-
-
-def stimuli_key(stimuli: StimulusSet) -> str:
-    """SHA1 of the sorted (stimulus id, SHA1 of its file's bytes) pairs.
-
-    Changed images under the same names and ids give a new key; the same files under
-    another identifier or in another row order give the same key. File hashes are
-    remembered per process while a file is unchanged (see :func:`brainmark._files.
-    content_sha1`), so keying a set costs one read of its files per process.
-    """
-    ids = sorted(dict.fromkeys(str(sid) for sid in stimuli["stimulus_id"]))
-    digest = hashlib.sha1()
-    for sid in ids:
-        digest.update(f"{sid}\t{content_sha1(Path(stimuli.get_stimulus(sid)))}\n".encode())
-    return f"files:{digest.hexdigest()}"
 
 
 def weights_sha1(module: torch.nn.Module) -> str:

@@ -58,10 +58,11 @@ from brainmark._files import (
 )
 from brainmark._provenance import code_key, library_sha1, plugin_folder_of
 from brainmark.data.assemblies import NeuroidAssembly
+from brainmark.data.hashing import stimulus_set_sha1
 from brainmark.data.images import open_image
 from brainmark.data.stimuli import StimulusSet
 from brainmark.exceptions import ModelError, SettingsError, ValidationError
-from brainmark.models._keys import module_code_sha1, stimuli_key, weights_sha1
+from brainmark.models._keys import module_code_sha1, weights_sha1
 from brainmark.settings import get_settings
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -161,7 +162,7 @@ class PCAProjection:
     n_components: int = 1000
 
     def key(self) -> str:
-        fitting = stimuli_key(self.fitting_stimuli)
+        fitting = stimulus_set_sha1(self.fitting_stimuli)
         return f"PCAProjection(n_components={self.n_components}, fitting={fitting})"
 
     def projector(
@@ -306,7 +307,7 @@ def _cached_entries(
         "code_sha1": module_code_sha1(module),
         "library_sha1": library_sha1(),
         "preprocessing": _callable_key(preprocessing),
-        "stimuli": stimuli_key(stimuli),
+        "stimuli": stimulus_set_sha1(stimuli),
         "projection": projection.key() if projection is not None else None,
     }
     entries = {layer: _entry_folder(root, identifier, key_parts, layer) for layer in layers}

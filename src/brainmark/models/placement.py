@@ -27,10 +27,10 @@ from brainmark._files import (
     write_checked_json,
 )
 from brainmark._provenance import library_sha1
+from brainmark.data.hashing import stimulus_set_sha1
 from brainmark.data.images import open_image
 from brainmark.data.stimuli import StimulusSet
 from brainmark.exceptions import ModelError, ValidationError
-from brainmark.models._keys import stimuli_key
 from brainmark.settings import get_settings
 
 GRAY = (128, 128, 128)
@@ -64,7 +64,7 @@ def place_on_screen(
         return stimulus_set
     ratio = float(source_visual_degrees) / float(target_visual_degrees)
     degrees = f"{float(source_visual_degrees)}|{float(target_visual_degrees)}"
-    key = f"{stimuli_key(stimulus_set)}|{degrees}|{library_sha1()}"
+    key = f"{stimulus_set_sha1(stimulus_set)}|{degrees}|{library_sha1()}"
     settings = get_settings()
     folder = settings.placed_dir / hashlib.sha1(key.encode()).hexdigest()
     ids = list(dict.fromkeys(str(sid) for sid in stimulus_set["stimulus_id"]))

@@ -30,8 +30,7 @@ import numpy as np
 
 from brainmark import load_dataset, load_metric, load_stimulus_set
 from brainmark.benchmarks import BenchmarkBase, RSABenchmark, no_ceiling, placed_stimuli
-from brainmark.benchmarks.base import assembly_sha1
-from brainmark.data import PropertyAssembly, StimulusSet
+from brainmark.data import PropertyAssembly, StimulusSet, assembly_sha1
 
 HUMAN_VISUAL_DEGREES = 2.9
 MONKEY_VISUAL_DEGREES = 7
