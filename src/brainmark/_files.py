@@ -9,11 +9,12 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 _CHUNK = 1 << 20
 
@@ -68,31 +69,68 @@ def write_json_atomically(path: str | Path, content: Any, *, indent: int | None 
 # truncated or emptied is reported and recomputed, never trusted on its name alone.
 
 _CHECKED_FORMAT = "brainmark-checked/1"
-_content_memo: dict[tuple, str] = {}
 _RACY_NS = 2_000_000_000  # two seconds: well above any file system's time granularity
+_Value = TypeVar("_Value")
+
+
+def changed_recently(stat: os.stat_result) -> bool:
+    """Whether a file was written too recently for its stat to prove it unchanged later."""
+    return time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) < _RACY_NS
+
+
+class FileMemo(Generic[_Value]):
+    """Values computed from files (hashes, CRCs), remembered within the process.
+
+    A key must hold the stat of every file its value was computed from (inode, size, mtime,
+    ctime): a write changes the ctime, which no user can set back, so an equal key means
+    unchanged files. A value computed from a file written too recently for its stat to prove
+    that (:func:`changed_recently`) is not remembered. The threads of a worker share one
+    memo: a lock guards the dictionary, while the values are computed outside it (two
+    threads may compute the same value once each, never a wrong one).
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[tuple, _Value] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> _Value | None:
+        with self._lock:
+            return self._values.get(key)
+
+    def remember(self, key: tuple, value: _Value, stats: Iterable[os.stat_result]) -> None:
+        """Keep ``value`` unless one of the files it was computed from changed too recently."""
+        if not any(changed_recently(stat) for stat in stats):
+            with self._lock:
+                self._values[key] = value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+    def __iter__(self) -> Iterator[tuple]:
+        """The remembered keys, as they were when called."""
+        with self._lock:
+            return iter(list(self._values))
+
+
+_content_memo: FileMemo[str] = FileMemo()
 
 
 def content_sha1(path: str | Path) -> str:
     """SHA1 of a file's bytes, remembered within the process while the file is unchanged.
 
-    The memo is keyed by (path, inode, size, mtime, ctime); a write changes the ctime, which
-    no user can set back. File times have the kernel's coarse clock (a few ms), so a file
-    written shortly before it was hashed could change again without a new time: such a
-    hash is not remembered (git calls these entries "racily clean").
+    The memo is keyed by (path, inode, size, mtime, ctime). File times have the kernel's
+    coarse clock (a few ms), so a file written shortly before it was hashed could change
+    again without a new time: such a hash is not remembered (git calls these entries
+    "racily clean").
     """
     stat = os.stat(path)
     key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
     digest = _content_memo.get(key)
     if digest is None:
         digest = sha1_of_file(path)
-        if not changed_recently(stat):
-            _content_memo[key] = digest
+        _content_memo.remember(key, digest, [stat])
     return digest
-
-
-def changed_recently(stat: os.stat_result) -> bool:
-    """Whether a file was written too recently for its stat to prove it unchanged later."""
-    return time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) < _RACY_NS
 
 
 def _canonical(content: Any) -> bytes:

@@ -22,12 +22,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from brainmark._files import changed_recently, content_sha1
+from brainmark._files import FileMemo, content_sha1
 
 _SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
 _PLUGIN_MODULE_PREFIX = "brainmark_plugin_"
 _LIBRARY_ROOT = Path(__file__).parent
-_folder_memo: dict[tuple, str] = {}
+# Shared by every thread of the process (FileMemo locks it).
+_folder_memo: FileMemo[str] = FileMemo()
 
 
 def _folder_files(folder: Path, *, skip: Path | None = None) -> list[tuple[Path, Path]]:
@@ -56,15 +57,15 @@ def _folder_sha1(folder: Path, *, skip: Path | None = None, suffix: str | None =
         (relative.as_posix(), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
         for (relative, _), stat in zip(files, stats, strict=True)
     ))
-    if key in _folder_memo:
-        return _folder_memo[key]
+    remembered = _folder_memo.get(key)
+    if remembered is not None:
+        return remembered
     digest = hashlib.sha1()
     for relative, path in files:
         digest.update(relative.as_posix().encode() + b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")
-    if not any(changed_recently(stat) for stat in stats):
-        _folder_memo[key] = digest.hexdigest()
+    _folder_memo.remember(key, digest.hexdigest(), stats)
     return digest.hexdigest()
 
 

@@ -3,17 +3,27 @@
 Every path brainmark writes derives from ``home`` (``BRAINMARK_HOME``, default
 ``~/.brainmark``). A field ``foo`` is overridden by the environment variable
 ``BRAINMARK_FOO`` and nothing else; inside a process, ``override_settings(foo=...)`` changes
-it for the duration of a ``with`` block (tests use this). Reading the settings creates no
-folders: the code that writes a folder creates it.
+it for the duration of a ``with`` block (tests and ``--no-cache`` use this). Reading the
+settings creates no folders: the code that writes a folder creates it.
+
+Overrides are held in a :class:`contextvars.ContextVar`, so each thread and each asyncio task
+sees only its own: two scores computed at once in threads of one worker, each under its
+own ``override_settings(home=...)``, never see the other's home. A new thread starts
+without the overrides of the thread that started it; to run work in another thread under
+the caller's overrides, run it through the caller's context, e.g.
+``executor.submit(contextvars.copy_context().run, function, *args)`` (``asyncio.to_thread``
+does this already).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 from brainmark.exceptions import SettingsError
 
@@ -244,28 +254,34 @@ def check_home_writable(settings: Settings | None = None) -> None:
         )
 
 
-_overrides: list[dict[str, object]] = []
+# The changes of every active override_settings block of this context, merged (inner wins).
+_overrides: contextvars.ContextVar[Mapping[str, object]] = contextvars.ContextVar(
+    "brainmark_settings_overrides", default=MappingProxyType({})
+)
 
 
 def get_settings() -> Settings:
-    """The settings in force: the environment, then any active ``override_settings``."""
+    """The settings in force: the environment, then this context's ``override_settings``."""
     settings = Settings.from_environ()
-    for override in _overrides:
-        settings = dataclasses.replace(settings, **override)
-    return settings
+    overrides = _overrides.get()
+    return dataclasses.replace(settings, **overrides) if overrides else settings
 
 
 @contextlib.contextmanager
 def override_settings(**changes: object) -> Iterator[Settings]:
-    """Change settings inside a ``with`` block; unknown names are refused up front."""
+    """Change settings inside a ``with`` block, for this thread or asyncio task only.
+
+    Unknown names are refused up front. Threads started inside the block do not see the
+    changes unless run through :func:`contextvars.copy_context` (see the module docstring).
+    """
     known = {field.name for field in dataclasses.fields(Settings)}
     unknown = sorted(set(changes) - known)
     if unknown:
         raise SettingsError(
             f"Unknown setting(s) {unknown}. Known settings: {sorted(known)}."
         )
-    _overrides.append(changes)
+    token = _overrides.set(MappingProxyType({**_overrides.get(), **changes}))
     try:
         yield get_settings()
     finally:
-        _overrides.remove(changes)
+        _overrides.reset(token)

@@ -27,8 +27,8 @@ import pandas as pd
 import xarray as xr
 
 from brainmark._files import (
+    FileMemo,
     atomic_path,
-    changed_recently,
     content_sha1,
     distrust_cache_file,
     sha1_of_file,
@@ -49,8 +49,9 @@ from brainmark.settings import get_settings
 
 # The CRC-32 of each extracted stimulus file, per (path, inode, size, mtime, ctime), so one
 # process reads every file once however often it loads the set (the rule of
-# brainmark._files.content_sha1, which remembers the fetched files' SHA1s).
-_verified_crc: dict[tuple, int] = {}
+# brainmark._files.content_sha1, which remembers the fetched files' SHA1s), shared by every
+# thread of the process.
+_verified_crc: FileMemo[int] = FileMemo()
 _CHUNK = 1 << 20
 
 
@@ -178,8 +179,7 @@ def _first_difference(folder: Path, members: list[zipfile.ZipInfo]) -> str | Non
         crc = _verified_crc.get(key)
         if crc is None:
             crc = _crc32_of_file(path)
-            if not changed_recently(status):
-                _verified_crc[key] = crc
+            _verified_crc.remember(key, crc, [status])
         if crc != info.CRC:
             return f"{path} has other content than its ZIP member (CRC-32 differs)"
     return None
