@@ -110,7 +110,7 @@ def main() -> None:
         results["stimuli_key_5000_files_first_s"] = round(first_key, 3)
         results["stimuli_key_5000_files_again_s"] = round(seconds(lambda: stimuli_key(stimuli)), 4)
 
-        from brainmark._scoring import score_model
+        from brainmark.scoring import score_model
 
         score_model("pixels", "Coggan2024.V1-rdm")
         results["score_from_result_cache_in_process_s"] = round(

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
+import brainmark
 import brainmark.models.activations as activations_module
 import brainmark.models.placement as placement_module
 from brainmark._files import read_checked_json, write_checked_json
 from brainmark._scaffold import new_model
-from brainmark._scoring import score_model
 from brainmark.exceptions import CacheIntegrityWarning, SettingsError
+from brainmark.registry import model_registry
+from brainmark.scoring import ScoreRecord, score_model
 from brainmark.settings import override_settings
 
 BENCHMARK = "Coggan2024.V1-rdm"
@@ -25,7 +27,7 @@ def result_files(home: Path) -> list[Path]:
     return sorted((home / "results").rglob("*.json"))
 
 
-def cli_score(model: str, benchmark: str, home: Path, plugin_path: Path) -> dict:
+def cli_score(model: str, benchmark: str, home: Path, plugin_path: Path) -> ScoreRecord:
     """``brainmark score --json`` in a fresh process, as a user runs it."""
     environment = {
         **os.environ, "BRAINMARK_HOME": str(home), "BRAINMARK_PLUGIN_PATH": str(plugin_path)
@@ -35,7 +37,7 @@ def cli_score(model: str, benchmark: str, home: Path, plugin_path: Path) -> dict
         capture_output=True, text=True, env=environment, check=False,
     )
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return ScoreRecord.from_json(result.stdout)
 
 
 def test_a_model_whose_code_changed_but_not_its_weights_is_scored_anew(tmp_path, brainmark_home):
@@ -50,9 +52,9 @@ def test_a_model_whose_code_changed_but_not_its_weights_is_scored_anew(tmp_path,
     second = cli_score("my-net", BENCHMARK, brainmark_home, root)
     # The independent value: the edited model scored in a home with nothing cached.
     fresh = cli_score("my-net", BENCHMARK, tmp_path / "fresh-home", root)
-    assert second["cached"] is False
-    assert second["score"] == fresh["score"]
-    assert second["score"] != first["score"]
+    assert second.cached is False
+    assert second.score == fresh.score
+    assert second.score != first.score
 
 
 @pytest.mark.parametrize("content", [[], {}, {"model": "pixels"}])
@@ -62,8 +64,8 @@ def test_a_result_file_holding_no_record_is_reported_and_recomputed(content, bra
     path.write_text(json.dumps(content))
     with pytest.warns(CacheIntegrityWarning, match=str(path)):
         again = score_model("pixels", BENCHMARK)
-    assert again["cached"] is False and again["score"] == first["score"]
-    assert score_model("pixels", BENCHMARK)["cached"] is True  # the file was healed
+    assert again.cached is False and again.score == first.score
+    assert score_model("pixels", BENCHMARK).cached is True  # the file was healed
 
 
 def test_a_checksummed_record_of_another_pair_is_not_used(brainmark_home):
@@ -73,16 +75,16 @@ def test_a_checksummed_record_of_another_pair_is_not_used(brainmark_home):
     write_checked_json(path, {**record, "benchmark": "Coggan2024.IT-rdm", "score": 0.99})
     with pytest.warns(CacheIntegrityWarning, match="holds no record of pixels"):
         again = score_model("pixels", BENCHMARK)
-    assert again["score"] == record["score"]
+    assert again.score == record["score"]
 
 
 def test_an_edited_score_in_a_result_file_is_not_trusted(brainmark_home):
     first = score_model("pixels", BENCHMARK)
     [path] = result_files(brainmark_home)
-    path.write_text(path.read_text().replace(json.dumps(first["score"]), "0.987654"))
+    path.write_text(path.read_text().replace(json.dumps(first.score), "0.987654"))
     with pytest.warns(CacheIntegrityWarning, match="does not match its checksum"):
         again = score_model("pixels", BENCHMARK)
-    assert again["score"] == first["score"]
+    assert again.score == first.score
 
 
 def test_no_cache_recomputes_activations_placement_and_ceiling_too(monkeypatch):
@@ -100,10 +102,10 @@ def test_no_cache_recomputes_activations_placement_and_ceiling_too(monkeypatch):
                         counting("extract", activations_module._stream_to_cache))
     monkeypatch.setattr(placement_module, "_place_all",
                         counting("place", placement_module._place_all))
-    assert score_model("pixels", BENCHMARK)["cached"] is True
+    assert score_model("pixels", BENCHMARK).cached is True
     assert calls == {"extract": 0, "place": 0}
     again = score_model("pixels", BENCHMARK, use_cache=False)
-    assert again["cached"] is False and again["score"] == first["score"]
+    assert again.cached is False and again.score == first.score
     assert calls == {"extract": 1, "place": 1}
 
 
@@ -115,5 +117,45 @@ def test_a_gpu_that_torch_cannot_use_is_refused_before_any_work(monkeypatch):
 
 def test_a_cached_result_is_answered_without_loading_the_model(monkeypatch):
     score_model("pixels", BENCHMARK)
-    monkeypatch.setattr("brainmark.load_model", lambda *a, **k: pytest.fail("model loaded"))
-    assert score_model("pixels", BENCHMARK)["cached"] is True
+    monkeypatch.setattr(model_registry, "load", lambda *a, **k: pytest.fail("model loaded"))
+    assert score_model("pixels", BENCHMARK).cached is True
+
+
+def test_a_score_record_round_trips_through_json_and_names_no_machine_path(brainmark_home):
+    record = score_model("pixels", BENCHMARK)
+    assert ScoreRecord.from_json(record.to_json()) == record
+    content = json.loads(record.to_json())
+    assert isinstance(content["score"], float) and content["score"] == record.score
+    assert record.plugins.keys() >= {"models/pixels", "benchmarks/coggan2024",
+                                     "data/coggan2024", "metrics/similarity"}
+    text = record.to_json()
+    assert str(brainmark_home) not in text and str(Path(brainmark.__file__).parent) not in text
+    assert record.seeds == {}  # an RDM comparison and subject ceiling draw no random numbers
+
+
+def test_a_score_record_names_the_sha1s_of_the_data_and_the_stimuli(brainmark_home):
+    from brainmark.data import assembly_sha1, stimulus_set_sha1
+
+    record = score_model("pixels", BENCHMARK)
+    benchmark = brainmark.load_benchmark(BENCHMARK)
+    assert record.data_sha1s == {
+        "data": benchmark.data_sha1(),
+        "stimuli": stimulus_set_sha1(benchmark.stimulus_set).removeprefix("files:"),
+    }
+    assert record.data_sha1s["data"] == assembly_sha1(benchmark.rdms)
+
+
+def test_a_record_with_an_unknown_field_is_refused():
+    with pytest.raises(ValueError, match="unknown fields \\['colour'\\]"):
+        ScoreRecord.from_dict({"colour": "red"})
+
+
+def test_the_record_lists_the_seed_of_every_seeded_part_of_a_benchmark():
+    from types import SimpleNamespace
+
+    from brainmark.metrics.ceiling import InternalConsistency
+    from brainmark.scoring import _seeds
+
+    benchmark = SimpleNamespace(_metric=SimpleNamespace(seed=3),
+                                _ceiler=InternalConsistency(seed=5), region="IT")
+    assert _seeds(benchmark) == {"ceiler": 5, "metric": 3}

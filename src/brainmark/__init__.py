@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from brainmark._version import __version__
 from brainmark.registry import (
     benchmark_registry,
     data_registry,
@@ -16,7 +17,6 @@ from brainmark.registry import (
     stimulus_set_registry,
 )
 
-__version__ = "0.1.0"
 
 
 def load_dataset(identifier: str, **kwargs: Any) -> Any:
@@ -44,14 +44,15 @@ def load_model(identifier: str, **kwargs: Any) -> Any:
     return model_registry.load(identifier, **kwargs)
 
 
-def score(model_identifier: str, benchmark_identifier: str, *, use_cache: bool = True) -> dict:
+def score(model_identifier: str, benchmark_identifier: str, *, use_cache: bool = True) -> Any:
     """Score a registered model on a registered benchmark, as ``brainmark score`` does.
 
-    Returns the JSON-serialisable result record: ``score`` (ceiled), ``raw``, ``ceiling``,
-    ``error``, ``layer_commitment``, the versions and plugin content hashes the run used,
-    and ``cached``. A worker calls this; the number is the one the CLI prints.
+    Returns a :class:`~brainmark.scoring.ScoreRecord`: ``score`` (ceiled), ``raw``,
+    ``ceiling``, ``error``, the layers used, the versions, plugin content hashes, data
+    SHA1s and seeds the run used, and ``cached``. A worker calls this; the number is the
+    one the CLI prints.
     """
-    from brainmark._scoring import score_model
+    from brainmark.scoring import score_model
 
     return score_model(model_identifier, benchmark_identifier, use_cache=use_cache)
 

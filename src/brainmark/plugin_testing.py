@@ -1,15 +1,22 @@
-"""``brainmark test PATH``: generic conformance checks, then the plugin's own ``test.py``.
+"""Test a plugin folder: generic conformance checks, then the plugin's own ``test.py``.
 
-Both run in one fresh ``pytest`` subprocess with the plugin's root (the folder above
-``<type>/<folder>``) prepended to ``BRAINMARK_PLUGIN_PATH``, so the plugin is found exactly
-as the platform will find it and nothing from the calling process leaks in. Before them, a
-fresh process imports the plugin once: a package that is not installed is reported as
-:class:`~brainmark.exceptions.MissingDependencyError` naming its ``requirements.txt`` and
-the ``pip`` command, as ``brainmark score`` does, instead of a traceback in every test.
+:func:`run_plugin_tests` is what ``brainmark test PATH`` and the submission pipeline call.
+Both parts run in one fresh ``pytest`` child process with the plugin's root (the folder
+above ``<type>/<folder>``) prepended to ``BRAINMARK_PLUGIN_PATH``, so the plugin is found
+exactly as the platform will find it. The child gets an allow-listed environment
+(:func:`plugin_test_environment`): the system's ``PATH``, ``HOME`` and locale and the few
+brainmark settings a plugin needs, never a token, a key or a database address of the
+calling process, so the same call is ready to run inside the sandbox.
+
+Before the tests, a fresh process imports the plugin once: a package that is not
+installed is reported as :class:`~brainmark.exceptions.MissingDependencyError` naming its
+``requirements.txt`` and the ``pip`` command, as ``brainmark score`` does, instead of a
+traceback in every test.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -18,6 +25,16 @@ from pathlib import Path
 
 from brainmark.exceptions import MissingDependencyError, ValidationError
 from brainmark.registry import PLUGIN_TYPES, parse_registrations
+from brainmark.settings import ENV_PREFIX, get_settings
+
+# Variables of the calling process a plugin's tests may see: where programs are, the home
+# folder, the locale and thread/BLAS tuning. Anything else (tokens, keys, DATABASE_URL,
+# AWS_*) stays out.
+ALLOWED_VARIABLES = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "OMP_NUM_THREADS",
+                     "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE",
+                     "OPENBLAS_L2_SIZE")
+# The brainmark settings a plugin's tests need, passed as the calling process sees them.
+PASSED_SETTINGS = ("home", "device", "num_workers", "batch_size", "max_image_pixels")
 
 # The generic checks for each plugin type: registry -> (brainmark.testing check, kwargs).
 _CHECKS = {
@@ -116,20 +133,67 @@ def write_generic_tests(path: Path, destination: Path) -> Path:
     return target
 
 
-def run_plugin_tests(path: Path, *, extra_args: tuple[str, ...] = ()) -> int:
-    """Run the generic checks and the plugin's ``test.py`` in a fresh process; pytest's code.
+@dataclasses.dataclass(frozen=True)
+class PluginTestResult:
+    """What :func:`run_plugin_tests` found: pytest's exit code and, if captured, its log."""
 
-    Output goes to this process's stdout/stderr. A package the plugin imports but that is
-    not installed raises :class:`~brainmark.exceptions.MissingDependencyError` (naming its
-    ``requirements.txt`` and the ``pip`` command) before any test runs.
+    folder: Path
+    returncode: int
+    log: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.returncode == 0
+
+
+def plugin_test_environment(root: Path) -> dict[str, str]:
+    """The whole environment of a plugin's test process, with ``root`` on the plugin path.
+
+    Only :data:`ALLOWED_VARIABLES` (and ``LC_*``) are taken from this process, and the
+    :data:`PASSED_SETTINGS` from the settings in force (overrides included).
     """
-    from brainmark.settings import get_settings
+    settings = get_settings()
+    environment = {
+        name: value for name, value in os.environ.items()
+        if name in ALLOWED_VARIABLES or name.startswith("LC_")
+    }
+    for name in PASSED_SETTINGS:
+        environment[ENV_PREFIX + name.upper()] = str(getattr(settings, name))
+    roots = [str(root), *(str(path) for path in settings.plugin_path)]
+    environment[ENV_PREFIX + "PLUGIN_PATH"] = os.pathsep.join(dict.fromkeys(roots))
+    return environment
 
+
+def run_plugin_tests(
+    path: Path,
+    *,
+    extra_args: tuple[str, ...] = (),
+    capture_output: bool = False,
+    timeout: float | None = None,
+) -> PluginTestResult:
+    """Run the generic checks and the plugin's ``test.py`` in a fresh process.
+
+    Parameters
+    ----------
+    path
+        The plugin folder, ``<root>/<type>/<folder>``.
+    extra_args
+        More pytest arguments.
+    capture_output
+        Return pytest's output as ``log`` (stdout and stderr interleaved) instead of
+        letting it through to this process's streams.
+    timeout
+        Seconds before the test process is killed (:class:`subprocess.TimeoutExpired`).
+
+    Raises
+    ------
+    MissingDependencyError
+        A package the plugin imports is not installed (naming its ``requirements.txt``
+        and the ``pip`` command), before any test runs.
+    """
     path = Path(path).resolve()
     root, _ = plugin_root_and_type(path)
-    env = dict(os.environ)
-    roots = [str(root), *(str(p) for p in get_settings().plugin_path)]
-    env["BRAINMARK_PLUGIN_PATH"] = os.pathsep.join(dict.fromkeys(roots))
+    env = plugin_test_environment(root)
     _check_dependencies(path, env)
     with tempfile.TemporaryDirectory(prefix="brainmark-test-") as workdir:
         generic = write_generic_tests(path, Path(workdir))
@@ -142,8 +206,12 @@ def run_plugin_tests(path: Path, *, extra_args: tuple[str, ...] = ()) -> int:
             "--import-mode=importlib", "--rootdir", str(path), "-o", "python_files=test*.py",
             *targets, *extra_args,
         ]
-        completed = subprocess.run(command, env=env, cwd=workdir, check=False)
-    return completed.returncode
+        output = subprocess.PIPE if capture_output else None
+        completed = subprocess.run(
+            command, env=env, cwd=workdir, check=False, timeout=timeout, stdout=output,
+            stderr=subprocess.STDOUT if capture_output else None, text=True,
+        )
+    return PluginTestResult(path, completed.returncode, completed.stdout)
 
 
 def _check_dependencies(path: Path, env: dict[str, str]) -> None:

@@ -1,16 +1,21 @@
-"""Local scoring with a reproducibility record: what ``brainmark score`` and the table run.
+"""Scoring with a reproducibility record: the one call the CLI, the workers and the site use.
+
+:func:`score_model` scores a registered model on a registered benchmark and returns a
+:class:`ScoreRecord`: the number and everything it was computed with (versions, the
+content hash of every plugin folder the run used, the data's SHA1s, the seeds). The same
+record is what ``brainmark score --json`` prints and what the platform stores.
 
 A result is cached under ``<home>/results`` keyed by the model, the benchmark identifier
 and version, the brainmark version, the SHA1 of brainmark's own code and the content
 hashes of the model and benchmark plugin folders, so changing any of them recomputes it.
-Each record lists the content hash of every plugin folder the run imported (data and
-metric plugins included) and a cached result is reused only while those hashes still
-match. The file carries its own checksum, checked when read: a damaged or emptied record is
+A cached record is reused only while every plugin folder it lists still has its recorded
+hash; the file carries its own checksum, checked when read: a damaged or emptied record is
 reported and recomputed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -18,7 +23,7 @@ import math
 import platform
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,23 +34,83 @@ from brainmark._files import (
     write_checked_json,
 )
 from brainmark._provenance import library_sha1, plugin_content_sha1
+from brainmark._version import __version__
+from brainmark.registry import (
+    PLUGIN_TYPES,
+    benchmark_registry,
+    model_registry,
+    plugin_roots,
+    record_plugin_usage,
+)
 from brainmark.settings import check_home_writable, get_settings, override_settings
 
-# A cached record missing any of these is damaged, not merely outdated.
-_RECORD_FIELDS = ("model", "benchmark", "benchmark_version", "score", "plugins", "plugin_folders")
+
+@dataclasses.dataclass(frozen=True)
+class ScoreRecord:
+    """One score and everything it was computed with.
+
+    ``score`` is the ceiled value (``raw / ceiling``), ``None`` when not a number. Plugin
+    folders are named ``<type>/<folder>`` relative to their plugin root, so a record says
+    nothing about the machine it was computed on. ``to_json`` / ``from_json`` round-trip;
+    ``score`` stays a plain number at the top level of the JSON.
+    """
+
+    model: str
+    benchmark: str
+    benchmark_version: int
+    parent: str
+    score: float | None
+    raw: float | None
+    ceiling: float | None
+    error: float | None
+    layer_commitment: Mapping[str, str]
+    brainmark_version: str
+    library_sha1: str
+    python: str
+    torch: str | None
+    plugins: Mapping[str, str]
+    data_sha1s: Mapping[str, str]
+    seeds: Mapping[str, int]
+    wall_time_s: float
+    created: str
+    cached: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as plain JSON types (mappings copied to dicts)."""
+        return {
+            field.name: dict(value) if isinstance(value, Mapping) else value
+            for field in dataclasses.fields(self)
+            for value in [getattr(self, field.name)]
+        }
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, content: Mapping[str, Any]) -> ScoreRecord:
+        """A record from :meth:`to_dict` output; unknown or missing fields are an error."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        required = {field.name for field in dataclasses.fields(cls)
+                    if field.default is dataclasses.MISSING}
+        unknown, missing = sorted(set(content) - names), sorted(required - set(content))
+        if unknown or missing:
+            raise ValueError(
+                f"Not a score record: unknown fields {unknown}, missing fields {missing}."
+            )
+        return cls(**content)
+
+    @classmethod
+    def from_json(cls, text: str) -> ScoreRecord:
+        return cls.from_dict(json.loads(text))
 
 
-def _plugin_key(folder: Path) -> str:
-    return f"{folder.parent.name}/{folder.name}"
-
-
-def layer_commitment(model: Any, benchmark: Any) -> dict[str, Any]:
+def layer_commitment(model: Any, benchmark: Any) -> dict[str, str]:
     """The layers the model used on this benchmark: its region's layer, or its readout layer.
 
     Only the region the benchmark recorded is asked for, so a model that selects layers
     on demand is not made to select the others.
     """
-    commitment: dict[str, Any] = {}
+    commitment: dict[str, str] = {}
     region = getattr(benchmark, "region", None)
     layer_for = getattr(model, "layer_for", None)
     if region is not None and callable(layer_for):
@@ -62,45 +127,27 @@ def layer_commitment(model: Any, benchmark: Any) -> dict[str, Any]:
     return commitment
 
 
-def _result_path(model: str, benchmark: str, version: int, key: str) -> Path:
-    return (
-        get_settings().results_dir / safe_file_name(model) / safe_file_name(benchmark)
-        / f"v{version}-{key}.json"
-    )
-
-
-def _float(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def _error_of(score: Any) -> float:
-    error = score.attrs.get("error", math.nan)
-    try:
-        return float(error)
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def score_model(
     model_identifier: str, benchmark_identifier: str, *, use_cache: bool = True
-) -> dict[str, Any]:
-    """Score a registered model on a registered benchmark; returns the result record.
+) -> ScoreRecord:
+    """Score a registered model on a registered benchmark.
 
-    The record (JSON-serialisable) holds ``score`` (ceiled), ``raw``, ``ceiling``,
-    ``error``, ``layer_commitment``, ``parent``, the versions and plugin hashes used, the
-    wall time, and ``cached`` (whether it came from the cache). ``use_cache=False`` reuses
-    nothing: activations, placed images, ceilings and layer maps are recomputed too (and
-    replace their cache entries).
+    Parameters
+    ----------
+    model_identifier, benchmark_identifier
+        Registered names (``brainmark list models|benchmarks``).
+    use_cache
+        Reuse a cached record. False reuses nothing: activations, placed images, ceilings
+        and layer maps are recomputed too (and replace their cache entries).
+
+    Returns
+    -------
+    ScoreRecord
+        ``cached`` says whether it came from the result cache.
     """
     if not use_cache:
         with override_settings(reuse_cache=False):
             return score_model(model_identifier, benchmark_identifier)
-    import brainmark
-    from brainmark.registry import benchmark_registry, model_registry, record_plugin_usage
-
     # Settings that would fail late (an unwritable home, a missing GPU) fail now; torch is
     # imported for that only when a GPU is asked for, so a cached answer stays fast.
     check_home_writable()
@@ -108,16 +155,16 @@ def score_model(
         from brainmark.models.activations import resolve_device
 
         resolve_device()
-    benchmark = brainmark.load_benchmark(benchmark_identifier)
+    benchmark = benchmark_registry.load(benchmark_identifier)
     model_folder = model_registry.locate(model_identifier).folder
     benchmark_folder = benchmark_registry.locate(benchmark_identifier).folder
     hashes = {
-        _plugin_key(model_folder): plugin_content_sha1(model_folder),
-        _plugin_key(benchmark_folder): plugin_content_sha1(benchmark_folder),
+        _plugin_name(model_folder): plugin_content_sha1(model_folder),
+        _plugin_name(benchmark_folder): plugin_content_sha1(benchmark_folder),
     }
     key = hashlib.sha1(
         json.dumps(
-            [brainmark.__version__, library_sha1(), model_identifier, benchmark_identifier,
+            [__version__, library_sha1(), model_identifier, benchmark_identifier,
              benchmark.version, sorted(hashes.items())]
         ).encode()
     ).hexdigest()[:16]
@@ -126,77 +173,117 @@ def score_model(
         cached = _read_valid_record(path, model_identifier, benchmark_identifier,
                                     benchmark.version)
         if cached is not None:
-            cached["cached"] = True
-            return cached
+            return dataclasses.replace(cached, cached=True)
 
     start = time.perf_counter()
     with record_plugin_usage() as used_folders:
-        model = brainmark.load_model(model_identifier)
+        model = model_registry.load(model_identifier)
         score = benchmark(model)
     wall = time.perf_counter() - start
     used_folders |= {model_folder, benchmark_folder}
-    plugins = {_plugin_key(folder): plugin_content_sha1(folder) for folder in used_folders}
-    record = {
-        "model": model_identifier,
-        "benchmark": benchmark_identifier,
-        "benchmark_version": benchmark.version,
-        "parent": benchmark.parent,
-        "score": _float(score),
-        "raw": _float(score.attrs.get("raw", math.nan)),
-        "ceiling": _float(score.attrs.get("ceiling", benchmark.ceiling)),
-        "error": _error_of(score),
-        "layer_commitment": layer_commitment(model, benchmark),
-        "brainmark_version": brainmark.__version__,
-        "library_sha1": library_sha1(),
-        "plugins": dict(sorted(plugins.items())),
-        "plugin_folders": {_plugin_key(folder): str(folder) for folder in used_folders},
-        "python": platform.python_version(),
-        "torch": _torch_version(),
-        "wall_time_s": round(wall, 3),
-        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
-    write_checked_json(path, _finite(record))
-    record["cached"] = False
+    record = ScoreRecord(
+        model=model_identifier,
+        benchmark=benchmark_identifier,
+        benchmark_version=benchmark.version,
+        parent=benchmark.parent,
+        score=_number(score),
+        raw=_number(score.attrs.get("raw")),
+        ceiling=_number(score.attrs.get("ceiling", benchmark.ceiling)),
+        error=_number(score.attrs.get("error")),
+        layer_commitment=layer_commitment(model, benchmark),
+        brainmark_version=__version__,
+        library_sha1=library_sha1(),
+        python=platform.python_version(),
+        torch=getattr(sys.modules.get("torch"), "__version__", None),
+        plugins=dict(sorted(
+            (_plugin_name(folder), plugin_content_sha1(folder)) for folder in used_folders
+        )),
+        data_sha1s=_data_sha1s(benchmark),
+        seeds=_seeds(benchmark),
+        wall_time_s=round(wall, 3),
+        created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    )
+    write_checked_json(path, record.to_dict())
     return record
 
 
-def _torch_version() -> str | None:
-    torch = sys.modules.get("torch")
-    return getattr(torch, "__version__", None)
+def _plugin_name(folder: Path) -> str:
+    """``<type>/<folder>``: a plugin folder relative to its root."""
+    return f"{folder.parent.name}/{folder.name}"
 
 
-def _finite(record: dict[str, Any]) -> dict[str, Any]:
-    """NaN -> None, so the file is strict JSON."""
-    return {
-        key: (None if isinstance(value, float) and math.isnan(value) else value)
-        for key, value in record.items()
-    }
+def _plugin_folder(name: str) -> Path | None:
+    """The folder a ``<type>/<folder>`` name resolves to now: the first root holding it."""
+    plugin_type, _, folder = name.partition("/")
+    if plugin_type not in PLUGIN_TYPES or not folder or "/" in folder or folder.startswith("."):
+        return None
+    for root in plugin_roots():
+        if (root / plugin_type / folder / "__init__.py").is_file():
+            return root / plugin_type / folder
+    return None
+
+
+def _result_path(model: str, benchmark: str, version: int, key: str) -> Path:
+    return (
+        get_settings().results_dir / safe_file_name(model) / safe_file_name(benchmark)
+        / f"v{version}-{key}.json"
+    )
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, or None (NaN, missing or not a number)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _data_sha1s(benchmark: Any) -> dict[str, str]:
+    """SHA1s of the data the benchmark compared with: its assembly and its stimuli."""
+    from brainmark.data.hashing import stimulus_set_sha1
+
+    sha1s = {"data": str(benchmark.data_sha1())}
+    stimulus_set = getattr(benchmark, "stimulus_set", None)
+    if stimulus_set is not None:
+        sha1s["stimuli"] = stimulus_set_sha1(stimulus_set).removeprefix("files:")
+    return sha1s
+
+
+def _seeds(benchmark: Any) -> dict[str, int]:
+    """The seed of every seeded part of the benchmark (metric splits, ceiling halves)."""
+    seeds = {}
+    for name, part in sorted(vars(benchmark).items()):
+        seed = getattr(part, "seed", None)
+        if isinstance(seed, int) and not isinstance(seed, bool):
+            seeds[name.lstrip("_")] = seed
+    return seeds
 
 
 def _read_valid_record(
     path: Path, model: str, benchmark: str, version: int
-) -> dict[str, Any] | None:
-    """A cached record of this pair whose every recorded plugin folder still has its hash.
+) -> ScoreRecord | None:
+    """A cached record of this pair whose every plugin folder still has its recorded hash.
 
     A file that fails its checksum, or does not hold a record of this model, benchmark and
     version, is reported as damaged; a record whose plugins changed since is just outdated.
     """
-    record = read_checked_json(path, what="score record")
-    if record is None:
+    content = read_checked_json(path, what="score record")
+    if content is None:
         return None
-    if (
-        not isinstance(record, dict)
-        or any(field not in record for field in _RECORD_FIELDS)
-        or (record["model"], record["benchmark"], record["benchmark_version"])
-        != (model, benchmark, version)
+    try:
+        record = ScoreRecord.from_dict(content)
+    except (TypeError, ValueError):
+        record = None
+    if record is None or (record.model, record.benchmark, record.benchmark_version) != (
+        model, benchmark, version
     ):
         distrust_cache_file(path, "score record", f"it holds no record of {model} on "
                             f"{benchmark} v{version}")
         return None
-    folders = record["plugin_folders"]
-    for name, sha1 in record["plugins"].items():
-        folder = folders.get(name)
-        if folder is None or not Path(folder).is_dir() or plugin_content_sha1(Path(folder)) != sha1:
+    for name, sha1 in record.plugins.items():
+        folder = _plugin_folder(name)
+        if folder is None or plugin_content_sha1(folder) != sha1:
             return None
     return record
 
@@ -212,34 +299,31 @@ def score_table(
 
     ``progress(model, benchmark)`` is called after each pair.
 
-    Returns ``{"results": [record or {"model", "benchmark", "error_message"}], "nodes":
-    {model: {node: score}}, "wall_time_s": ...}``; nodes aggregate the leaf scores with the
-    benchmark tree (missing or errored scores count 0).
+    Returns ``{"results": [record dict or {"model", "benchmark", "score": None,
+    "error_message"}], "nodes": {model: {node: score}}, "parents", "wall_time_s"}``; nodes
+    aggregate the leaf scores with the benchmark tree (missing or errored scores count 0).
     """
     import pandas as pd
 
-    import brainmark
     from brainmark.benchmarks.tree import aggregate_table
 
     start = time.perf_counter()
-    results = []
+    results: list[dict[str, Any]] = []
     parents = {}
     unloadable = {}
     for benchmark in benchmarks:
         try:
-            parents[benchmark] = brainmark.load_benchmark(benchmark).parent
+            parents[benchmark] = benchmark_registry.load(benchmark).parent
         except Exception as error:  # A benchmark that cannot load fails its pairs only.
             unloadable[benchmark] = f"{type(error).__name__}: {error}"
     for model in models:
         for benchmark in benchmarks:
-            try:
-                if benchmark in unloadable:
-                    message = unloadable[benchmark]
-                else:
-                    results.append(score_model(model, benchmark, use_cache=use_cache))
-                    message = None
-            except Exception as error:  # One failing pair must not stop the table.
-                message = f"{type(error).__name__}: {error}"
+            message = unloadable.get(benchmark)
+            if message is None:
+                try:
+                    results.append(score_model(model, benchmark, use_cache=use_cache).to_dict())
+                except Exception as error:  # One failing pair must not stop the table.
+                    message = f"{type(error).__name__}: {error}"
             if message is not None:
                 results.append(
                     {"model": model, "benchmark": benchmark, "score": None,

@@ -1,4 +1,9 @@
-"""The ``brainmark`` command line: one click group, one command per task."""
+"""The ``brainmark`` command line: one click group; commands live in one module per job.
+
+:mod:`~brainmark.cli.scoring` (score, table), :mod:`~brainmark.cli.plugins` (list, new,
+test), :mod:`~brainmark.cli.demo` (demo). Each command parses arguments, calls the library
+and prints; expected errors become one ``Error:`` line (:class:`BrainmarkGroup`).
+"""
 
 from __future__ import annotations
 
@@ -54,30 +59,9 @@ def main(debug: bool) -> None:
     # --debug is read by BrainmarkGroup.invoke, which wraps every command.
 
 
-@main.command()
-@click.option(
-    "--store",
-    "store_location",
-    metavar="LOCATION",
-    default=None,
-    help="Object store to use: file:///path, s3://bucket/prefix or bucket/prefix. "
-    "Default: the 'store' setting (a folder under BRAINMARK_HOME).",
-)
-def demo(store_location: str | None) -> None:
-    """Package, store and reload real data end to end, and print a summary.
+# Each module holds the commands of one job; the platform adds its own (serve, submit, ...).
+from brainmark.cli import demo, plugins, scoring  # noqa: E402
 
-    Takes the Kriegeskorte 2008 stimulus set and monkey IT RDM shipped with brainmark,
-    packages them (CSV + ZIP + netCDF with SHA1s), uploads each file twice to the object
-    store (two versions), loads the first versions back with checksum verification and
-    checks that nothing changed.
-    """
-    from brainmark._demo import run_demo
-
-    run_demo(store_location, echo=click.echo)
-
-
-# Scoring and the plugin workflow: score, table, list, new, test (see brainmark._commands).
-from brainmark._commands import COMMANDS as _SCORING_COMMANDS  # noqa: E402
-
-for _command in _SCORING_COMMANDS:
-    main.add_command(_command)
+for _module in (scoring, plugins, demo):
+    for _command in _module.COMMANDS:
+        main.add_command(_command)

@@ -1,9 +1,4 @@
-"""The scoring and plugin-workflow commands of the ``brainmark`` CLI.
-
-``score``, ``table``, ``list``, ``new`` and ``test``; :mod:`brainmark.cli` adds them to its
-group. The work is done by :mod:`brainmark._scoring`, :mod:`brainmark._scaffold` and
-:mod:`brainmark._plugin_test`; this module only parses arguments and prints.
-"""
+"""``brainmark score`` and ``brainmark table``: thin wrappers over :mod:`brainmark.scoring`."""
 
 from __future__ import annotations
 
@@ -14,13 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-
-_LIST_KINDS = {
-    "models": ("model_registry",),
-    "benchmarks": ("benchmark_registry",),
-    "metrics": ("metric_registry",),
-    "data": ("data_registry", "stimulus_set_registry"),
-}
 
 
 def _set_threads(threads: int | None) -> None:
@@ -56,9 +44,10 @@ def score(model: str, benchmark: str, as_json: bool, no_cache: bool, threads: in
 
     The result is cached under the brainmark home, keyed by model, benchmark version,
     brainmark version and the content hashes of the plugins used, and records them all so
-    the number can be reproduced.
+    the number can be reproduced. With --json, stdout holds the record's JSON alone
+    (progress goes to stderr).
     """
-    from brainmark._scoring import score_model
+    from brainmark.scoring import score_model
     from brainmark.settings import check_home_writable
 
     check_home_writable()
@@ -67,24 +56,20 @@ def score(model: str, benchmark: str, as_json: bool, no_cache: bool, threads: in
         click.echo(f"Scoring {model} on {benchmark} ...", err=True)
     record = score_model(model, benchmark, use_cache=not no_cache)
     if as_json:
-        click.echo(json.dumps(record, indent=2, default=str))
+        click.echo(record.to_json())
         return
     click.echo(
-        f"{record['benchmark']} (v{record['benchmark_version']}, parent {record['parent']}) "
-        f"x {record['model']}"
+        f"{record.benchmark} (v{record.benchmark_version}, parent {record.parent}) "
+        f"x {record.model}"
     )
-    click.echo(f"  score    {_fmt(record['score'])}  (raw / ceiling, ceiled)")
-    click.echo(f"  raw      {_fmt(record['raw'])}")
-    click.echo(f"  ceiling  {_fmt(record['ceiling'])}")
-    click.echo(f"  error    {_fmt(record['error'])}")
-    layers = record.get("layer_commitment") or {}
-    click.echo(
-        "  layers   " + (", ".join(f"{k}: {v}" for k, v in layers.items()) or "-")
-    )
-    origin = (
-        "cached result" if record["cached"] else f"computed in {record['wall_time_s']} s"
-    )
-    click.echo(f"  brainmark {record['brainmark_version']}; {origin}")
+    click.echo(f"  score    {_fmt(record.score)}  (raw / ceiling, ceiled)")
+    click.echo(f"  raw      {_fmt(record.raw)}")
+    click.echo(f"  ceiling  {_fmt(record.ceiling)}")
+    click.echo(f"  error    {_fmt(record.error)}")
+    layers = ", ".join(f"{region}: {layer}" for region, layer in record.layer_commitment.items())
+    click.echo(f"  layers   {layers or '-'}")
+    origin = "cached result" if record.cached else f"computed in {record.wall_time_s} s"
+    click.echo(f"  brainmark {record.brainmark_version}; {origin}")
 
 
 @click.command()
@@ -111,8 +96,8 @@ def table(
     """
     from tqdm import tqdm
 
-    from brainmark._scoring import score_table
     from brainmark.registry import benchmark_registry, model_registry
+    from brainmark.scoring import score_table
     from brainmark.settings import check_home_writable
 
     check_home_writable()
@@ -127,7 +112,7 @@ def table(
             bar.update(1)
 
         result = score_table(models, benchmarks, use_cache=not no_cache, progress=progress)
-    text = json.dumps(result, indent=2, default=str)
+    text = json.dumps(result, indent=2)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text + "\n")
@@ -182,93 +167,4 @@ def _tree_order() -> list[str]:
             "engineering_vision", *TREE]
 
 
-@click.command(name="list")
-@click.argument("kind", type=click.Choice(sorted(_LIST_KINDS)))
-def list_(kind: str) -> None:
-    """List the registered models, benchmarks, metrics or data (datasets and stimulus sets).
-
-    Plugin folders of that kind that cannot be indexed, and plugin path entries that hold
-    no plugins, are reported on stderr after the list; the rest is still listed.
-    """
-    from brainmark.registry import REGISTRIES, plugin_index
-
-    for registry_name in _LIST_KINDS[kind]:
-        registry = REGISTRIES[registry_name]
-        if len(_LIST_KINDS[kind]) > 1:
-            click.echo(f"# {registry.kind}s")
-        for identifier in registry:
-            click.echo(identifier)
-    index = plugin_index()
-    unreadable = sorted(
-        (folder, error) for folder, error in index.errors.items() if folder.parent.name == kind
-    )
-    if unreadable:
-        click.echo(
-            f"# {kind} plugin folders that cannot be indexed; what they register is not "
-            f"listed above:",
-            err=True,
-        )
-        for folder, error in unreadable:
-            click.echo(f"{folder}\n    {error}", err=True)
-    problems = index.plugin_path_problems()
-    if problems:
-        click.echo("# BRAINMARK_PLUGIN_PATH entries holding no plugins:", err=True)
-        for problem in problems:
-            click.echo(problem, err=True)
-
-
-@click.group()
-def new() -> None:
-    """Scaffold a plugin folder that passes its own tests before you edit it."""
-
-
-@new.command(name="benchmark")
-@click.argument("identifier")
-@click.argument("destination", type=click.Path(file_okay=False, path_type=Path), default=".")
-def new_benchmark(identifier: str, destination: Path) -> None:
-    """Create DESTINATION/benchmarks/<folder>/ for benchmark IDENTIFIER (e.g. Smith2024.IT-rdm).
-
-    DESTINATION is a plugin root (default: the current folder).
-    """
-    from brainmark._scaffold import new_benchmark as scaffold
-
-    _report_scaffold(scaffold(identifier, destination))
-
-
-@new.command(name="model")
-@click.argument("identifier")
-@click.argument("destination", type=click.Path(file_okay=False, path_type=Path), default=".")
-def new_model(identifier: str, destination: Path) -> None:
-    """Create DESTINATION/models/<folder>/ for model IDENTIFIER (e.g. my-net).
-
-    DESTINATION is a plugin root (default: the current folder).
-    """
-    from brainmark._scaffold import new_model as scaffold
-
-    _report_scaffold(scaffold(identifier, destination))
-
-
-def _report_scaffold(paths: list[Path]) -> None:
-    folder = paths[0].parent
-    for path in paths:
-        click.echo(f"created {path}")
-    click.echo(f"Next: edit the files, then run: brainmark test {folder}")
-
-
-@click.command()
-@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def test(path: Path) -> None:
-    """Run the generic checks and then PATH/test.py of the plugin folder PATH.
-
-    Runs in a fresh process with the plugin's root on BRAINMARK_PLUGIN_PATH, the way the
-    submission pipeline runs it.
-    """
-    from brainmark._plugin_test import run_plugin_tests
-
-    code = run_plugin_tests(path)
-    if code != 0:
-        raise click.exceptions.Exit(code)
-    click.echo(f"Plugin {path} passed.")
-
-
-COMMANDS = [score, table, list_, new, test]
+COMMANDS = [score, table]
