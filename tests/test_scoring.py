@@ -159,3 +159,16 @@ def test_the_record_lists_the_seed_of_every_seeded_part_of_a_benchmark():
     benchmark = SimpleNamespace(_metric=SimpleNamespace(seed=3),
                                 _ceiler=InternalConsistency(seed=5), region="IT")
     assert _seeds(benchmark) == {"ceiler": 5, "metric": 3}
+
+
+def test_pinning_a_score_in_a_plugins_test_py_keeps_its_cached_scores(tmp_path, monkeypatch):
+    root = tmp_path / "plugins"
+    new_model("my-net", root)
+    monkeypatch.setenv("BRAINMARK_PLUGIN_PATH", str(root))
+    first = score_model("my-net", BENCHMARK)
+    test_file = root / "models" / "my_net" / "test.py"
+    test_file.write_text(test_file.read_text() + f"\nPINNED = {first.score!r}\n")
+    assert score_model("my-net", BENCHMARK).cached is True
+    model_file = root / "models" / "my_net" / "model.py"
+    model_file.write_text(model_file.read_text() + "\n# a reviewed change\n")
+    assert score_model("my-net", BENCHMARK).cached is False

@@ -26,6 +26,8 @@ from brainmark._files import FileMemo, content_sha1
 
 _SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
 _PLUGIN_MODULE_PREFIX = "brainmark_plugin_"
+# Files of a plugin folder that take no part in computing a score.
+_NOT_COMPUTING = frozenset({"test.py"})
 _LIBRARY_ROOT = Path(__file__).parent
 # Shared by every thread of the process (FileMemo locks it).
 _folder_memo: FileMemo[str] = FileMemo()
@@ -46,11 +48,17 @@ def _folder_files(folder: Path, *, skip: Path | None = None) -> list[tuple[Path,
     return files
 
 
-def _folder_sha1(folder: Path, *, skip: Path | None = None, suffix: str | None = None) -> str:
+def _folder_sha1(
+    folder: Path,
+    *,
+    skip: Path | None = None,
+    suffix: str | None = None,
+    ignored: frozenset[str] = frozenset(),
+) -> str:
     files = [
         (relative, path)
         for relative, path in _folder_files(folder, skip=skip)
-        if suffix is None or path.suffix == suffix
+        if (suffix is None or path.suffix == suffix) and relative.as_posix() not in ignored
     ]
     stats = [path.stat() for _, path in files]
     key = (str(folder), str(skip), suffix, tuple(
@@ -72,10 +80,11 @@ def _folder_sha1(folder: Path, *, skip: Path | None = None, suffix: str | None =
 def plugin_content_sha1(folder: str | Path) -> str:
     """SHA1 over the relative paths and bytes of every file in a plugin folder.
 
-    Bytecode caches and hidden files are skipped, so the hash changes exactly when the
-    plugin's code or shipped data changes.
+    Bytecode caches, hidden files and the plugin's ``test.py`` are skipped, so the hash
+    changes exactly when the plugin's code or shipped data changes: pinning a score in
+    ``test.py`` does not invalidate the scores cached from the plugin.
     """
-    return _folder_sha1(Path(folder))
+    return _folder_sha1(Path(folder), ignored=_NOT_COMPUTING)
 
 
 def library_sha1() -> str:
