@@ -1,85 +1,76 @@
-"""Plugin registries: identifier -> factory, with plugins found without importing them.
+"""Plugin registries: identifier -> factory, loading a plugin folder on first lookup.
 
-A plugin is a folder ``<root>/<type>/<folder>/`` whose ``__init__.py`` assigns factories into
-registries, e.g. ``benchmark_registry['Kriegeskorte2008.IT-rdm'] = ITBenchmark``. To find
-the folder of one identifier we parse every ``__init__.py`` with :mod:`ast` into an index
-(cached in ``<home>/cache/plugin_index.json``, refreshed per file when its size or mtime
-changes) and import only the folder that registers it. Keys may be string literals,
-module-level string constants, f-strings of those, or loop variables of a module-level
-``for`` over a literal list; anything else is refused with the file and line.
+Each registry maps identifiers to factories. A lookup of an identifier not registered yet
+finds its folder in the static plugin index (:mod:`brainmark._plugin_index`, which reads
+every plugin's ``__init__.py`` without importing it) and imports only that folder. A folder
+whose import raises fails only the lookups that import it.
 
-Roots, searched in order: the built-in ``brainmark/plugins``, the folders in
-``BRAINMARK_PLUGIN_PATH``, and packages exposed through the ``brainmark.plugins``
-entry-point group. An identifier registered by two folders is an error naming both.
+Safe to use from the threads of one process (a threaded Dask worker): a folder is imported
+once however many threads look it up at the same moment, and
+:func:`record_plugin_usage` records, per thread or asyncio task, only that context's own
+lookups.
 
-A folder whose ``__init__.py`` cannot be indexed (a syntax error, a key that cannot be read
-statically) is recorded in the index with its error instead of failing every lookup: the
-other plugins stay usable, and only identifiers that may be in that folder fail, with its
-error. A folder whose import raises fails only the lookups that import it.
+The index's public names (``plugin_index``, ``parse_registrations``, ``PluginLocation``, ...)
+are importable from here too.
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
-import dataclasses
-import difflib
-import hashlib
-import importlib.metadata
+import contextvars
 import importlib.util
-import json
 import sys
 import threading
 import traceback
-import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from brainmark._files import write_json_atomically
+from brainmark._plugin_index import (
+    BUILTIN_ROOT,
+    ENTRY_POINT_GROUP,
+    PLUGIN_MODULE_PREFIX,
+    PLUGIN_TYPES,
+    REGISTRY_KINDS,
+    REGISTRY_PLUGIN_TYPES,
+    PluginIndex,
+    PluginLocation,
+    parse_registrations,
+    plugin_folders,
+    plugin_index,
+    plugin_module_name,
+    plugin_roots,
+)
 from brainmark.exceptions import (
     BrainmarkError,
     DuplicateRegistrationError,
     MissingDependencyError,
     PluginImportError,
     PluginIndexError,
-    UnknownPluginError,
 )
-from brainmark.settings import get_settings
 
-BUILTIN_ROOT = Path(__file__).parent / "plugins"
-ENTRY_POINT_GROUP = "brainmark.plugins"
-PLUGIN_TYPES = ("data", "metrics", "benchmarks", "models")
-# The plugin type whose folders register into each registry (and the 'brainmark list' kind).
-REGISTRY_PLUGIN_TYPES = {
-    "data_registry": "data",
-    "stimulus_set_registry": "data",
-    "metric_registry": "metrics",
-    "benchmark_registry": "benchmarks",
-    "model_registry": "models",
-}
-_INDEX_FORMAT = 2  # 2: entries carry the folder's indexing error
-
-
-@dataclasses.dataclass(frozen=True)
-class PluginLocation:
-    """Where an identifier is registered: the plugin folder and the line of the assignment."""
-
-    registry: str
-    identifier: str
-    folder: Path
-    line: int
-
-    @property
-    def plugin_type(self) -> str:
-        return self.folder.parent.name
-
-    @property
-    def module_name(self) -> str:
-        """A unique, importable top-level name for the folder (folders may contain '-')."""
-        digest = hashlib.sha1(str(self.folder).encode()).hexdigest()[:10]
-        safe = "".join(c if c.isalnum() else "_" for c in self.folder.name)
-        return f"brainmark_plugin_{self.plugin_type}_{safe}_{digest}"
+__all__ = [
+    "BUILTIN_ROOT",
+    "ENTRY_POINT_GROUP",
+    "PLUGIN_TYPES",
+    "REGISTRIES",
+    "REGISTRY_KINDS",
+    "REGISTRY_PLUGIN_TYPES",
+    "PluginIndex",
+    "PluginLocation",
+    "Registry",
+    "benchmark_registry",
+    "data_registry",
+    "import_plugin",
+    "metric_registry",
+    "model_registry",
+    "parse_registrations",
+    "plugin_folders",
+    "plugin_index",
+    "plugin_roots",
+    "record_plugin_usage",
+    "stimulus_set_registry",
+]
 
 
 class Registry(Mapping[str, Callable[..., Any]]):
@@ -88,9 +79,9 @@ class Registry(Mapping[str, Callable[..., Any]]):
     Iterating lists every identifier the plugin index knows, imported or not.
     """
 
-    def __init__(self, name: str, kind: str) -> None:
+    def __init__(self, name: str) -> None:
         self.name = name
-        self.kind = kind
+        self.kind = REGISTRY_KINDS[name]
         self._factories: dict[str, Callable[..., Any]] = {}
         self._origins: dict[str, str] = {}
 
@@ -124,10 +115,11 @@ class Registry(Mapping[str, Callable[..., Any]]):
                     f"{self.kind} {identifier!r} (line {location.line} of __init__.py) but "
                     f"importing it did not. Check for a conditional registration."
                 )
-        if _usage_recorders:
+        recorders = _usage_recorders.get()
+        if recorders:
             location = location or plugin_index().find(self.name, identifier)
             if location is not None:
-                for recorder in _usage_recorders:
+                for recorder in recorders:
                     recorder.add(location.folder)
         return self._factories[identifier]
 
@@ -155,7 +147,10 @@ class Registry(Mapping[str, Callable[..., Any]]):
         return f"<Registry {self.name}: {len(self)} {self.kind}s>"
 
 
-_usage_recorders: list[set[Path]] = []
+# The folder sets of the record_plugin_usage blocks active in this thread or asyncio task.
+_usage_recorders: contextvars.ContextVar[tuple[set[Path], ...]] = contextvars.ContextVar(
+    "brainmark_plugin_usage_recorders", default=()
+)
 
 
 @contextlib.contextmanager
@@ -163,14 +158,17 @@ def record_plugin_usage() -> Iterator[set[Path]]:
     """Collect the folder of every plugin looked up in any registry inside the block.
 
     A score's reproducibility record lists exactly these folders: what the run used, not
-    whatever else this process happened to import before.
+    whatever else this process happened to import before, nor what other threads looked up
+    meanwhile. Only lookups of this thread or asyncio task are recorded; work handed to
+    another thread is recorded when run through this context
+    (``executor.submit(contextvars.copy_context().run, function)``).
     """
     used: set[Path] = set()
-    _usage_recorders.append(used)
+    token = _usage_recorders.set((*_usage_recorders.get(), used))
     try:
         yield used
     finally:
-        _usage_recorders.remove(used)
+        _usage_recorders.reset(token)
 
 
 def _registering_module() -> str:
@@ -178,14 +176,14 @@ def _registering_module() -> str:
     frame = sys._getframe(2)
     module = frame.f_globals.get("__name__", "?")
     path = frame.f_globals.get("__file__")
-    return f"{Path(path).parent}" if path and module.startswith("brainmark_plugin_") else module
+    return f"{Path(path).parent}" if path and module.startswith(PLUGIN_MODULE_PREFIX) else module
 
 
-data_registry = Registry("data_registry", "dataset")
-stimulus_set_registry = Registry("stimulus_set_registry", "stimulus set")
-metric_registry = Registry("metric_registry", "metric")
-benchmark_registry = Registry("benchmark_registry", "benchmark")
-model_registry = Registry("model_registry", "model")
+data_registry = Registry("data_registry")
+stimulus_set_registry = Registry("stimulus_set_registry")
+metric_registry = Registry("metric_registry")
+benchmark_registry = Registry("benchmark_registry")
+model_registry = Registry("model_registry")
 REGISTRIES: dict[str, Registry] = {
     registry.name: registry
     for registry in (
@@ -198,419 +196,33 @@ REGISTRIES: dict[str, Registry] = {
 }
 
 
-# --- finding plugins -------------------------------------------------------------------
-
-
-def plugin_roots() -> list[Path]:
-    """The plugin roots in search order: built-in, BRAINMARK_PLUGIN_PATH, entry points."""
-    roots = [BUILTIN_ROOT, *get_settings().plugin_path]
-    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            spec = importlib.util.find_spec(entry_point.value)
-        except (ImportError, ValueError) as error:
-            warnings.warn(
-                f"Plugin package {entry_point.name!r} ({entry_point.value}) of entry-point "
-                f"group {ENTRY_POINT_GROUP!r} cannot be found and is skipped: {error}",
-                stacklevel=2,
-            )
-            continue
-        if spec is not None and spec.submodule_search_locations:
-            roots.extend(Path(p) for p in spec.submodule_search_locations)
-    seen: set[Path] = set()
-    return [root for root in roots if not (root in seen or seen.add(root))]
-
-
-def plugin_folders(root: Path) -> Iterator[Path]:
-    """Every plugin folder (one with ``__init__.py``) under a root, in a stable order."""
-    for plugin_type in PLUGIN_TYPES:
-        type_dir = root / plugin_type
-        if not type_dir.is_dir():
-            continue
-        for folder in sorted(type_dir.iterdir()):
-            if (folder / "__init__.py").is_file() and not folder.name.startswith(("_", ".")):
-                yield folder
-
-
-class PluginIndex:
-    """(registry name, identifier) -> every :class:`PluginLocation` registering it.
-
-    ``errors`` maps each plugin folder whose ``__init__.py`` cannot be indexed to the error
-    (file, line, message); ``roots`` and ``plugin_path`` are what was searched, for the
-    message of an unknown identifier.
-    """
-
-    def __init__(
-        self,
-        locations: list[PluginLocation],
-        errors: Mapping[Path, str] | None = None,
-        roots: Sequence[Path] = (),
-        plugin_path: Sequence[Path] = (),
-    ) -> None:
-        self._locations: dict[tuple[str, str], list[PluginLocation]] = {}
-        for location in locations:
-            key = (location.registry, location.identifier)
-            self._locations.setdefault(key, []).append(location)
-        self.errors: dict[Path, str] = dict(errors or {})
-        self.roots = tuple(roots)
-        self.plugin_path = tuple(plugin_path)
-
-    def find(self, registry: str, identifier: str) -> PluginLocation | None:
-        locations = self._locations.get((registry, identifier))
-        if not locations:
-            return None
-        folders = {location.folder for location in locations}
-        if len(folders) > 1:
-            kind = REGISTRIES[registry].kind if registry in REGISTRIES else registry
-            listed = " and ".join(str(folder) for folder in sorted(folders))
-            raise DuplicateRegistrationError(
-                f"{kind.capitalize()} {identifier!r} is registered by two plugin folders: "
-                f"{listed}. Identifiers must be unique across all plugin roots; rename one."
-            )
-        return locations[0]
-
-    def locate(self, registry: str, identifier: str) -> PluginLocation:
-        """The folder registering ``identifier``, or an error saying where it may be.
-
-        An identifier written in a folder that cannot be indexed fails with that folder's
-        error; any other unknown identifier gets the closest names, the unreadable folders
-        of its plugin type, and, with ``BRAINMARK_PLUGIN_PATH`` set, the roots searched.
-        """
-        location = self.find(registry, identifier)
-        if location is not None:
-            return location
-        kind = REGISTRIES[registry].kind if registry in REGISTRIES else registry
-        mentioning = {
-            folder: error
-            for folder, error in self.errors.items()
-            if _mentions_string(folder / "__init__.py", identifier)
-        }
-        if mentioning:
-            raise PluginIndexError(
-                f"{kind.capitalize()} {identifier!r} is probably registered by plugin folder "
-                f"{_describe_errors(mentioning)}, which cannot be indexed. Fix its __init__.py "
-                f"(or take its root off the plugin path)."
-            )
-        plugin_type = REGISTRY_PLUGIN_TYPES.get(registry, registry)
-        known = self.identifiers(registry)
-        close = difflib.get_close_matches(identifier, known, n=5, cutoff=0.4)
-        message = (
-            f"No plugin registers {kind} {identifier!r}. "
-            + (
-                f"Did you mean one of {close}?"
-                if close
-                else f"Known {kind}s: {known[:20]}{' ...' if len(known) > 20 else ''}."
-            )
-            + f" Run 'brainmark list {plugin_type}' to see them all."
-        )
-        unreadable = {
-            folder: error
-            for folder, error in self.errors.items()
-            if folder.parent.name == plugin_type
-        }
-        if unreadable:
-            message += (
-                f" Plugin folders that cannot be indexed might register it: "
-                f"{_describe_errors(unreadable)}."
-            )
-        if self.plugin_path:
-            message += f" Searched plugin roots: {self._describe_roots()}."
-            problems = self.plugin_path_problems()
-            if problems:
-                message += " " + " ".join(problems)
-        raise UnknownPluginError(message)
-
-    def plugin_path_problems(self) -> list[str]:
-        """What is wrong with each ``BRAINMARK_PLUGIN_PATH`` entry that holds no plugins.
-
-        A path one level too deep (``root/models`` instead of ``root``) would otherwise find
-        nothing without a word.
-        """
-        problems = []
-        for entry in self.plugin_path:
-            if not entry.is_dir():
-                problems.append(f"BRAINMARK_PLUGIN_PATH entry {entry} is not a folder.")
-            elif not _holds_plugin_types(entry):
-                parent = entry.parent
-                hint = (
-                    f"did you mean its parent {parent}?"
-                    if entry.name in PLUGIN_TYPES or _holds_plugin_types(parent)
-                    else "point it at a plugin root, the folder that holds those."
-                )
-                problems.append(
-                    f"BRAINMARK_PLUGIN_PATH entry {entry} contains no data/, metrics/, "
-                    f"benchmarks/ or models/ folder; {hint}"
-                )
-        return problems
-
-    def _describe_roots(self) -> str:
-        def origin(root: Path) -> str:
-            if root == BUILTIN_ROOT:
-                return "built-in"
-            return "BRAINMARK_PLUGIN_PATH" if root in self.plugin_path else "entry point"
-
-        return ", ".join(f"{root} ({origin(root)})" for root in self.roots)
-
-    def identifiers(self, registry: str) -> list[str]:
-        return sorted(identifier for (name, identifier) in self._locations if name == registry)
-
-    def duplicates(self) -> dict[tuple[str, str], list[Path]]:
-        """Identifiers registered by more than one folder, for ``brainmark check``."""
-        result = {}
-        for key, locations in self._locations.items():
-            folders = sorted({location.folder for location in locations})
-            if len(folders) > 1:
-                result[key] = folders
-        return result
-
-    def __iter__(self) -> Iterator[PluginLocation]:
-        for locations in self._locations.values():
-            yield from locations
-
-
-def _describe_errors(errors: Mapping[Path, str]) -> str:
-    return "; ".join(f"{folder} ({error})" for folder, error in sorted(errors.items()))
-
-
-def _holds_plugin_types(folder: Path) -> bool:
-    return any((folder / plugin_type).is_dir() for plugin_type in PLUGIN_TYPES)
-
-
-def _mentions_string(path: Path, text: str) -> bool:
-    """Whether a file holds ``text`` as a quoted string: how an unreadable plugin may hold a key."""
-    try:
-        source = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    return f'"{text}"' in source or f"'{text}'" in source
-
-
-_index_lock = threading.Lock()
-_memo: dict[str, tuple[tuple, PluginIndex]] = {}
-
-
-def plugin_index() -> PluginIndex:
-    """The index over all plugin roots, re-parsing only ``__init__.py`` files that changed.
-
-    A file that cannot be indexed is recorded (and cached) with its error, so one broken
-    plugin does not break the others.
-    """
-    settings = get_settings()
-    roots = plugin_roots()
-    init_files = [folder / "__init__.py" for root in roots for folder in plugin_folders(root)]
-    stamps = tuple((str(path), *_stamp(path)) for path in init_files)
-    # The roots are part of the key: a plugin path entry holding no plugins adds no stamp.
-    key = (tuple(roots), stamps)
-    cache_path = settings.plugin_index_path
-    with _index_lock:
-        memo = _memo.get(str(cache_path))
-        if memo is not None and memo[0] == key:
-            return memo[1]
-        cached = _read_index_cache(cache_path)
-        entries: dict[str, dict[str, Any]] = {}
-        changed = False
-        for path, mtime, size in stamps:
-            entry = cached.get(path)
-            if entry is None or entry["mtime_ns"] != mtime or entry["size"] != size:
-                entry = {"mtime_ns": mtime, "size": size, **_index_entry(Path(path))}
-                changed = True
-            entries[path] = entry
-        if changed or set(entries) != set(cached):
-            _write_index_cache(cache_path, entries)
-        index = PluginIndex(
-            [
-                PluginLocation(registry, identifier, Path(path).parent, line)
-                for path, entry in entries.items()
-                for registry, identifier, line in entry["registrations"]
-            ],
-            errors={
-                Path(path).parent: entry["error"]
-                for path, entry in entries.items()
-                if entry.get("error")
-            },
-            roots=roots,
-            plugin_path=settings.plugin_path,
-        )
-        _memo[str(cache_path)] = (key, index)
-        return index
-
-
-def _index_entry(init_path: Path) -> dict[str, Any]:
-    """The registrations of one ``__init__.py``, or none and the reason it cannot be read."""
-    try:
-        return {"registrations": parse_registrations(init_path)}
-    except PluginIndexError as error:
-        return {"registrations": [], "error": str(error)}
-
-
-def _stamp(path: Path) -> tuple[int, int]:
-    stat = path.stat()
-    return stat.st_mtime_ns, stat.st_size
-
-
-def _read_index_cache(cache_path: Path) -> dict[str, dict[str, Any]]:
-    try:
-        content = json.loads(cache_path.read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(content, dict) or content.get("format") != _INDEX_FORMAT:
-        return {}
-    return content.get("files", {})
-
-
-def _write_index_cache(cache_path: Path, entries: dict[str, dict[str, Any]]) -> None:
-    """Atomic write, so two processes refreshing the index never leave half a file."""
-    # A read-only home only costs re-parsing next time.
-    with contextlib.suppress(OSError):
-        write_json_atomically(cache_path, {"format": _INDEX_FORMAT, "files": entries})
-
-
-# --- parsing registrations ---------------------------------------------------------------
-
-
-def parse_registrations(init_path: Path) -> list[tuple[str, str, int]]:
-    """(registry, identifier, line) for every registry assignment in a plugin ``__init__.py``.
-
-    Nothing is imported or executed; a key that cannot be resolved statically is an error
-    naming the file and line.
-    """
-    try:
-        source = init_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise PluginIndexError(f"{init_path} cannot be read as UTF-8 text: {error}.") from None
-    try:
-        tree = ast.parse(source, filename=str(init_path))
-    except SyntaxError as error:
-        raise PluginIndexError(
-            f"{init_path} line {error.lineno}: syntax error: {error.msg}."
-        ) from None
-    found: list[tuple[str, str, int]] = []
-    _walk_statements(tree.body, {}, init_path, found)
-    return found
-
-
-def _walk_statements(
-    statements: list[ast.stmt],
-    constants: dict[str, Any],
-    init_path: Path,
-    found: list[tuple[str, str, int]],
-) -> None:
-    for statement in statements:
-        if isinstance(statement, ast.Assign):
-            for target in statement.targets:
-                registry = _registry_name(target)
-                if registry is not None:
-                    key = _evaluate(target.slice, constants, init_path, statement.lineno)
-                    found.append((registry, key, statement.lineno))
-                elif isinstance(target, ast.Name):
-                    try:
-                        constants[target.id] = _literal(statement.value, constants)
-                    except ValueError:
-                        constants.pop(target.id, None)
-        elif isinstance(statement, ast.For):
-            try:
-                values = _literal(statement.iter, constants)
-            except ValueError:
-                values = None
-            if not isinstance(values, list | tuple):
-                if _mentions_registry(statement):
-                    raise PluginIndexError(
-                        f"{init_path} line {statement.lineno}: registrations inside a 'for' "
-                        f"loop need a literal list or tuple to loop over, so the plugin "
-                        f"index can read them without importing the plugin."
-                    )
-                continue
-            for value in values:
-                scope = dict(constants)
-                _bind(statement.target, value, scope, init_path, statement.lineno)
-                _walk_statements(statement.body, scope, init_path, found)
-        elif _mentions_registry(statement):
-            raise PluginIndexError(
-                f"{init_path} line {statement.lineno}: register plugins with plain "
-                f"module-level assignments like benchmark_registry['name'] = factory "
-                f"(optionally inside a 'for' over a literal list), not inside "
-                f"{type(statement).__name__.lower()} statements."
-            )
-
-
-def _registry_name(target: ast.expr) -> str | None:
-    if not isinstance(target, ast.Subscript):
-        return None
-    value = target.value
-    name = value.attr if isinstance(value, ast.Attribute) else getattr(value, "id", None)
-    return name if name in REGISTRIES else None
-
-
-def _mentions_registry(node: ast.AST) -> bool:
-    return any(
-        isinstance(child, ast.Subscript) and _registry_name(child) is not None
-        for child in ast.walk(node)
-    )
-
-
-def _literal(node: ast.expr, constants: dict[str, Any]) -> Any:
-    """A literal value built from constants, names bound to constants, f-strings and +."""
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, ast.Name) and node.id in constants:
-        return constants[node.id]
-    if isinstance(node, ast.List | ast.Tuple):
-        return [_literal(element, constants) for element in node.elts]
-    if isinstance(node, ast.JoinedStr):
-        parts = []
-        for value in node.values:
-            if isinstance(value, ast.FormattedValue):
-                if value.format_spec is not None or value.conversion not in (-1, 115):
-                    raise ValueError("format spec")
-                parts.append(str(_literal(value.value, constants)))
-            else:
-                parts.append(str(_literal(value, constants)))
-        return "".join(parts)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return _literal(node.left, constants) + _literal(node.right, constants)
-    raise ValueError(f"not a literal: {ast.dump(node)}")
-
-
-def _evaluate(node: ast.expr, constants: dict[str, Any], init_path: Path, line: int) -> str:
-    try:
-        value = _literal(node, constants)
-    except ValueError:
-        value = None
-    if not isinstance(value, str):
-        raise PluginIndexError(
-            f"{init_path} line {line}: the registered identifier must be a string the plugin "
-            f"index can read without running code: a literal, a module-level string constant, "
-            f"an f-string of those, or a variable of a 'for' over a literal list."
-        )
-    return value
-
-
-def _bind(target: ast.expr, value: Any, scope: dict[str, Any], init_path: Path, line: int) -> None:
-    if isinstance(target, ast.Name):
-        scope[target.id] = value
-    elif isinstance(target, ast.Tuple | ast.List) and isinstance(value, list | tuple):
-        if len(target.elts) != len(value):
-            raise PluginIndexError(f"{init_path} line {line}: cannot unpack {value!r}.")
-        for element, item in zip(target.elts, value, strict=True):
-            _bind(element, item, scope, init_path, line)
-    else:
-        raise PluginIndexError(f"{init_path} line {line}: unsupported loop target.")
-
-
 # --- importing plugins -----------------------------------------------------------------------
+
+# Held while a plugin folder executes, so a thread looking up a folder another thread is
+# importing waits for the whole module instead of taking the half-run one from sys.modules.
+# Reentrant, so a plugin whose import looks up another plugin does not wait for itself; one
+# lock rather than one per folder, so two such plugins imported in two threads cannot wait
+# for each other.
+_import_lock = threading.RLock()
 
 
 def import_plugin(folder: Path) -> Any:
     """Import a plugin folder as a package under a unique name; never installs anything.
 
-    A missing dependency is reported with the plugin and the command that installs its
-    ``requirements.txt``; any other error of the plugin's code as a
-    :class:`~brainmark.exceptions.PluginImportError` naming the file and line.
+    Imported once per process, however many threads ask at once. A missing dependency is
+    reported with the plugin and the command that installs its ``requirements.txt``; any
+    other error of the plugin's code as a :class:`~brainmark.exceptions.PluginImportError`
+    naming the file and line.
     """
     folder = Path(folder).absolute()
-    location = PluginLocation("", "", folder, 0)
-    name = location.module_name
-    if name in sys.modules:
-        return sys.modules[name]
+    name = plugin_module_name(folder)
+    with _import_lock:
+        if name in sys.modules:
+            return sys.modules[name]
+        return _execute_plugin(folder, name)
+
+
+def _execute_plugin(folder: Path, name: str) -> Any:
     spec = importlib.util.spec_from_file_location(
         name, folder / "__init__.py", submodule_search_locations=[str(folder)]
     )
