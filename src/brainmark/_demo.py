@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
-import brainmark
+from brainmark._version import __version__
 from brainmark.data import (
     load_assembly_from_store,
     load_stimulus_set_from_store,
@@ -25,6 +25,7 @@ from brainmark.data import (
     package_stimulus_set_locally,
 )
 from brainmark.exceptions import ValidationError
+from brainmark.registry import data_registry, stimulus_set_registry
 from brainmark.settings import get_settings
 
 SOURCE_STIMULUS_SET = "Kriegeskorte2008"
@@ -55,11 +56,11 @@ def run_demo(store_location: str | None = None, echo: Callable[[str], None] = pr
     settings = get_settings()
     store = open_store(store_location or settings.store_location)
     timer = _Timer()
-    echo(f"brainmark {brainmark.__version__} demo  (home: {settings.home})")
+    echo(f"brainmark {__version__} demo  (home: {settings.home})")
     echo(f"store: {store.location}")
 
-    stimuli = timer("load plugin data", lambda: brainmark.load_stimulus_set(SOURCE_STIMULUS_SET))
-    rdm = brainmark.load_dataset(SOURCE_ASSEMBLY)
+    stimuli = timer("load plugin data", lambda: stimulus_set_registry.load(SOURCE_STIMULUS_SET))
+    rdm = data_registry.load(SOURCE_ASSEMBLY)
     stimuli.identifier = DEMO_STIMULUS_SET
 
     folder = settings.packages_dir / "demo"
