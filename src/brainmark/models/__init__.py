@@ -1,23 +1,34 @@
 """Model helpers: turn a PyTorch network into a :class:`~brainmark.model_interface.BrainModel`.
 
-Importing this package imports torch (``import brainmark`` alone does not).
+Importing this package does not import torch: the helpers that need it load on first use
+(``from brainmark.models import ActivationsModel``), so a process that only places
+stimuli on screen (:func:`place_on_screen`) never pays for torch.
 """
 
-from brainmark.models.activations import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    ActivationsModel,
-    ImagePreprocessing,
-    PCAProjection,
-    RandomProjection,
-    cache_activations,
-    extract_activations,
-    resolve_device,
-    validate_layers,
-    weights_sha1,
-)
-from brainmark.models.commitment import ModelCommitment, load_region_layer_map, select_layers
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from brainmark.models.placement import place_image, place_on_screen
+
+# Name -> the module defining it; each of these modules imports torch.
+_TORCH_HELPERS = {
+    "IMAGENET_MEAN": "brainmark.models.preprocessing",
+    "IMAGENET_STD": "brainmark.models.preprocessing",
+    "ImagePreprocessing": "brainmark.models.preprocessing",
+    "PCAProjection": "brainmark.models.projections",
+    "RandomProjection": "brainmark.models.projections",
+    "ActivationsModel": "brainmark.models.activations",
+    "cache_activations": "brainmark.models.activations",
+    "extract_activations": "brainmark.models.activations",
+    "resolve_device": "brainmark.models.activations",
+    "validate_layers": "brainmark.models.activations",
+    "weights_sha1": "brainmark.models._keys",
+    "ModelCommitment": "brainmark.models.commitment",
+    "load_region_layer_map": "brainmark.models.layer_selection",
+    "select_layers": "brainmark.models.layer_selection",
+}
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -37,3 +48,16 @@ __all__ = [
     "validate_layers",
     "weights_sha1",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a torch helper's module when the helper is first asked for."""
+    if name not in _TORCH_HELPERS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_TORCH_HELPERS[name]), name)
+    globals()[name] = value  # later look-ups find it without this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_TORCH_HELPERS})
