@@ -1,4 +1,8 @@
-"""Tiny images and networks for the model-helper tests (32 px, a few hundred weights)."""
+"""Tiny images and networks for the model-helper tests (32 px, a few hundred weights).
+
+Also the helpers several test modules share: extraction without a progress bar, a
+layer's output computed without the extractor, the cache's entries, a committed TinyNet.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,13 @@ import torch
 from PIL import Image
 
 from brainmark.data import StimulusSet
-from brainmark.models import ImagePreprocessing
+from brainmark.models import (
+    ActivationsModel,
+    ImagePreprocessing,
+    ModelCommitment,
+    extract_activations,
+)
+from brainmark.settings import get_settings
 
 SIZE = 32
 PREPROCESSING = ImagePreprocessing(size=SIZE)
@@ -62,3 +72,39 @@ def stimuli(tmp_path):
 @pytest.fixture
 def net():
     return TinyNet()
+
+
+def extract(net, stimuli, layers, **kwargs):
+    kwargs.setdefault("preprocessing", PREPROCESSING)
+    return extract_activations(net, stimuli, layers, progress=False, **kwargs)
+
+
+def direct_forward(net, stimuli, layer):
+    """The layer's output for each stimulus, computed without the extractor."""
+    outputs = {}
+    handle = dict(net.named_modules())[layer].register_forward_hook(
+        lambda _m, _i, output: outputs.setdefault("value", output)
+    )
+    with torch.no_grad():
+        paths = [stimuli.get_stimulus(sid) for sid in stimuli["stimulus_id"]]
+        batch = torch.stack([PREPROCESSING(path) for path in paths])
+        net.eval()(batch)
+    handle.remove()
+    return outputs["value"].reshape(len(batch), -1).numpy()
+
+
+def cache_entries():
+    root = get_settings().activations_dir
+    if not root.exists():
+        return []
+    return sorted(p for p in root.rglob("*") if p.is_dir() and p.parent != root)
+
+
+def commitment(net=None, **kwargs):
+    activations_model = ActivationsModel("tiny", net or TinyNet(), preprocessing=PREPROCESSING)
+    kwargs.setdefault("region_layer_map", {"V1": "relu", "IT": "pool"})
+    return ModelCommitment("tiny", activations_model, ["conv", "relu", "pool", "fc"], **kwargs)
+
+
+def features(model, stimuli, layer):
+    return model.activations_model(stimuli, [layer]).values
