@@ -9,7 +9,7 @@ compares algorithms, not thread counts.
 
 Shapes: ``reference`` is a typical IT benchmark (2,560 stimuli, 4,096 model features, 168
 neuroids, 64 objects, 10 splits); ``small`` is 200 stimuli x 1,000 features -> 128
-neuroids. Ceilings: internal consistency on 2,000 trials x 128 neuroids (200 stimuli x 10
+neuroids, 8 objects (a split's 20 test stimuli cannot be stratified over more than 20). Ceilings: internal consistency on 2,000 trials x 128 neuroids (200 stimuli x 10
 repetitions) and on the reference shape with 10 repetitions (25,600 trials x 168);
 RDM ceiling on 16 subjects x 92 stimuli (as Mur 2013); behavioral metrics on 10 subjects
 x 160 images x 16 labels (as Geirhos 2021).
@@ -33,6 +33,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 SHAPES = {"reference": (2560, 4096, 168), "small": (200, 1000, 128)}
+OBJECTS = {"reference": 64, "small": 8}
 NEURAL_METRICS = ("pls", "ridge", "ridgecv", "linear", "cka", "rdm")
 SKLEARN_SPLITS_TIMED = 2
 
@@ -42,7 +43,7 @@ def neural_data(shape: str, repetitions: int = 1):
 
     n, p, q = SHAPES[shape]
     model, data = neural_assemblies(n, p, q, n_repetitions=repetitions, noise=1.0, seed=0,
-                                    objects=64)
+                                    objects=OBJECTS[shape])
     return model, data
 
 

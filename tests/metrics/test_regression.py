@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
+import scipy.stats
 import xarray as xr
 from scipy.stats import pearsonr
 from sklearn.cross_decomposition import PLSRegression
 from sklearn.linear_model import LinearRegression, Ridge, RidgeCV
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 
 from brainmark import load_metric
 from brainmark.data import NeuroidAssembly, average_repetitions
@@ -47,16 +50,24 @@ def test_pls_predictions_equal_converged_scikit_learn_nipals(n, p):
         assert relative_difference(prediction, expected) < 1e-5
 
 
-def reference_score(model, data, fit_predict) -> float:
-    """The documented procedure, written plainly: per split fit, Pearson r per neuroid
-    (scipy), median over neuroids, mean over splits."""
-    data = average_repetitions(data)
-    x = model.values
-    y = data.values
-    splits = stratified_splits(
-        data["stimulus_id"].values, stratify=data["object_name"].values, n_splits=10,
-        train_size=0.9, seed=1,
-    )
+def brain_score_procedure(model, data, fit_predict, *, stratify: bool = True) -> float:
+    """The whole procedure written with pandas, scikit-learn and scipy: repetitions averaged
+    per stimulus (rows in order of first presentation), Brain-Score's splitter over the
+    averaged rows, per split a fit and a Pearson r per neuroid, median over neuroids, mean
+    over splits."""
+    frame = pd.DataFrame(data.values)
+    frame["stimulus_id"] = data["stimulus_id"].values
+    averaged = frame.groupby("stimulus_id", sort=False).mean()
+    objects = pd.Series(data["object_name"].values, index=data["stimulus_id"].values)
+    model_rows = pd.Index(model["stimulus_id"].values).get_indexer(averaged.index)
+    x, y = model.values[model_rows], averaged.to_numpy()
+    if stratify:
+        splitter = StratifiedShuffleSplit(n_splits=10, train_size=0.9, test_size=None,
+                                          random_state=1)
+        splits = splitter.split(np.zeros(len(y)), objects.groupby(level=0, sort=False).first())
+    else:
+        splitter = ShuffleSplit(n_splits=10, train_size=0.9, test_size=None, random_state=1)
+        splits = splitter.split(np.zeros(len(y)))
     medians = []
     for train, test in splits:
         prediction = fit_predict(x[train], y[train], x[test])
@@ -65,22 +76,36 @@ def reference_score(model, data, fit_predict) -> float:
     return float(np.mean(medians))
 
 
-@pytest.mark.parametrize(
-    ("name", "fit_predict"),
-    [
-        ("pls", lambda a, b, c: PLSRegression(25, scale=False, tol=1e-14, max_iter=20000)
-         .fit(a, b).predict(c)),
-        ("ridge", lambda a, b, c: Ridge(alpha=1.0).fit(a, b).predict(c)),
-        ("linear", lambda a, b, c: LinearRegression().fit(a, b).predict(c)),
-    ],
+# (name, the fit written with scikit-learn, tolerance on the score): NIPALS at tol 1e-14
+# is converged to about 1e-9 in the score; ridge and least squares agree to rounding.
+CONVERGED_PLS = (
+    "pls", lambda a, b, c: PLSRegression(25, scale=False, tol=1e-14, max_iter=100_000)
+    .fit(a, b).predict(c), 1e-8,
 )
-def test_score_equals_the_procedure_written_with_scikit_learn(name, fit_predict):
+RIDGE = ("ridge", lambda a, b, c: Ridge(alpha=1.0).fit(a, b).predict(c), 1e-12)
+LINEAR = ("linear", lambda a, b, c: LinearRegression().fit(a, b).predict(c), 1e-12)
+
+
+@pytest.mark.parametrize(("name", "fit_predict", "tolerance"), [CONVERGED_PLS, RIDGE, LINEAR])
+def test_score_equals_the_procedure_written_with_scikit_learn(name, fit_predict, tolerance):
     model, data = neural_assemblies(n_stimuli=80, n_features=40, n_neuroids=5, n_repetitions=2)
-    score = load_metric(name)(model, data)
-    assert float(score) == pytest.approx(reference_score(model, data, fit_predict), abs=1e-6)
+    shuffled = model.isel(presentation=np.random.default_rng(1).permutation(80))
+    score = load_metric(name)(shuffled, data)
+    expected = brain_score_procedure(model, data, fit_predict)
+    assert float(score) == pytest.approx(expected, abs=tolerance)
     assert score.attrs["raw"].dims == ("split", "neuroid")
     medians = np.median(score.attrs["raw"].values, axis=1)
-    assert score.attrs["error"] == pytest.approx(medians.std(ddof=1) / np.sqrt(10))
+    assert score.attrs["error"] == pytest.approx(scipy.stats.sem(medians))
+
+
+@pytest.mark.parametrize(("name", "fit_predict", "tolerance"), [CONVERGED_PLS, RIDGE])
+def test_without_object_names_the_splits_are_brain_scores_shuffle_splits(
+    name, fit_predict, tolerance
+):
+    model, data = neural_assemblies(n_stimuli=70, n_features=40, n_neuroids=4)
+    score = load_metric(name, stratify_by=None)(model, data)
+    expected = brain_score_procedure(model, data, fit_predict, stratify=False)
+    assert float(score) == pytest.approx(expected, abs=tolerance)
 
 
 @pytest.mark.parametrize(("n", "p"), [(60, 90), (90, 20)])
@@ -157,12 +182,34 @@ def test_each_time_bin_is_scored_and_averaged():
     assert score.attrs["raw"].dims == ("time_bin", "split", "neuroid")
 
 
-def test_mismatched_stimulus_ids_are_refused_with_the_ids():
+def test_stimuli_the_model_was_not_shown_are_named_as_missing_from_the_model():
+    model, data = neural_assemblies()
+    with pytest.raises(MetricError) as error:
+        load_metric("ridge")(model.isel(presentation=slice(0, 57)), data)
+    message = str(error.value)
+    assert "The model's responses lack 3 stimuli the data has: stimulus_id ['stim0057', " \
+           "'stim0058', 'stim0059']" in message
+    assert "show it the data's whole stimulus set" in message
+    assert "The data lacks" not in message
+
+
+def test_stimuli_the_data_lacks_are_named_as_missing_from_the_data():
+    model, data = neural_assemblies()
+    with pytest.raises(MetricError) as error:
+        load_metric("ridge")(model, data.isel(presentation=slice(2, None)))
+    message = str(error.value)
+    assert "The data lacks 2 stimuli the model's responses have: stimulus_id ['stim0000', " \
+           "'stim0001']" in message
+    assert "select the model's responses to the data's stimuli" in message
+    assert "The model's responses lack" not in message
+
+
+def test_both_sides_missing_stimuli_are_each_named():
     model, data = neural_assemblies()
     ids = model["stimulus_id"].values.astype(str).copy()
     ids[:3] = ["x1", "x2", "x3"]
-    with pytest.raises(MetricError, match=r"3 stimulus_id values of the data are missing.*"
-                                          r"stim0000"):
+    with pytest.raises(MetricError, match=r"lack 3 stimuli the data has: stimulus_id "
+                                          r"\['stim0000'.*The data lacks 3 stimuli.*'x1'"):
         load_metric("pls", n_components=5)(with_stimulus_ids(model, ids), data)
 
 
@@ -186,12 +233,75 @@ def test_pls_needs_as_many_features_as_components():
         load_metric("pls")(model, data)
 
 
-def test_nan_in_responses_is_refused_with_its_location():
+def padded(data, trials: list[int], single: list[tuple[int, int]] = ()):
+    """The data with whole trials and single (trial, neuroid) values set to NaN."""
+    values = data.values.copy()
+    values[trials] = np.nan
+    for trial, neuroid in single:
+        values[trial, neuroid] = np.nan
+    return data.copy(data=values)
+
+
+@pytest.mark.parametrize("name", ["pls", "ridge"])
+def test_nan_padded_trials_are_left_out_of_the_repetition_average(name):
+    model, data = neural_assemblies(n_stimuli=60, n_repetitions=3)
+    with_padding = padded(data, trials=[3, 70, 125], single=[(10, 2), (75, 6)])
+    frame = pd.DataFrame(with_padding.values)
+    frame["stimulus_id"] = data["stimulus_id"].values
+    means = frame.groupby("stimulus_id", sort=False).mean()  # pandas skips NaN
+    averaged = NeuroidAssembly(
+        means.to_numpy(), dims=("presentation", "neuroid"),
+        coords={"stimulus_id": ("presentation", means.index.to_numpy()),
+                "object_name": ("presentation", data["object_name"].values[:60]),
+                "neuroid_id": ("neuroid", data["neuroid_id"].values)},
+    )
+    metric = load_metric(name, n_components=5) if name == "pls" else load_metric(name)
+    assert float(metric(model, with_padding)) == pytest.approx(float(metric(model, averaged)),
+                                                               abs=1e-12)
+
+
+def test_a_stimulus_without_any_recorded_trial_for_a_neuroid_is_refused_by_name():
+    model, data = neural_assemblies(n_stimuli=60, n_repetitions=3)
+    # stim0004 is trials 4, 64 and 124; neuroid n1 is missing from all three.
+    with_gap = padded(data, trials=[70], single=[(4, 1), (64, 1), (124, 1)])
+    with pytest.raises(MetricError, match=r"no valid repetition \(every trial is NaN\) for 1 "
+                                          r"\(stimulus, neuroid\) pairs: stimulus_id "
+                                          r"\['stim0004'\]; neuroid_id \['n1'\]"):
+        load_metric("ridge")(model, with_gap)
+
+
+def test_nan_from_the_model_is_refused_naming_stimulus_and_unit():
+    model, data = neural_assemblies()
+    values = model.values.copy()
+    values[4, 1] = np.nan
+    with pytest.raises(MetricError) as error:
+        load_metric("ridge")(model.copy(data=values), data)
+    assert "model (source) assembly has NaN responses" in str(error.value)
+    assert "stimulus_id ['stim0004']; neuroid_id ['unit1']" in str(error.value)
+    assert "allow_nan" not in str(error.value)
+
+
+def test_infinite_responses_are_refused():
     model, data = neural_assemblies()
     values = data.values.copy()
-    values[4, 1] = np.nan
+    values[4, 1] = np.inf
     with pytest.raises(ValidationError, match="stim0004"):
         load_metric("ridge")(model, data.copy(data=values))
+
+
+def test_pls_splits_advance_together_as_each_would_alone():
+    # Stimuli 0 and 1 share their features: a split training on both has one dimension
+    # less, so the splits run out of components at different points.
+    x, y = random_problem(30, 40, 3, seed=2)
+    x[1] = x[0]
+    splits = stratified_splits(np.arange(30), n_splits=6, train_size=0.8)
+    products = CrossProducts(x, y)
+    together, extracted = pls_predictions(products, splits, 26)
+    alone = [pls_predictions(products, [split], 26) for split in splits]
+    assert sorted(set(extracted)) == [22, 23]  # 24 training stimuli: rank 23, or 22 with both
+    assert extracted == [count for _, (count,) in alone]
+    for prediction, ((single,), _) in zip(together, alone, strict=True):
+        np.testing.assert_allclose(prediction, single, rtol=1e-10)
 
 
 def test_ridgecv_records_the_alpha_of_every_split():

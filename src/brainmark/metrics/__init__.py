@@ -2,9 +2,10 @@
 
 Every metric is called as ``metric(model_assembly, data_assembly) -> Score`` and every
 ceiling as ``ceiling(data_assembly) -> Score``; both are registered in ``metric_registry``
-(``brainmark.load_metric(name, **kwargs)``) by the plugins in
-``brainmark/plugins/metrics``. ``docs/scores.md`` says what raw, ceiling and ceiled mean for
-each family.
+by the plugins in ``brainmark/plugins/metrics``. ``resolve_metric(name_or_metric,
+**kwargs)`` turns a registered name into the metric (as ``brainmark.load_metric``) and
+passes a metric through, for code that accepts either. ``docs/scores.md`` says what raw,
+ceiling and ceiled mean for each family.
 """
 
 from brainmark.metrics.behavior import Accuracy, ErrorConsistency, I2n, cohen_kappa
@@ -12,6 +13,7 @@ from brainmark.metrics.ceiling import (
     ErrorConsistencyCeiling,
     InternalConsistency,
     RDMSubjectCeiling,
+    no_ceiling,
     spearman_brown,
 )
 from brainmark.metrics.regression import (
@@ -21,7 +23,8 @@ from brainmark.metrics.regression import (
     RidgeCVRegressionCorrelation,
     RidgeRegressionCorrelation,
 )
-from brainmark.metrics.score import Score, ceil_score
+from brainmark.metrics.resolve import resolve_metric
+from brainmark.metrics.score import Score, ceil_score, standard_error
 from brainmark.metrics.similarity import CKASimilarity, RDMSimilarity, linear_cka
 from brainmark.metrics.splits import stratified_splits
 
@@ -43,6 +46,9 @@ __all__ = [
     "ceil_score",
     "cohen_kappa",
     "linear_cka",
+    "no_ceiling",
+    "resolve_metric",
     "spearman_brown",
+    "standard_error",
     "stratified_splits",
 ]

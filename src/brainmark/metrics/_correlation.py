@@ -7,15 +7,18 @@ from scipy.stats import rankdata
 
 
 def pearson_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson r between matching columns of two (observations x columns) arrays.
+    """Pearson r between matching columns of two ``[...] x observations x columns`` arrays.
 
-    A column with zero variance on either side gives NaN; callers decide what that means.
+    Leading dims (e.g. splits) are batched over. A column with zero variance on either
+    side gives NaN; callers decide what that means.
     """
-    a = a - a.mean(axis=0)
-    b = b - b.mean(axis=0)
-    denominator = np.sqrt(np.einsum("ij,ij->j", a, a) * np.einsum("ij,ij->j", b, b))
+    a = a - a.mean(axis=-2, keepdims=True)
+    b = b - b.mean(axis=-2, keepdims=True)
+    denominator = np.sqrt(np.einsum("...ij,...ij->...j", a, a)
+                          * np.einsum("...ij,...ij->...j", b, b))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denominator > 0, np.einsum("ij,ij->j", a, b) / denominator, np.nan)
+        return np.where(denominator > 0, np.einsum("...ij,...ij->...j", a, b) / denominator,
+                        np.nan)
 
 
 def masked_pearson_columns(a: np.ndarray, b: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from brainmark.data.assemblies import average_repetitions, coords_frame, walk_coords
+from brainmark.data.assemblies import average_repetitions, walk_coords
 from brainmark.data.validation import format_ids, validate_assembly
 from brainmark.exceptions import MetricError
 
@@ -16,20 +16,30 @@ SOURCE = "model (source)"
 TARGET = "data (target)"
 
 
-def responses(
-    assembly: xr.DataArray, *, name: str, allow_nan: bool = False, average: bool = True
-) -> xr.DataArray:
-    """A checked ``presentation x neuroid`` assembly, one row per stimulus if ``average``.
+def responses(assembly: xr.DataArray, *, name: str, nan_padding: bool = False) -> xr.DataArray:
+    """A checked ``presentation x neuroid`` assembly with one row per stimulus.
 
-    A ``time_bin`` dim of size 1 is squeezed away; several bins are refused here (callers
-    that score per bin slice them first, see :func:`time_bin_pairs`).
+    Repetitions (presentations sharing a ``stimulus_id``) are averaged, ignoring NaN. With
+    ``nan_padding`` (the data side) NaN marks missing trials: it is accepted as long as
+    every stimulus keeps at least one non-NaN repetition per neuroid. Without it (the model
+    side) any NaN is refused. Infinite values are always refused. A ``time_bin`` dim of size
+    1 is squeezed away; several bins are refused here (callers that score per bin slice them
+    first, see :func:`time_bin_pairs`).
+
+    Raises
+    ------
+    ValidationError
+        On missing dims or coordinates, or infinite values.
+    MetricError
+        On extra dims, NaN the model gave, or a stimulus without any valid repetition for
+        a neuroid; the message names the stimulus and neuroid ids.
     """
     validate_assembly(
         assembly,
         dims=("presentation", "neuroid"),
         coords={"stimulus_id": "presentation"},
         name=name,
-        allow_nan=allow_nan,
+        allow_nan=True,  # NaN is judged below, by side; infinite values are refused here
     )
     assembly = squeeze_time_bin(assembly, name=name)
     extra = [dim for dim in assembly.dims if dim not in ("presentation", "neuroid")]
@@ -38,9 +48,34 @@ def responses(
             f"The {name} assembly has dims {list(assembly.dims)}; expected presentation x "
             f"neuroid. Select or average over {extra} first."
         )
-    if average and not coords_frame(assembly, "presentation")["stimulus_id"].is_unique:
+    assembly = assembly.transpose("presentation", "neuroid")
+    if not nan_padding:
+        _refuse_nan(assembly, name=name, what="NaN responses", remedy=(
+            "A model must respond to every stimulus with finite numbers; check its outputs "
+            "(e.g. a layer that overflowed) before scoring."))
+    if not pd.Index(stimulus_ids(assembly)).is_unique:
         assembly = average_repetitions(assembly)
-    return assembly.transpose("presentation", "neuroid")
+    if nan_padding:
+        _refuse_nan(assembly, name=name, what="no valid repetition (every trial is NaN)",
+                    remedy=(
+            "NaN-padded trials are ignored when repetitions are averaged, but each stimulus "
+            "needs at least one recorded trial per neuroid. Drop those stimuli or neuroids "
+            "from the data (assembly.isel(...)) before scoring."))
+    return assembly
+
+
+def _refuse_nan(assembly: xr.DataArray, *, name: str, what: str, remedy: str) -> None:
+    """Raise naming the stimuli and neuroids of any NaN in a presentation x neuroid assembly."""
+    missing = np.isnan(np.asarray(assembly.values, dtype=np.float64))
+    if not missing.any():
+        return
+    stimuli = pd.unique(stimulus_ids(assembly)[missing.any(axis=1)])
+    neuroids = neuroid_labels(assembly)[missing.any(axis=0)]
+    raise MetricError(
+        f"The {name} assembly has {what} for {int(missing.sum())} (stimulus, neuroid) "
+        f"pairs: stimulus_id {format_ids(stimuli)}; neuroid_id {format_ids(neuroids)}. "
+        f"{remedy}"
+    )
 
 
 def squeeze_time_bin(assembly: xr.DataArray, *, name: str) -> xr.DataArray:
@@ -83,46 +118,57 @@ def _time_bin(assembly: xr.DataArray, position: int) -> xr.DataArray:
     return assembly.isel(time_bin=[position])
 
 
-def stimulus_ids(assembly: xr.DataArray, dim: str = "presentation") -> np.ndarray:
-    """The ``stimulus_id`` values along ``dim`` as strings."""
+def stimulus_ids(assembly: xr.DataArray) -> np.ndarray:
+    """The ``stimulus_id`` values along ``presentation`` as strings."""
     return np.asarray(assembly["stimulus_id"].values).astype(str)
 
 
-def align(
-    source_ids: np.ndarray, target_ids: np.ndarray, *, what: str = "stimulus_id"
-) -> np.ndarray:
-    """Positions in ``source_ids`` of each of ``target_ids``; refuses any mismatch.
+def align(source_ids: np.ndarray, target_ids: np.ndarray) -> np.ndarray:
+    """Positions in ``source_ids`` (the model's) of each of ``target_ids`` (the data's).
 
-    Both sides must hold the same set of ids: a metric never silently drops stimuli.
+    Both sides must hold the same set of stimulus ids: a metric never silently drops
+    stimuli. A mismatch is refused saying which side lacks which ids and what to do.
     """
     source_set, target_set = set(source_ids), set(target_ids)
-    missing = [sid for sid in pd.unique(target_ids) if sid not in source_set]
-    extra = sorted(source_set - target_set)
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} {what} values of the data are missing from the model's "
-                         f"responses: {format_ids(missing)}")
-        if extra:
-            parts.append(f"{len(extra)} {what} values of the model are not in the data: "
-                         f"{format_ids(extra)}")
+    only_data = [sid for sid in pd.unique(np.asarray(target_ids)) if sid not in source_set]
+    only_model = [sid for sid in pd.unique(np.asarray(source_ids)) if sid not in target_set]
+    if only_data or only_model:
+        problems = []
+        if only_data:
+            problems.append(
+                f"The model's responses lack {len(only_data)} stimuli the data has: "
+                f"stimulus_id {format_ids(only_data)}. The model was not shown them: show "
+                f"it the data's whole stimulus set (a benchmark does), or, if the data "
+                f"should not include them, select the data to the stimuli shown "
+                f"(data.isel(presentation=...)) before scoring."
+            )
+        if only_model:
+            problems.append(
+                f"The data lacks {len(only_model)} stimuli the model's responses have: "
+                f"stimulus_id {format_ids(only_model)}. The data has no responses to them: "
+                f"select the model's responses to the data's stimuli "
+                f"(model_responses.isel(presentation=...)), or, if the data should have "
+                f"them, load the complete data assembly (are these ids in its stimulus "
+                f"set but missing from its recordings?)."
+            )
         raise MetricError(
-            f"Model and data must cover the same stimuli, but {'; '.join(parts)}. Record the "
-            f"model on exactly the benchmark's stimulus set."
+            "Model and data must cover the same stimuli (matched by stimulus_id), but they "
+            "do not. " + " ".join(problems)
         )
     return pd.Index(source_ids).get_indexer(target_ids)
 
 
 def paired_responses(
-    source: xr.DataArray, target: xr.DataArray, *, allow_nan_target: bool = False
+    source: xr.DataArray, target: xr.DataArray
 ) -> tuple[np.ndarray, np.ndarray, xr.DataArray]:
     """float64 (stimuli x features, stimuli x neuroids) rows matched by ``stimulus_id``.
 
-    Both sides are averaged over repetitions first. Returns the source values, the target
-    values and the (averaged) target assembly whose row order both arrays follow.
+    Both sides are averaged over repetitions first (the data's NaN-padded trials ignored,
+    see :func:`responses`). Returns the source values, the target values and the
+    (averaged) target assembly whose row order both arrays follow.
     """
     source = responses(source, name=SOURCE)
-    target = responses(target, name=TARGET, allow_nan=allow_nan_target)
+    target = responses(target, name=TARGET, nan_padding=True)
     rows = align(stimulus_ids(source), stimulus_ids(target))
     source_values = np.asarray(source.values, dtype=np.float64)[rows]
     return source_values, np.asarray(target.values, dtype=np.float64), target

@@ -30,7 +30,7 @@ from brainmark.data.validation import format_ids, validate_assembly
 from brainmark.exceptions import MetricError
 from brainmark.metrics import _inputs
 from brainmark.metrics._correlation import masked_pearson_columns
-from brainmark.metrics.score import Score
+from brainmark.metrics.score import Score, standard_error
 
 DPRIME_LIMIT = 5.0
 RATE_FLOOR = 1e-5  # rates are kept inside [floor, 1 - floor] so z-scores stay finite
@@ -105,9 +105,7 @@ class Accuracy:
             values, dims=("presentation",),
             coords={"stimulus_id": ("presentation", correctness.index.to_numpy())},
         )
-        score.attrs["error"] = (
-            float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else np.nan
-        )
+        score.attrs["error"] = standard_error(values)
         return score
 
     def __repr__(self) -> str:
@@ -154,10 +152,7 @@ class ErrorConsistency:
             coords={"condition": table.index.to_numpy().astype(str),
                     "subject": table.columns.to_numpy().astype(str)},
         )
-        finite = per_subject[np.isfinite(per_subject)]
-        score.attrs["error"] = (
-            float(finite.std(ddof=1) / np.sqrt(len(finite))) if len(finite) > 1 else np.nan
-        )
+        score.attrs["error"] = standard_error(per_subject)
         return score
 
     def __repr__(self) -> str:

@@ -10,6 +10,7 @@ pairs with its metric.
   other subjects (leave-one-out, the lower bound of the noise ceiling of Nili et al. 2014;
   the upper bound, against the mean of all subjects, is reported beside it).
 - ``error_consistency_ceiling``: the mean error consistency between pairs of subjects.
+- :func:`no_ceiling`: a ceiling of 1 (error 0) where no ceiling can be estimated.
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse
 import xarray as xr
+from sklearn.model_selection import ShuffleSplit
 
-from brainmark.data.assemblies import coords_frame
-from brainmark.data.validation import validate_assembly
+from brainmark.data.validation import format_ids, validate_assembly
 from brainmark.exceptions import MetricError
 from brainmark.metrics import _inputs
 from brainmark.metrics._correlation import masked_pearson_columns
 from brainmark.metrics.behavior import choices_frame, truth_per_stimulus
-from brainmark.metrics.score import Score
+from brainmark.metrics.score import Score, standard_error
 from brainmark.metrics.similarity import as_rdms, compare_rdms, off_diagonal_entries
+
+HALVES = ("per_stimulus", "by_repetition")  # InternalConsistency's ways to halve the trials
 
 
 def spearman_brown(r: np.ndarray, factor: float = 2.0) -> np.ndarray:
@@ -36,37 +39,66 @@ def spearman_brown(r: np.ndarray, factor: float = 2.0) -> np.ndarray:
     return factor * r / (1 + (factor - 1) * r)
 
 
-def _standard_error(values: np.ndarray) -> float:
-    values = values[np.isfinite(values)]
-    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else np.nan
+def no_ceiling() -> Score:
+    """A ceiling of 1 with error 0, so that ceiled = raw.
+
+    For data whose reliability cannot be estimated (a single pooled RDM) and for
+    engineering benchmarks measured against ground truth (e.g. accuracy).
+    """
+    ceiling = Score(1.0)
+    ceiling.attrs["error"] = 0.0
+    return ceiling
 
 
 class InternalConsistency:
     """Split-half reliability of each neuroid over repetitions, Spearman-Brown corrected.
 
-    Per split, the valid (not all-NaN) trials of every stimulus are shuffled and split into
-    two halves of equal size (an odd trial out is left out of that split); each neuroid's
-    half means (NaN-padded repetitions ignored) are correlated over stimuli (Pearson), the
-    correlation is Spearman-Brown corrected from half to full length, and the median over
-    neuroids is taken. The ceiling is the mean over splits, its error the standard error.
+    Per split, the trials are divided into two halves; each neuroid's half means per
+    stimulus (NaN-padded trials ignored) are correlated over stimuli (Pearson, over the
+    stimuli with a value in both halves), the correlation is Spearman-Brown corrected from
+    half to full length, and the median over neuroids is taken. The ceiling is the mean
+    over splits, its error the standard error of the per-split medians.
 
     Parameters
     ----------
     n_splits, seed
-        Number of random half splits, seed of the generator.
+        Number of random half splits, seed of their generator.
+    halves
+        How trials are divided into halves:
+
+        - ``"per_stimulus"`` (default): every stimulus' valid (not all-NaN) trials are
+          shuffled and split into two halves of equal size (an odd trial is left out of
+          that split), so both halves of every stimulus average the same number of trials
+          even when some stimuli have NaN-padded repetitions.
+        - ``"by_repetition"``: Brain-Score's halves. The ``repetition`` values are split
+          into two halves (scikit-learn ``ShuffleSplit(train_size=0.5,
+          random_state=seed)`` over the sorted unique values) and each half holds the
+          trials of its repetitions, for every stimulus alike. With padding a stimulus'
+          halves can hold different numbers of valid trials (or none: that stimulus then
+          drops out of the split's correlations); with an odd number of repetitions the
+          second half has one more.
+
+    ``docs/scores.md`` compares the two on data with missing repetitions.
     """
 
     kind = "neural_ceiling"
 
-    def __init__(self, *, n_splits: int = 10, seed: int = 1) -> None:
+    def __init__(self, *, n_splits: int = 10, seed: int = 1, halves: str = "per_stimulus") -> None:
+        if halves not in HALVES:
+            raise MetricError(f"halves must be one of {HALVES}. Got {halves!r}.")
+        if n_splits < 1:
+            raise MetricError(f"n_splits must be at least 1. Got {n_splits}.")
         self.n_splits = n_splits
         self.seed = seed
+        self.halves = halves
 
     def __call__(self, assembly: xr.DataArray) -> Score:
         validate_assembly(
             assembly,
             dims=("presentation", "neuroid"),
-            coords={"stimulus_id": "presentation"},
+            coords={"stimulus_id": "presentation",
+                    **({"repetition": "presentation"} if self.halves == "by_repetition"
+                       else {})},
             name=_inputs.TARGET,
             allow_nan=True,
         )
@@ -84,8 +116,8 @@ class InternalConsistency:
         values = np.asarray(assembly.values, dtype=np.float64)
         kept = ~np.isnan(values).all(axis=1)  # padded repetitions
         values = values[kept]
-        ids = coords_frame(assembly, "presentation")["stimulus_id"].to_numpy()[kept]
-        codes, uniques = pd.factorize(pd.Series(ids).astype(str), sort=True)
+        ids = _inputs.stimulus_ids(assembly)[kept]
+        codes, uniques = pd.factorize(ids, sort=True)
         trials = np.bincount(codes, minlength=len(uniques))
         if (trials >= 2).sum() < 3:
             raise MetricError(
@@ -98,12 +130,17 @@ class InternalConsistency:
             labels = _inputs.neuroid_labels(assembly)[~(spread > 0)]
             raise MetricError(
                 f"{len(labels)} neuroids have zero variance over trials: neuroid_id "
-                f"{labels[:10].tolist()}. Their reliability is undefined; drop them first."
+                f"{format_ids(labels)}. Their reliability is undefined; drop them first."
             )
+        if self.halves == "per_stimulus":
+            sides = half_splits(codes, n_splits=self.n_splits, seed=self.seed)
+        else:
+            repetitions = np.asarray(assembly["repetition"].values)[kept]
+            sides = repetition_halves(repetitions, n_splits=self.n_splits, seed=self.seed)
         finite = np.isfinite(values)
         filled = np.where(finite, values, 0.0)
         corrected = np.empty((self.n_splits, values.shape[1]))
-        for split, side in enumerate(half_splits(codes, n_splits=self.n_splits, seed=self.seed)):
+        for split, side in enumerate(sides):
             used = side >= 0
             groups = scipy.sparse.csr_matrix(
                 (np.ones(used.sum()), (2 * codes[used] + side[used], np.flatnonzero(used))),
@@ -119,7 +156,8 @@ class InternalConsistency:
         if np.isnan(corrected).any():
             warnings.warn(
                 f"{int(np.isnan(corrected).sum())} (split, neuroid) reliabilities are undefined "
-                f"(a half without variance) and left out of those splits' medians.",
+                f"(a half without variance, or fewer than 2 stimuli with values in both "
+                f"halves) and left out of those splits' medians.",
                 stacklevel=3,
             )
         per_split = np.nanmedian(corrected, axis=1)
@@ -131,14 +169,16 @@ class InternalConsistency:
                     **{name: ("neuroid", np.asarray(c.values))
                        for name, c in assembly.coords.items()
                        if c.dims == ("neuroid",) and name != "neuroid"}},
-            attrs={"description": "Spearman-Brown corrected split-half r per split and neuroid"},
+            attrs={"description": "Spearman-Brown corrected split-half r per split and neuroid",
+                   "halves": self.halves},
         )
-        score.attrs["error"] = _standard_error(per_split)
+        score.attrs["error"] = standard_error(per_split)
         score.attrs["split_scores"] = per_split
         return score
 
     def __repr__(self) -> str:
-        return f"InternalConsistency(n_splits={self.n_splits}, seed={self.seed})"
+        return (f"InternalConsistency(n_splits={self.n_splits}, seed={self.seed}, "
+                f"halves={self.halves!r})")
 
 
 def half_splits(codes: np.ndarray, *, n_splits: int, seed: int) -> list[np.ndarray]:
@@ -161,6 +201,30 @@ def half_splits(codes: np.ndarray, *, n_splits: int, seed: int) -> list[np.ndarr
     return sides
 
 
+def repetition_halves(repetitions: np.ndarray, *, n_splits: int, seed: int) -> list[np.ndarray]:
+    """Per split, the half (0 or 1) of each trial from its repetition, as Brain-Score splits.
+
+    The sorted unique ``repetitions`` values are split by scikit-learn's
+    ``ShuffleSplit(n_splits, train_size=0.5, random_state=seed)``: the trials of the
+    training repetitions form half 0, those of the test repetitions half 1.
+    """
+    values, positions = np.unique(repetitions, return_inverse=True)
+    if len(values) < 2:
+        raise MetricError(
+            f"Halves by repetition need at least 2 distinct 'repetition' values; the data "
+            f"has {len(values)}. Pass the assembly with its repetitions, or use "
+            f"halves='per_stimulus'."
+        )
+    splitter = ShuffleSplit(n_splits=n_splits, train_size=0.5, test_size=None,
+                            random_state=seed)
+    sides = []
+    for _, second in splitter.split(np.zeros(len(values))):
+        in_second = np.zeros(len(values), dtype=int)
+        in_second[second] = 1
+        sides.append(in_second[positions])
+    return sides
+
+
 class RDMSubjectCeiling:
     """Leave-one-subject-out consistency of RDMs; the all-subject upper bound beside it.
 
@@ -174,11 +238,11 @@ class RDMSubjectCeiling:
     kind = "rdm_ceiling"
 
     def __call__(self, assembly: xr.DataArray) -> Score:
-        data, _, _, subjects = as_rdms(assembly, name=_inputs.TARGET)
+        data, _, _, subjects = as_rdms(assembly, name=_inputs.TARGET, nan_padding=True)
         if subjects is None or len(subjects) < 2:
             raise MetricError(
                 "An RDM subject ceiling needs RDMs of at least 2 subjects (a 'subject' dim). "
-                "For one pooled RDM use a ceiling of 1 (brainmark.benchmarks.no_ceiling)."
+                "For one pooled RDM use a ceiling of 1 (brainmark.metrics.no_ceiling)."
             )
         mask = off_diagonal_entries(data)
         present = np.isfinite(data)
@@ -199,7 +263,7 @@ class RDMSubjectCeiling:
         )
         score.attrs["lower_bound"] = float(bounds[:, 0].mean())
         score.attrs["upper_bound"] = float(bounds[:, 1].mean())
-        score.attrs["error"] = _standard_error(bounds[:, 0])
+        score.attrs["error"] = standard_error(bounds[:, 0])
         return score
 
     def __repr__(self) -> str:
@@ -245,7 +309,7 @@ class ErrorConsistencyCeiling:
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            score.attrs["error"] = _standard_error(
+            score.attrs["error"] = standard_error(
                 np.nanmean(np.where(off_diagonal, matrix, np.nan), axis=1)
             )
         return score

@@ -1,14 +1,18 @@
 """Regression-correlation metrics: how well a linear map of model features predicts neuroids.
 
 ``metric(model_assembly, data_assembly) -> Score``, both ``presentation x neuroid`` with
-``stimulus_id`` on presentation. Repetitions on either side are averaged first; rows are
-matched by ``stimulus_id`` (both sides must hold the same stimuli). The stimuli are split
-10 times into 90% train / 10% test (:func:`~brainmark.metrics.splits.stratified_splits`,
-stratified by ``object_name`` when the data has it, seed 1); per split a regression from
-model features to all neuroids is fitted on the training stimuli, and each neuroid's
-held-out predictions are correlated (Pearson r) with its held-out responses. The score is
-the mean over splits of the median over neuroids; the error is the standard error of the
-per-split medians. ``attrs['raw']`` holds every r (split x neuroid).
+``stimulus_id`` on presentation. Repetitions on either side are averaged first (the data's
+NaN-padded trials ignored); rows are matched by ``stimulus_id`` (both sides must hold the
+same stimuli). The data's stimuli, in the data's row order, are split 10 times into 90%
+train / 10% test exactly as Brain-Score splits them
+(:func:`~brainmark.metrics.splits.stratified_splits`: scikit-learn's
+``StratifiedShuffleSplit`` over ``object_name`` when the data has it, else
+``ShuffleSplit``; ``random_state=1``); per split a regression from model features to all
+neuroids is fitted on the training stimuli, and each neuroid's held-out predictions are
+correlated (Pearson r) with its held-out responses. The score is the mean over splits of
+the median over neuroids; the error is the standard error of the per-split medians
+(:func:`~brainmark.metrics.score.standard_error`). ``attrs['raw']`` holds every r (split x
+neuroid).
 
 Time bins: when both assemblies have a ``time_bin`` dim with the same number of bins (or
 one side has a single bin), each bin is scored on its own with the same splits and the
@@ -17,7 +21,7 @@ score is the mean over bins (``raw`` gains a ``time_bin`` dim); a single bin is 
 The regressions: ``pls`` (partial least squares, 25 components, no scaling; exact kernel
 algorithm), ``ridge`` (alpha 1), ``ridgecv`` (alpha per split by exact leave-one-out error,
 from one eigendecomposition per split), ``linear`` (minimum-norm least squares). Every fit
-has an unpenalized intercept. Everything is float64 and deterministic for a fixed seed.
+has an unpenalized intercept. Everything is float64 and deterministic.
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from brainmark.data.assemblies import coords_frame
 from brainmark.exceptions import MetricError
 from brainmark.metrics import _inputs
 from brainmark.metrics._correlation import pearson_columns
@@ -40,7 +43,7 @@ from brainmark.metrics._solvers import (
     ridge_solution,
     ridgecv_solution,
 )
-from brainmark.metrics.score import Score
+from brainmark.metrics.score import Score, standard_error
 from brainmark.metrics.splits import stratified_splits
 
 DEFAULT_ALPHAS = tuple(float(alpha) for alpha in np.logspace(-3, 9, 13))
@@ -52,9 +55,11 @@ class RegressionCorrelation:
     Parameters
     ----------
     n_splits, train_size, seed
-        Cross-validation: number of splits, fraction of stimuli trained on, seed.
+        Cross-validation: number of splits, fraction of stimuli trained on,
+        ``random_state`` of scikit-learn's splitter (Brain-Score's: 10, 0.9, 1).
     stratify_by
-        Presentation coordinate of the data to stratify splits by, when present.
+        Presentation coordinate of the data to stratify splits by, when the data has it;
+        None never stratifies.
     """
 
     kind = "neural"
@@ -66,7 +71,7 @@ class RegressionCorrelation:
         n_splits: int = 10,
         train_size: float = 0.9,
         seed: int = 1,
-        stratify_by: str = "object_name",
+        stratify_by: str | None = "object_name",
     ) -> None:
         self.n_splits = n_splits
         self.train_size = train_size
@@ -104,10 +109,11 @@ class RegressionCorrelation:
     def _score_bin(self, source: xr.DataArray, target: xr.DataArray) -> Score:
         features, responses, target = _inputs.paired_responses(source, target)
         _inputs.refuse_constant_neuroids(responses, target, name=_inputs.TARGET)
-        frame = coords_frame(target, "presentation")
-        stratify = frame.get(self.stratify_by)
+        stratify = None
+        if self.stratify_by is not None and self.stratify_by in target.coords:
+            stratify = np.asarray(target[self.stratify_by].values)
         splits = stratified_splits(
-            frame["stimulus_id"].to_numpy(),
+            _inputs.stimulus_ids(target),
             stratify=stratify,
             n_splits=self.n_splits,
             train_size=self.train_size,
@@ -116,18 +122,17 @@ class RegressionCorrelation:
         )
         products = CrossProducts(features, responses)
         predictions, details = self._predict(products, splits)
-        correlations = np.stack(
-            [_held_out_r(prediction, responses[test]) for prediction, (_, test) in
-             zip(predictions, splits, strict=True)]
-        )
+        held_out = responses[np.stack([test for _, test in splits])]
+        correlations = _held_out_r(np.stack(predictions), held_out)
         return _aggregate(correlations, target, details, self.name)
 
 
 def _held_out_r(predictions: np.ndarray, responses: np.ndarray) -> np.ndarray:
-    """Pearson r per neuroid; a constant prediction carries no information and scores 0."""
+    """Pearson r per split and neuroid (splits x test stimuli x neuroids in, splits x
+    neuroids out); a constant prediction carries no information and scores 0."""
     r = pearson_columns(predictions, responses)
-    constant_prediction = np.ptp(predictions, axis=0) == 0
-    return np.where(constant_prediction & (np.ptp(responses, axis=0) > 0), 0.0, r)
+    constant_prediction = np.ptp(predictions, axis=1) == 0
+    return np.where(constant_prediction & (np.ptp(responses, axis=1) > 0), 0.0, r)
 
 
 def _aggregate(
@@ -147,7 +152,9 @@ def _aggregate(
             f"and are left out of those splits' medians: neuroid_id {labels[:10].tolist()}.",
             stacklevel=4,
         )
-    per_split = np.nanmedian(correlations, axis=1)
+        per_split = np.nanmedian(correlations, axis=1)
+    else:
+        per_split = np.median(correlations, axis=1)
     neuroid_coords = {
         name: ("neuroid", np.asarray(coord.values))
         for name, coord in target.coords.items()
@@ -161,9 +168,7 @@ def _aggregate(
     )
     score = Score(float(per_split.mean()))
     score.attrs["raw"] = raw
-    score.attrs["error"] = (
-        float(per_split.std(ddof=1) / np.sqrt(len(per_split))) if len(per_split) > 1 else np.nan
-    )
+    score.attrs["error"] = standard_error(per_split)
     score.attrs["split_scores"] = per_split
     score.attrs.update(details)
     return score

@@ -95,6 +95,20 @@ def ceil_score(raw: Score, ceiling: Score) -> Score:
     return ceiled
 
 
+def standard_error(values: np.ndarray | list[float]) -> float:
+    """Standard error of the mean of the finite values: ``std(ddof=1) / sqrt(count)``.
+
+    The one convention for every ``attrs['error']`` in brainmark (``docs/scores.md``): the
+    sample standard deviation with Bessel's correction (as ``scipy.stats.sem``), over the
+    finite values only. NaN when fewer than 2 values are finite.
+    """
+    finite = np.asarray(values, dtype=np.float64).ravel()
+    finite = finite[np.isfinite(finite)]
+    if len(finite) < 2:
+        return np.nan
+    return float(finite.std(ddof=1) / np.sqrt(len(finite)))
+
+
 # --- JSON encoding --------------------------------------------------------------------------
 
 

@@ -27,7 +27,7 @@ from brainmark.data.validation import format_ids, validate_assembly
 from brainmark.exceptions import MetricError
 from brainmark.metrics import _inputs
 from brainmark.metrics._correlation import pearson_columns
-from brainmark.metrics.score import Score
+from brainmark.metrics.score import Score, standard_error
 
 RDM_DIMS = ("stimulus_row", "stimulus_column")
 
@@ -37,9 +37,15 @@ def is_rdm(assembly: xr.DataArray) -> bool:
     return all(dim in assembly.dims for dim in RDM_DIMS)
 
 
-def rdm_of_responses(assembly: xr.DataArray, *, name: str) -> xr.DataArray:
-    """The RDM (1 - Pearson r between stimuli) of a ``presentation x neuroid`` assembly."""
-    responses = _inputs.responses(assembly, name=name)
+def rdm_of_responses(
+    assembly: xr.DataArray, *, name: str, nan_padding: bool = False
+) -> xr.DataArray:
+    """The RDM (1 - Pearson r between stimuli) of a ``presentation x neuroid`` assembly.
+
+    Repetitions are averaged first; ``nan_padding`` accepts NaN-padded trials (the data
+    side, see :func:`brainmark.metrics._inputs.responses`).
+    """
+    responses = _inputs.responses(assembly, name=name, nan_padding=nan_padding)
     values = np.asarray(responses.values, dtype=np.float64)
     ids = _inputs.stimulus_ids(responses)
     flat = np.ptp(values, axis=1) == 0
@@ -59,9 +65,13 @@ def rdm_of_responses(assembly: xr.DataArray, *, name: str) -> xr.DataArray:
     )
 
 
-def as_rdms(assembly: xr.DataArray, *, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                            np.ndarray | None]:
+def as_rdms(
+    assembly: xr.DataArray, *, name: str, nan_padding: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """(subjects x n x n values, row ids, column ids, subject ids or None) of an assembly.
+
+    Responses are turned into an RDM first (``nan_padding`` as in
+    :func:`rdm_of_responses`).
 
     Rows and columns are matched by their labels: the columns are put in the order of the
     rows, so entry ``[s, i, j]`` is the dissimilarity of stimuli ``ids[i]`` and ``ids[j]``
@@ -74,7 +84,7 @@ def as_rdms(assembly: xr.DataArray, *, name: str) -> tuple[np.ndarray, np.ndarra
         columns hold different stimuli; the message names those ids.
     """
     if not is_rdm(assembly):
-        assembly = rdm_of_responses(assembly, name=name)
+        assembly = rdm_of_responses(assembly, name=name, nan_padding=nan_padding)
     validate_assembly(assembly, dims=RDM_DIMS, name=name, allow_nan=True)
     extra = [dim for dim in assembly.dims if dim not in (*RDM_DIMS, "subject")]
     if extra:
@@ -165,7 +175,7 @@ class RDMSimilarity:
             raise MetricError(
                 "The model side has several RDMs (a 'subject' dim); pass one model RDM."
             )
-        data, ids, _, subjects = as_rdms(target, name=_inputs.TARGET)
+        data, ids, _, subjects = as_rdms(target, name=_inputs.TARGET, nan_padding=True)
         order = _inputs.align(model_ids, ids)  # both sides' columns follow their rows
         model = model[0][np.ix_(order, order)]
         mask = off_diagonal_entries(model, data)
@@ -183,7 +193,7 @@ class RDMSimilarity:
             score.attrs["raw"] = xr.DataArray(
                 per_subject, dims=("subject",), coords={"subject": subjects}
             )
-            score.attrs["error"] = float(per_subject.std(ddof=1) / np.sqrt(len(per_subject)))
+            score.attrs["error"] = standard_error(per_subject)
         score.attrs["entries"] = "upper triangle" if not mask[1, 0] else "all off-diagonal"
         return score
 

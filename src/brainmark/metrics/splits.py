@@ -1,10 +1,15 @@
-"""Seeded, stratified train/test splits of stimuli for cross-validated metrics.
+"""Train/test splits of stimuli for cross-validated metrics, identical to Brain-Score's.
 
-Splits are drawn over *stimuli* (unique ``stimulus_id`` values), never over trials, so the
-repetitions of one stimulus can never straddle train and test. They depend only on the set
-of ids, their stratification labels and the seed, not on the order of rows in an
-assembly, and they use numpy's own generator (``np.random.default_rng``), so the same
-inputs give the same splits on every machine and with every scikit-learn version.
+Brain-Score's regression metrics split the data assembly's presentations with
+scikit-learn: ``StratifiedShuffleSplit(n_splits=10, train_size=0.9, test_size=None,
+random_state=1)`` over the ``object_name`` labels when it stratifies, ``ShuffleSplit`` with
+the same arguments when it does not. :func:`stratified_splits` runs exactly that over the
+rows it is given (one per stimulus, repetitions averaged first), so brainmark and
+Brain-Score hold out the same stimuli for the same data assembly in the same row order.
+Each split trains on ``floor(train_size * n)`` stimuli and tests on the rest.
+
+The splits therefore depend on the row order and on scikit-learn's shuffling algorithm
+(unchanged since scikit-learn 0.22), as Brain-Score's do.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 
+from brainmark.data.validation import format_ids
 from brainmark.exceptions import MetricError
 
 MIN_TEST_STIMULI = 3  # Pearson r over fewer held-out stimuli is +-1 or undefined.
@@ -28,39 +35,45 @@ def stratified_splits(
     seed: int = 1,
     min_train: int = 2,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``n_splits`` (train, test) index pairs into ``stimulus_ids``, each sorted.
+    """``n_splits`` (train, test) index pairs into ``stimulus_ids``, as Brain-Score draws them.
 
-    Each split holds out ``n - floor(train_size * n)`` stimuli. With ``stratify`` (e.g.
-    each stimulus' ``object_name``) the held-out count of every class is proportional to its
-    size (largest remainders get the leftover places, ties broken at random) so test sets
-    keep the class mix; without it stimuli are drawn uniformly.
+    The index sets are those of scikit-learn's ``StratifiedShuffleSplit`` (with
+    ``stratify``) or ``ShuffleSplit`` (without), called with ``n_splits``, ``train_size``,
+    ``test_size=None`` and ``random_state=seed``; each array is returned sorted.
 
     Parameters
     ----------
     stimulus_ids
-        Unique stimulus ids; their order does not affect which ids land in which split.
+        Unique stimulus ids, one per row, in the data assembly's row order (the order
+        decides which rows land in which split, as in Brain-Score).
     stratify
-        One class label per stimulus, or None.
+        One class label per stimulus (e.g. its ``object_name``), or None. Labels are
+        passed to scikit-learn as given: their sort order numbers the classes.
     n_splits, train_size, seed
-        Number of splits, fraction of stimuli to train on, seed of the generator.
+        Number of splits, fraction of stimuli to train on, ``random_state``.
     min_train
         Fewest training stimuli the caller's estimator needs.
 
     Raises
     ------
     MetricError
-        When ids repeat, labels do not match the ids, or the split sizes leave fewer than
-        3 test stimuli (Pearson r needs 3) or fewer than ``min_train`` training stimuli.
+        When ids repeat, labels do not match the ids, the split sizes leave fewer than 3
+        test stimuli (Pearson r needs 3) or fewer than ``min_train`` training stimuli, or
+        stratification is impossible (a class with one stimulus, more classes than test
+        or training stimuli).
     """
     ids = np.asarray(stimulus_ids).astype(str)
     n = len(ids)
     if len(np.unique(ids)) != n:
-        raise MetricError("stratified_splits needs unique stimulus ids; average repetitions first.")
+        raise MetricError(
+            "Cross-validation splits need one row per stimulus, but some stimulus ids "
+            "repeat. Average the repetitions first (brainmark.data.average_repetitions)."
+        )
     if not 0 < train_size < 1:
         raise MetricError(f"train_size must be in (0, 1). Got {train_size}.")
     if n_splits < 1:
         raise MetricError(f"n_splits must be at least 1. Got {n_splits}.")
-    n_train = math.floor(train_size * n + 1e-9)
+    n_train = math.floor(train_size * n)  # as scikit-learn computes it
     n_test = n - n_train
     if n_test < MIN_TEST_STIMULI or n_train < min_train:
         raise MetricError(
@@ -69,47 +82,52 @@ def stratified_splits(
             f"train on {n_train} (at least {min_train} are needed). Use at least "
             f"{_stimuli_needed(train_size, min_train)} stimuli or a different train_size."
         )
-    order = np.argsort(ids, kind="stable")  # positions in id order: row order is irrelevant
-    rng = np.random.default_rng(seed)
+    rows = np.zeros(n)  # scikit-learn only counts the rows
     if stratify is None:
-        classes = [order]
-    else:
-        labels = np.asarray(stratify).astype(str)
-        if len(labels) != n:
-            raise MetricError(
-                f"Got {len(labels)} stratification labels for {n} stimuli; give one per stimulus."
-            )
-        sorted_labels = labels[order]
-        classes = [order[sorted_labels == label] for label in np.unique(sorted_labels)]
-    counts = np.array([len(members) for members in classes])
-    splits = []
-    for _ in range(n_splits):
-        allocation = _allocate(counts, n_test, rng)
-        test = np.concatenate(
-            [members[rng.permutation(len(members))[:k]] for members, k in
-             zip(classes, allocation, strict=True)]
+        splitter = ShuffleSplit(
+            n_splits=n_splits, train_size=train_size, test_size=None, random_state=seed
         )
-        is_test = np.zeros(n, dtype=bool)
-        is_test[test] = True
-        splits.append((np.flatnonzero(~is_test), np.flatnonzero(is_test)))
-    return splits
+        splits = splitter.split(rows)
+    else:
+        labels = np.asarray(stratify)
+        _check_stratification(labels, n=n, n_train=n_train, n_test=n_test)
+        splitter = StratifiedShuffleSplit(
+            n_splits=n_splits, train_size=train_size, test_size=None, random_state=seed
+        )
+        splits = splitter.split(rows, labels)
+    return [(np.sort(train), np.sort(test)) for train, test in splits]
 
 
-def _allocate(counts: np.ndarray, n_test: int, rng: np.random.Generator) -> np.ndarray:
-    """Held-out stimuli per class: proportional, largest remainders first, random ties."""
-    exact = counts * n_test / counts.sum()
-    allocation = np.floor(exact).astype(int)
-    leftover = n_test - allocation.sum()
-    remainder = np.where(allocation < counts, exact - allocation, -1.0)
-    ranking = np.lexsort((rng.random(len(counts)), -remainder))
-    allocation[ranking[:leftover]] += 1
-    return allocation
+def _check_stratification(labels: np.ndarray, *, n: int, n_train: int, n_test: int) -> None:
+    """Refuse labels scikit-learn cannot stratify by, saying why and what to do."""
+    if labels.shape != (n,):
+        raise MetricError(
+            f"Got {labels.size} stratification labels for {n} stimuli; give one per stimulus."
+        )
+    classes, counts = np.unique(labels, return_counts=True)
+    remedy = (
+        "Stratify by a coarser coordinate, or not at all (e.g. load_metric('pls', "
+        "stratify_by=None))."
+    )
+    if (counts < 2).any():
+        raise MetricError(
+            f"Cannot stratify the splits: {int((counts < 2).sum())} classes have a single "
+            f"stimulus: {format_ids(classes[counts < 2])}. Every class needs at least 2. "
+            f"{remedy}"
+        )
+    smaller = min(n_train, n_test)
+    if len(classes) > smaller:
+        side = "test" if n_test <= n_train else "training"
+        raise MetricError(
+            f"Cannot stratify the splits: the {len(classes)} classes do not fit into the "
+            f"{smaller} {side} stimuli of a split of {n} stimuli. {remedy}"
+        )
 
 
 def _stimuli_needed(train_size: float, min_train: int) -> int:
     n = MIN_TEST_STIMULI
-    while n - math.floor(train_size * n + 1e-9) < MIN_TEST_STIMULI or (
-        math.floor(train_size * n + 1e-9) < min_train
+    while n - math.floor(train_size * n) < MIN_TEST_STIMULI or (
+        math.floor(train_size * n) < min_train
     ):
         n += 1
     return n
