@@ -49,9 +49,9 @@ def test_score_returns_the_pinned_number_and_caches_it():
     benchmark = "Kriegeskorte2008.IT-rdm"
     first = brainmark.score("pixels", benchmark)
     raw = pinned.RAW["pixels"][benchmark]
-    assert first["raw"] == pytest.approx(raw, rel=1e-6)
-    assert first["score"] == pytest.approx(raw / pinned.CEILINGS[benchmark], rel=1e-6)
-    assert first["cached"] is False
+    assert first.raw == pytest.approx(raw, rel=1e-6)
+    assert first.score == pytest.approx(raw / pinned.CEILINGS[benchmark], rel=1e-6)
+    assert first.cached is False
     again = brainmark.score("pixels", benchmark)
-    assert again["cached"] is True
-    assert again["score"] == first["score"]
+    assert again.cached is True
+    assert again.score == first.score

@@ -18,7 +18,6 @@ from brainmark.registry import (
 )
 
 
-
 def load_dataset(identifier: str, **kwargs: Any) -> Any:
     """The data assembly registered as ``identifier`` (e.g. ``'Kriegeskorte2008.mIT'``)."""
     return data_registry.load(identifier, **kwargs)
