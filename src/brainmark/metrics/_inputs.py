@@ -48,7 +48,8 @@ def responses(assembly: xr.DataArray, *, name: str, nan_padding: bool = False) -
             f"The {name} assembly has dims {list(assembly.dims)}; expected presentation x "
             f"neuroid. Select or average over {extra} first."
         )
-    assembly = assembly.transpose("presentation", "neuroid")
+    if assembly.dims != ("presentation", "neuroid"):
+        assembly = assembly.transpose("presentation", "neuroid")
     if not nan_padding:
         _refuse_nan(assembly, name=name, what="NaN responses", remedy=(
             "A model must respond to every stimulus with finite numbers; check its outputs "
@@ -120,7 +121,23 @@ def _time_bin(assembly: xr.DataArray, position: int) -> xr.DataArray:
 
 def stimulus_ids(assembly: xr.DataArray) -> np.ndarray:
     """The ``stimulus_id`` values along ``presentation`` as strings."""
-    return np.asarray(assembly["stimulus_id"].values).astype(str)
+    return coordinate(assembly, "stimulus_id").astype(str)
+
+
+def coordinate(assembly: xr.DataArray, name: str) -> np.ndarray:
+    """The values of coordinate ``name`` (read from its variable: building the coordinate
+    DataArray, as ``assembly[name]`` does, costs far more for a MultiIndex level)."""
+    return np.asarray(assembly.coords.variables[name].values)
+
+
+def dim_coordinates(assembly: xr.DataArray, dim: str) -> dict[str, tuple[str, np.ndarray]]:
+    """The 1-d coordinates along ``dim`` (not ``dim`` itself) as ``{name: (dim, values)}``,
+    ready to label a result along the same dim."""
+    return {
+        str(name): (dim, np.asarray(variable.values))
+        for name, variable in assembly.coords.variables.items()
+        if variable.dims == (dim,) and name != dim
+    }
 
 
 def align(source_ids: np.ndarray, target_ids: np.ndarray) -> np.ndarray:
@@ -177,7 +194,7 @@ def paired_responses(
 def neuroid_labels(assembly: xr.DataArray) -> np.ndarray:
     """``neuroid_id`` values (positions when the assembly has none), for messages and raw."""
     if "neuroid_id" in assembly.coords:
-        return np.asarray(assembly["neuroid_id"].values)
+        return coordinate(assembly, "neuroid_id")
     return np.arange(assembly.sizes["neuroid"])
 
 

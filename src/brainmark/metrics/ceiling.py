@@ -135,7 +135,7 @@ class InternalConsistency:
         if self.halves == "per_stimulus":
             sides = half_splits(codes, n_splits=self.n_splits, seed=self.seed)
         else:
-            repetitions = np.asarray(assembly["repetition"].values)[kept]
+            repetitions = _inputs.coordinate(assembly, "repetition")[kept]
             sides = repetition_halves(repetitions, n_splits=self.n_splits, seed=self.seed)
         finite = np.isfinite(values)
         filled = np.where(finite, values, 0.0)
@@ -166,9 +166,7 @@ class InternalConsistency:
             corrected,
             dims=("split", "neuroid"),
             coords={"split": np.arange(self.n_splits),
-                    **{name: ("neuroid", np.asarray(c.values))
-                       for name, c in assembly.coords.items()
-                       if c.dims == ("neuroid",) and name != "neuroid"}},
+                    **_inputs.dim_coordinates(assembly, "neuroid")},
             attrs={"description": "Spearman-Brown corrected split-half r per split and neuroid",
                    "halves": self.halves},
         )

@@ -111,7 +111,7 @@ class RegressionCorrelation:
         _inputs.refuse_constant_neuroids(responses, target, name=_inputs.TARGET)
         stratify = None
         if self.stratify_by is not None and self.stratify_by in target.coords:
-            stratify = np.asarray(target[self.stratify_by].values)
+            stratify = _inputs.coordinate(target, self.stratify_by)
         splits = stratified_splits(
             _inputs.stimulus_ids(target),
             stratify=stratify,
@@ -155,15 +155,11 @@ def _aggregate(
         per_split = np.nanmedian(correlations, axis=1)
     else:
         per_split = np.median(correlations, axis=1)
-    neuroid_coords = {
-        name: ("neuroid", np.asarray(coord.values))
-        for name, coord in target.coords.items()
-        if coord.dims == ("neuroid",) and name != "neuroid"
-    }
     raw = xr.DataArray(
         correlations,
         dims=("split", "neuroid"),
-        coords={"split": np.arange(len(correlations)), **neuroid_coords},
+        coords={"split": np.arange(len(correlations)),
+                **_inputs.dim_coordinates(target, "neuroid")},
         attrs={"description": f"held-out Pearson r per split and neuroid ({name})"},
     )
     score = Score(float(per_split.mean()))
