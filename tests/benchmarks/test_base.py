@@ -56,14 +56,6 @@ def test_identifiers_without_author_year_and_metric_are_refused(identifier):
         validate_identifier(identifier)
 
 
-def test_assembly_sha1_changes_with_values_and_with_labels():
-    base = _rdm(np.eye(3))
-    assert assembly_sha1(base) == assembly_sha1(_rdm(np.eye(3)))
-    assert assembly_sha1(base) != assembly_sha1(_rdm(2 * np.eye(3)))
-    relabelled = base.assign_coords(stimulus_row=["a", "b", "c"])
-    assert assembly_sha1(base) != assembly_sha1(relabelled)
-
-
 def test_ceiling_is_computed_once_and_cached_on_disk():
     first = CountingBenchmark()
     assert float(first.ceiling) == pytest.approx(0.8)

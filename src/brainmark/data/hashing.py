@@ -12,6 +12,7 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from brainmark._files import content_sha1
@@ -22,23 +23,42 @@ def assembly_sha1(*assemblies: xr.DataArray) -> str:
     """SHA1 of the values and coordinates of assemblies: the identity of a ceiling's data.
 
     Coordinates are hashed by name and value so relabelling the data changes the digest
-    too; the result does not depend on how the data was stored or loaded.
+    too; the result does not depend on how the data was stored or loaded (a label stored
+    as a fixed-width or an object string hashes the same). A dimension's MultiIndex is
+    hashed through its levels, which are coordinates themselves, whether it has one level
+    (``neuroid_id`` alone) or several.
+
+    Parameters
+    ----------
+    *assemblies
+        The assemblies, hashed in the order given.
+
+    Returns
+    -------
+    str
+        The hex digest.
     """
     digest = hashlib.sha1()
     for assembly in assemblies:
         digest.update(repr(assembly.dims).encode())
         values = np.asarray(assembly.values)
         # Numbers hash by their float64 bytes, labels (behavioral choices) by their text.
-        values = values.astype(float) if values.dtype.kind in "biuf" else values.astype(str)
+        values = values.astype(float) if values.dtype.kind in "biuf" else _as_text(values)
         digest.update(np.ascontiguousarray(values).tobytes())
         for name in sorted(map(str, assembly.coords)):
-            if name in assembly.dims and name in assembly.indexes:
-                index = assembly.indexes[name]
-                if index.nlevels > 1 or index.name != name:
-                    continue  # A MultiIndex: its levels are hashed as coordinates.
+            if name in assembly.dims and isinstance(assembly.indexes.get(name), pd.MultiIndex):
+                continue  # Its levels are hashed as coordinates.
             digest.update(name.encode())
-            digest.update(np.asarray(assembly.coords[name].values).astype(str).tobytes())
+            digest.update(_as_text(assembly.coords[name].values).tobytes())
     return digest.hexdigest()
+
+
+def _as_text(values: np.ndarray) -> np.ndarray:
+    """Values as a fixed-width unicode array of their ``str``, whatever objects they hold."""
+    values = np.asarray(values)
+    if values.dtype.kind != "O":
+        return values.astype(str)
+    return np.array([str(value) for value in values.ravel()], dtype=str).reshape(values.shape)
 
 
 def stimulus_set_sha1(stimuli: StimulusSet) -> str:
