@@ -116,6 +116,11 @@ class FileMemo(Generic[_Value]):
 _content_memo: FileMemo[str] = FileMemo()
 
 
+def stat_key(name: str | Path, stat: os.stat_result) -> tuple:
+    """What identifies a file's content as long as it is unchanged: the key of a FileMemo."""
+    return (str(name), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
 def content_sha1(path: str | Path) -> str:
     """SHA1 of a file's bytes, remembered within the process while the file is unchanged.
 
@@ -125,7 +130,7 @@ def content_sha1(path: str | Path) -> str:
     "racily clean").
     """
     stat = os.stat(path)
-    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    key = stat_key(path, stat)
     digest = _content_memo.get(key)
     if digest is None:
         digest = sha1_of_file(path)

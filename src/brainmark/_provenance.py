@@ -22,10 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from brainmark._files import FileMemo, content_sha1
+from brainmark._files import FileMemo, content_sha1, stat_key
+from brainmark._plugin_index import PLUGIN_MODULE_PREFIX
 
 _SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
-_PLUGIN_MODULE_PREFIX = "brainmark_plugin_"
 # Files of a plugin folder that take no part in computing a score.
 _NOT_COMPUTING = frozenset({"test.py"})
 _LIBRARY_ROOT = Path(__file__).parent
@@ -62,7 +62,7 @@ def _folder_sha1(
     ]
     stats = [path.stat() for _, path in files]
     key = (str(folder), str(skip), suffix, tuple(
-        (relative.as_posix(), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+        stat_key(relative.as_posix(), stat)
         for (relative, _), stat in zip(files, stats, strict=True)
     ))
     remembered = _folder_memo.get(key)
@@ -99,7 +99,7 @@ def library_sha1() -> str:
 
 def plugin_folder_of(module_name: str) -> Path | None:
     """The plugin folder a module was imported from (registry-imported plugins only)."""
-    if not module_name.startswith(_PLUGIN_MODULE_PREFIX):
+    if not module_name.startswith(PLUGIN_MODULE_PREFIX):
         return None
     package = sys.modules.get(module_name.split(".")[0])
     paths = getattr(package, "__path__", None)

@@ -32,6 +32,7 @@ from brainmark._files import (
     content_sha1,
     distrust_cache_file,
     sha1_of_file,
+    stat_key,
 )
 from brainmark.data._formats import read_assembly_netcdf, read_frame_csv
 from brainmark.data.assemblies import DataAssembly, assembly_class, attach_stimulus_set_meta
@@ -113,12 +114,6 @@ def fetch_file(
     return target
 
 
-def _status_key(path: Path, status: os.stat_result) -> tuple:
-    # Any write changes the ctime, which no user can set back: an equal key means the same
-    # content as when it was checked.
-    return (str(path), status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
-
-
 def _file_members(zip_path: Path) -> list[zipfile.ZipInfo]:
     """The ZIP's file members (folders left out), refusing names that would leave its folder."""
     with zipfile.ZipFile(zip_path) as archive:
@@ -175,7 +170,7 @@ def _first_difference(folder: Path, members: list[zipfile.ZipInfo]) -> str | Non
             return f"{path} is not a regular file (a link?)"
         if status.st_size != info.file_size:
             return f"{path} has {status.st_size} bytes, its ZIP member {info.file_size}"
-        key = _status_key(path, status)
+        key = stat_key(path, status)
         crc = _verified_crc.get(key)
         if crc is None:
             crc = _crc32_of_file(path)
