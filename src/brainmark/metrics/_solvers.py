@@ -201,11 +201,11 @@ def pls_predictions(
     by a direct symmetric eigensolver (LAPACK ``dsyevx``) rather than NIPALS power
     iterations. Only ``M`` is deflated, by a rank-two update per component; the deflated
     responses ``Y_a = Y_c - T Q'`` are never formed: each product with them is a product
-    with ``Y`` (or ``K Y``) corrected by the scores ``T`` (or the stored ``K_c T``) and
-    loadings ``Q``. The splits (all of the same size) advance together: one eigensolver
-    call per split and component, the rest batched over splits, with a single pass over
-    ``K`` per component for all of them. Equals scikit-learn's ``PLSRegression(scale=False)``
-    run to convergence.
+    with ``Y`` (or ``K_c Y_c``, kept per split) corrected by the scores ``T`` (or the
+    stored ``K_c T``) and loadings ``Q``. The splits (all of the same size) advance
+    together: one eigensolver call per split and component, the rest batched over splits,
+    with a single pass over ``K`` per component for all of them. Equals scikit-learn's
+    ``PLSRegression(scale=False)`` run to convergence.
 
     Returns the predictions per split and the number of components each could extract
     (fewer than asked when the training responses are fully explained earlier).
@@ -216,17 +216,18 @@ def pls_predictions(
     K, Y = products.kernel, products.target
     n_targets = Y.shape[1]
     on_train = (train, np.arange(n_splits)[:, None])  # (n x splits)[on_train]: splits x m
-    kernel_targets = K @ Y
-    y_mean = Y[train].mean(axis=1)  # splits x q
+    centered_targets = Y[train]  # splits x m x q, centered below
+    y_mean = centered_targets.mean(axis=1)  # splits x q
+    centered_targets -= y_mean[:, None]
     cross = K[train[:, :, None], test[:, None, :]]  # K[train, test]: splits x m x h
-    held_out_targets = Y[test]  # splits x h x q
     # K_train 1 and K_train Y_train from the full products minus the held-out columns.
     train_sums = K.sum(axis=1)[train] - cross.sum(axis=2)
-    kernel_train_targets = kernel_targets[train] - cross @ held_out_targets
-    centered_kernel_targets = kernel_train_targets - train_sums[:, :, None] * y_mean[:, None]
+    centered_kernel_targets = (K @ Y)[train] - cross @ Y[test]
+    del cross
+    centered_kernel_targets -= train_sums[:, :, None] * y_mean[:, None]
     centered_kernel_targets -= centered_kernel_targets.mean(axis=1, keepdims=True)  # K_c Y_c
-    moment = np.swapaxes(Y[train] - y_mean[:, None], 1, 2) @ centered_kernel_targets
-    del kernel_train_targets, centered_kernel_targets
+    moment = np.swapaxes(centered_targets, 1, 2) @ centered_kernel_targets  # Y_c' K_c Y_c
+    del centered_targets
 
     def centered_targets_times(vectors: np.ndarray) -> np.ndarray:
         """``Y_c' v`` per split for splits x m vectors ``v``."""
@@ -261,11 +262,8 @@ def pls_predictions(
         shift = np.einsum("sq,sq->s", y_mean, directions)[:, None]  # ybar'c
         # u = Y_a c (the dual weights: w = X_c' u) and K_c u, with Y_a = Y_c - T Q'.
         weights = (Y @ directions.T)[on_train] - shift - _matvec(T, loaded)
-        kernel_weights = ((kernel_targets @ directions.T)[on_train]
-                          - _matvec(cross, _matvec(held_out_targets, directions))
-                          - train_sums * shift)
-        kernel_weights -= kernel_weights.mean(axis=1, keepdims=True)
-        kernel_weights -= _matvec(KT, loaded)
+        kernel_weights = (_matvec(centered_kernel_targets, directions)
+                          - _matvec(KT, loaded))
         # t = K_c u made orthogonal to the previous scores; r such that t = X_c X_c' r.
         coefficients = _matvec(np.swapaxes(T, 1, 2), kernel_weights) / norms[:, done]
         new_scores = kernel_weights - _matvec(T, coefficients)
