@@ -12,12 +12,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from brainmark.benchmarks.base import validate_identifier
+from brainmark.data.packaging import validate_identifier
 from brainmark.exceptions import DuplicateRegistrationError, ValidationError
 from brainmark.registry import REGISTRIES, plugin_index
 
 _REGION = re.compile(r"\.(V1|V2|V4|IT)-")
-_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 _REQUIREMENTS = """\
 # Packages this plugin needs beyond brainmark, one per line with a lower bound, e.g.
@@ -213,7 +212,7 @@ def new_benchmark(identifier: str, destination: Path) -> list[Path]:
     A neural identifier (``Author2024.IT-rdm``) gets that region as parent; any other
     (``Author2024-rdm``) a behavior parent with the IT RDM as a stand-in comparison.
     """
-    validate_identifier(identifier)
+    validate_identifier(identifier, "benchmark")
     _refuse_known_identifier(identifier, "benchmark")
     match = _REGION.search(identifier)
     region = match.group(1) if match else "IT"
@@ -233,11 +232,7 @@ def new_benchmark(identifier: str, destination: Path) -> list[Path]:
 
 def new_model(identifier: str, destination: Path) -> list[Path]:
     """Write ``<destination>/models/<folder>/`` for model ``identifier``."""
-    if not _MODEL_NAME.match(identifier):
-        raise ValidationError(
-            f"Model identifier {identifier!r} must start with a letter or digit and contain "
-            f"only letters, digits, '.', '_' and '-' (e.g. 'my-cornet-s')."
-        )
+    validate_identifier(identifier, "model")
     _refuse_known_identifier(identifier, "model")
     values = {"identifier": identifier}
     folder = Path(destination) / "models" / folder_name(identifier)

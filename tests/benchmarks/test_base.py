@@ -1,11 +1,60 @@
+"""What every benchmark checks when built, and its cached ceiling."""
+
+import re
 
 import numpy as np
 import pytest
 
 from brainmark._files import read_checked_json, write_checked_json
-from brainmark.benchmarks import BenchmarkBase, validate_identifier
+from brainmark.benchmarks import (
+    BehavioralBenchmark,
+    BenchmarkBase,
+    NeuralBenchmark,
+    RSABenchmark,
+)
 from brainmark.data import PropertyAssembly, assembly_sha1
-from brainmark.exceptions import BenchmarkError, CacheIntegrityWarning, ValidationError
+from brainmark.data.packaging import benchmark_identifier_parts, validate_identifier
+from brainmark.exceptions import (
+    BenchmarkError,
+    CacheIntegrityWarning,
+    UnknownPluginError,
+    ValidationError,
+)
+from brainmark.metrics import no_ceiling
+from brainmark.model_interface import Task
+
+
+def _never_loaded():
+    raise AssertionError("data loaded while building the benchmark")
+
+
+def _neural(identifier="Test2024.IT-pls", visual_degrees=8, metric="pls"):
+    return NeuralBenchmark(
+        identifier, version=1, assembly=_never_loaded, stimulus_set=_never_loaded,
+        region="IT", visual_degrees=visual_degrees, metric=metric, parent="IT",
+        bibtex="@article{x}",
+    )
+
+
+def _rsa(identifier="Test2024.IT-rdm", visual_degrees=8, metric=None):
+    return RSABenchmark(
+        identifier, version=1, rdms=_never_loaded, stimulus_set=_never_loaded, region="IT",
+        visual_degrees=visual_degrees, metric=metric, parent="IT", bibtex="@article{x}",
+    )
+
+
+def _behavioral(identifier="Test2024-top1", visual_degrees=8, metric="accuracy"):
+    return BehavioralBenchmark(
+        identifier, version=1, assembly=_never_loaded, stimulus_set=_never_loaded,
+        task=Task.label, fitting_stimuli=_never_loaded, visual_degrees=visual_degrees,
+        metric=metric, ceiler=lambda _: no_ceiling(), parent="engineering",
+        bibtex="@article{x}",
+    )
+
+
+BUILDERS = {"neural": _neural, "rsa": _rsa, "behavioral": _behavioral}
+IDENTIFIERS = {"neural": "Test2024.IT-pls", "rsa": "Test2024.IT-rdm",
+               "behavioral": "Test2024-top1"}
 
 
 def _rdm(values):
@@ -50,10 +99,89 @@ def test_identifiers_of_the_documented_forms_are_accepted(identifier):
     validate_identifier(identifier)
 
 
-@pytest.mark.parametrize("identifier", ["IT-rdm", "kriegeskorte.IT", "Smith2024", ""])
+@pytest.mark.parametrize(
+    "identifier",
+    ["IT-rdm", "kriegeskorte.IT", "Smith2024", "Smith2024.IT", "Smith2024.IT-", "", None,
+     "Smith 2024.IT-rdm", "Smith2024..IT-rdm"],
+)
 def test_identifiers_without_author_year_and_metric_are_refused(identifier):
     with pytest.raises(ValidationError, match="AuthorYear"):
         validate_identifier(identifier)
+
+
+@pytest.mark.parametrize(
+    ("identifier", "parts"),
+    [("Kriegeskorte2008.IT-rdm", ("Kriegeskorte2008", "IT", "rdm")),
+     ("Geirhos2021edge-error_consistency", ("Geirhos2021edge", None, "error_consistency")),
+     ("Marques2020_Ringach2002.V1-or_bandwidth", ("Marques2020_Ringach2002", "V1",
+                                                  "or_bandwidth"))],
+)
+def test_identifier_parts_are_author_year_region_and_metric(identifier, parts):
+    assert tuple(benchmark_identifier_parts(identifier).values()) == parts
+
+
+@pytest.mark.parametrize("kind", sorted(BUILDERS))
+def test_every_benchmark_refuses_an_identifier_not_of_the_form_when_built(kind):
+    with pytest.raises(ValidationError, match=r"AuthorYear.*Got 'Smith2024\.IT'"):
+        BUILDERS[kind](identifier="Smith2024.IT")
+
+
+@pytest.mark.parametrize("kind", sorted(BUILDERS))
+@pytest.mark.parametrize("degrees", [8, 2.9, np.float64(7.5), np.int64(4), 180])
+def test_visual_degrees_in_range_are_kept_as_given(kind, degrees):
+    assert BUILDERS[kind](visual_degrees=degrees).visual_degrees is degrees
+
+
+@pytest.mark.parametrize("kind", sorted(BUILDERS))
+@pytest.mark.parametrize("degrees", ["8", None, 0, -4, float("nan"), float("inf"), 360, True])
+def test_visual_degrees_that_are_no_size_are_refused_naming_benchmark_and_value(kind, degrees):
+    message = (
+        f"The 'visual_degrees' parameter of benchmark '{IDENTIFIERS[kind]}' must be the size "
+        f"of the stimuli in the experiment in degrees of visual angle, a number in (0, 180]. "
+        f"Got {degrees!r} instead."
+    )
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        BUILDERS[kind](visual_degrees=degrees)
+
+
+@pytest.mark.parametrize("kind", ["neural", "behavioral"])
+def test_a_metric_is_given_by_its_registered_name_and_loaded_on_first_use(kind):
+    benchmark = BUILDERS[kind]()
+    assert type(benchmark.metric).__name__ == {
+        "neural": "PLSRegressionCorrelation", "behavioral": "Accuracy"}[kind]
+
+
+@pytest.mark.parametrize("kind", sorted(BUILDERS))
+def test_an_unknown_metric_name_is_refused_with_the_closest_names(kind):
+    with pytest.raises(UnknownPluginError, match=(
+        rf"The 'metric' parameter of benchmark '{re.escape(IDENTIFIERS[kind])}': No plugin "
+        r"registers metric 'plss'. Did you mean one of \['pls'\]\?"
+    )):
+        BUILDERS[kind](metric="plss")
+
+
+@pytest.mark.parametrize("kind", sorted(BUILDERS))
+def test_a_metric_that_is_neither_a_name_nor_callable_is_refused(kind):
+    with pytest.raises(ValidationError, match=(
+        rf"The 'metric' parameter of benchmark '{re.escape(IDENTIFIERS[kind])}' must be a "
+        r"metric \(e.g. load_metric\('pls'\)\) or the name of a registered one.*Got a "
+        r"float: 0.5"
+    )):
+        BUILDERS[kind](metric=0.5)
+
+
+def test_a_neural_benchmark_without_a_metric_says_how_to_give_one():
+    with pytest.raises(ValidationError, match=r"needs a metric: a registered name such as"):
+        _neural(metric=None)
+
+
+def test_an_rsa_benchmark_refuses_several_time_bins():
+    with pytest.raises(ValidationError, match=r"compares RDMs, which have no time"):
+        RSABenchmark(
+            "Test2024.IT-rdm", version=1, rdms=_never_loaded, stimulus_set=_never_loaded,
+            region="IT", visual_degrees=8, parent="IT", bibtex="@article{x}",
+            time_bins=[(70, 170), (170, 270)],
+        )
 
 
 def test_ceiling_is_computed_once_and_cached_on_disk():

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from brainmark import load_metric
-from brainmark.benchmarks import BehavioralBenchmark, no_ceiling
+from brainmark.benchmarks import BehavioralBenchmark
 from brainmark.data import BehavioralAssembly, StimulusSet
 from brainmark.exceptions import ValidationError
+from brainmark.metrics import no_ceiling
 from brainmark.model_interface import BrainModel, Task
+from brainmark.testing import make_stimulus_set
 
 LABELS = ["cat", "dog", "oven"]
-OBJECTS = [f"{label}{n}" for label in LABELS for n in range(4)]
+OBJECTS = [f"{label}{n}" for n in range(4) for label in LABELS]  # labels in turn
 
 
 class MemorisingModel(BrainModel):
@@ -51,18 +52,9 @@ class MemorisingModel(BrainModel):
 
 def _rendering(folder, prefix: str) -> StimulusSet:
     """One image per object, ids '<prefix>_<object>', like Geirhos's edge/silhouette sets."""
-    folder.mkdir(exist_ok=True)
-    ids = [f"{prefix}_{obj}" for obj in OBJECTS]
-    for sid in ids:
-        Image.new("RGB", (8, 8), (128, 128, 128)).save(folder / f"{sid}.png")
-    return StimulusSet(
-        {
-            "stimulus_id": ids,
-            "object_id": OBJECTS,
-            "image_label": [obj.rstrip("0123456789") for obj in OBJECTS],
-        },
-        stimulus_paths={sid: folder / f"{sid}.png" for sid in ids},
-        identifier=f"test-{prefix}",
+    return make_stimulus_set(
+        folder, [f"{prefix}_{obj}" for obj in OBJECTS], identifier=f"test-{prefix}",
+        labels=LABELS, object_id=OBJECTS,
     )
 
 

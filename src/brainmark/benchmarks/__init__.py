@@ -9,9 +9,9 @@ holds the aggregation tree the leaderboard uses.
 from brainmark.benchmarks.base import (
     AssemblyBenchmark,
     BenchmarkBase,
-    no_ceiling,
     placed_stimuli,
-    validate_identifier,
+    validate_metric,
+    validate_visual_degrees,
 )
 from brainmark.benchmarks.behavioral import BehavioralBenchmark
 from brainmark.benchmarks.neural import NeuralBenchmark
@@ -36,8 +36,8 @@ __all__ = [
     "RSABenchmark",
     "aggregate_scores",
     "aggregate_table",
-    "no_ceiling",
     "parent_node",
     "placed_stimuli",
-    "validate_identifier",
+    "validate_metric",
+    "validate_visual_degrees",
 ]

@@ -16,12 +16,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import re
+import math
+import numbers
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from brainmark._files import (
@@ -32,10 +34,20 @@ from brainmark._files import (
 )
 from brainmark._provenance import code_key, library_sha1
 from brainmark.data.hashing import assembly_sha1
-from brainmark.exceptions import BenchmarkError, ValidationError
+from brainmark.data.packaging import validate_identifier
+from brainmark.data.validation import format_ids
+from brainmark.exceptions import (
+    BenchmarkError,
+    ModelError,
+    UnknownPluginError,
+    ValidationError,
+)
+from brainmark.registry import metric_registry
 from brainmark.settings import get_settings
 
-_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*[0-9]{4}[A-Za-z0-9_]*([.-][A-Za-z0-9_.-]+)+$")
+#: Stimuli wider than this many degrees of visual angle (the whole visual field) are a
+#: mistake in units or a missing value, never an experiment.
+MAX_VISUAL_DEGREES = 180
 
 
 def resolve(value: Any) -> Any:
@@ -59,7 +71,8 @@ class BenchmarkBase:
     identifier
         ``AuthorYear.region-metric`` for neural benchmarks (``Kriegeskorte2008.IT-rdm``),
         ``AuthorYearsuffix-metric`` for behavioral and engineering ones
-        (``Geirhos2021edge-top1``).
+        (``Geirhos2021edge-top1``); checked by
+        :func:`~brainmark.data.packaging.validate_identifier`.
     version
         Integer >= 1; bump it whenever the data, the metric or the procedure changes, so
         cached ceilings and scores of the old version are not reused.
@@ -81,7 +94,7 @@ class BenchmarkBase:
         parent: str,
         bibtex: str,
     ) -> None:
-        self._identifier = identifier
+        self._identifier = validate_identifier(identifier, "benchmark")
         self._version = version
         self._ceiling_func = ceiling_func
         self._parent = parent
@@ -195,10 +208,34 @@ class BenchmarkBase:
 
 
 class AssemblyBenchmark(BenchmarkBase):
-    """A benchmark on one assembly and the stimuli shown, both loaded on first use.
+    """A benchmark on one assembly and the stimuli shown, compared by a metric and ceiled.
 
-    ``assembly`` and ``stimulus_set`` may be the objects or callables returning them, so
-    constructing the benchmark (``load_benchmark``) reads no data.
+    ``assembly`` and ``stimulus_set`` may be the objects or callables returning them, and
+    ``metric`` and ``ceiler`` the functions or registered names, so constructing the
+    benchmark (``load_benchmark``) reads no data and imports no metric. The model is shown
+    the stimuli of the stimulus set that the data has responses to (all of them, usually),
+    in the stimulus set's order, at ``visual_degrees``; a data stimulus missing from the
+    stimulus set is refused before any model runs, since no model could be shown it. The
+    ceiling is ``ceiler(assembly)``.
+
+    Parameters
+    ----------
+    identifier, version, parent, bibtex
+        See :class:`BenchmarkBase`.
+    assembly, stimulus_set
+        The data and the stimuli, or callables returning them.
+    visual_degrees
+        Size of the stimuli in the experiment in degrees of visual angle, in (0, 180].
+    metric, ceiler
+        ``metric(model_output, assembly) -> Score`` and ``ceiler(assembly) -> Score``, or
+        the names of registered metrics.
+
+    Raises
+    ------
+    ValidationError
+        At construction, for visual degrees or a metric of the wrong kind.
+    UnknownPluginError
+        At construction, for a metric name no plugin registers (with the closest names).
     """
 
     def __init__(
@@ -208,19 +245,24 @@ class AssemblyBenchmark(BenchmarkBase):
         version: int,
         assembly: Any,
         stimulus_set: Any,
-        ceiling_func: Callable[[], Any],
+        visual_degrees: float,
+        metric: Callable[..., Any] | str,
+        ceiler: Callable[[Any], Any] | str,
         parent: str,
         bibtex: str,
     ) -> None:
         super().__init__(
             identifier=identifier,
             version=version,
-            ceiling_func=ceiling_func,
+            ceiling_func=lambda: self.ceiler(self.assembly),
             parent=parent,
             bibtex=bibtex,
         )
         self._assembly_source = assembly
         self._stimulus_set_source = stimulus_set
+        self.visual_degrees = validate_visual_degrees(visual_degrees, benchmark=identifier)
+        self._metric = validate_metric(metric, benchmark=identifier, parameter="metric")
+        self._ceiler = validate_metric(ceiler, benchmark=identifier, parameter="ceiler")
 
     @functools.cached_property
     def assembly(self) -> Any:
@@ -228,9 +270,84 @@ class AssemblyBenchmark(BenchmarkBase):
         return resolve(self._assembly_source)
 
     @functools.cached_property
+    def metric(self) -> Callable[..., Any]:
+        """The metric, loaded on first use when it was given by name."""
+        from brainmark.metrics.resolve import resolve_metric
+
+        return resolve_metric(self._metric)
+
+    @functools.cached_property
+    def ceiler(self) -> Callable[[Any], Any]:
+        """The ceiling function, loaded on first use when it was given by name."""
+        from brainmark.metrics.resolve import resolve_metric
+
+        return resolve_metric(self._ceiler)
+
+    @functools.cached_property
     def stimulus_set(self) -> Any:
-        """The stimuli, loaded on first use."""
-        return resolve(self._stimulus_set_source)
+        """The stimuli shown to the model: those of the stimulus set the data has."""
+        stimuli = resolve(self._stimulus_set_source)
+        data_ids = self.data_stimulus_ids()
+        listed = stimuli["stimulus_id"].astype(str)
+        missing = sorted(set(data_ids) - set(listed))
+        if missing:
+            raise ValidationError(
+                f"Benchmark {self.identifier!r}: the data has responses to {len(missing)} "
+                f"stimuli that are not in its stimulus set "
+                f"{getattr(stimuli, 'identifier', None)!r}: stimulus_id {format_ids(missing)}. "
+                f"A model can only be shown stimuli of the stimulus set: give the benchmark "
+                f"the stimulus set the data was recorded with (packaging the data with "
+                f"package_data_assembly_locally(..., stimulus_set=...) checks this), or drop "
+                f"those presentations from the data."
+            )
+        shown = listed.isin(set(data_ids)).to_numpy()
+        if shown.all():
+            return stimuli
+        return stimuli.subset(list(stimuli["stimulus_id"][shown]))
+
+    def data_stimulus_ids(self) -> list[str]:
+        """The stimulus ids the data has responses to, each once, as strings.
+
+        The ``stimulus_id`` coordinate on ``presentation``; benchmarks whose data is laid
+        out otherwise (RDMs) override this.
+        """
+        if "stimulus_id" not in self.assembly.coords:
+            raise ValidationError(
+                f"Benchmark {self.identifier!r}: its data has no 'stimulus_id' coordinate, so "
+                f"the stimuli to show cannot be told. Coordinates: "
+                f"{sorted(map(str, self.assembly.coords))}. Package the data with a "
+                f"stimulus_id per presentation."
+            )
+        return list(pd.unique(np.asarray(self.assembly["stimulus_id"].values).astype(str)))
+
+    def check_model_answered(self, model: Any, answers: Any, stimuli: Any) -> None:
+        """Refuse a model's ``look_at`` output that does not cover exactly ``stimuli``.
+
+        Raised as the model's fault (:class:`~brainmark.exceptions.ModelError`), naming the
+        model, the benchmark and the stimulus ids, before a metric compares anything.
+        """
+        shown = pd.unique(stimuli["stimulus_id"].astype(str))
+        answered = set(np.asarray(answers["stimulus_id"].values).astype(str))
+        unanswered = [sid for sid in shown if sid not in answered]
+        unshown = sorted(answered - set(shown))
+        problems = []
+        if unanswered:
+            problems.append(
+                f"it returned nothing for {len(unanswered)} of the {len(shown)} stimuli "
+                f"shown: stimulus_id {format_ids(unanswered)}"
+            )
+        if unshown:
+            problems.append(
+                f"it returned {len(unshown)} stimulus ids it was not shown: "
+                f"{format_ids(unshown)}"
+            )
+        if problems:
+            raise ModelError(
+                f"Model {_model_identifier(model)!r} on benchmark {self.identifier!r}: "
+                f"{'; '.join(problems)}. A BrainModel's look_at must return one presentation "
+                f"per stimulus given (per trial), labelled with the stimulus' stimulus_id; "
+                f"fix the model."
+            )
 
     def data_sha1(self) -> str:
         return assembly_sha1(self.assembly)
@@ -251,14 +368,53 @@ def placed_stimuli(stimulus_set: Any, model: Any, visual_degrees: float) -> Any:
     )
 
 
-def no_ceiling() -> Any:
-    """A ceiling of 1 (error 0): for data whose reliability cannot be estimated (a single
-    pooled RDM) and for engineering benchmarks measured against ground truth."""
-    from brainmark.metrics import Score
+def validate_visual_degrees(value: Any, *, benchmark: str) -> Any:
+    """Refuse anything but a number of degrees in (0, :data:`MAX_VISUAL_DEGREES`].
 
-    ceiling = Score(1.0)
-    ceiling.attrs["error"] = 0.0
-    return ceiling
+    Checked when a benchmark is built, so a string, None, NaN or a size in the wrong units
+    is reported with the benchmark's name rather than deep inside stimulus placement.
+    Returns ``value`` unchanged.
+    """
+    usable = (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 < value <= MAX_VISUAL_DEGREES
+    )
+    if not usable:
+        raise ValidationError(
+            f"The 'visual_degrees' parameter of benchmark {benchmark!r} must be the size "
+            f"of the stimuli in the experiment in degrees of visual angle, a number in "
+            f"(0, {MAX_VISUAL_DEGREES}]. Got {value!r} instead. Take it from the paper's "
+            f"methods (image width and viewing distance), e.g. visual_degrees=8."
+        )
+    return value
+
+
+def validate_metric(value: Any, *, benchmark: str, parameter: str) -> Any:
+    """Refuse anything but a metric (a callable) or the name of a registered metric.
+
+    A name is only looked up in the plugin index here (nothing is imported, so building a
+    benchmark stays cheap) and loaded on first use with
+    :func:`~brainmark.metrics.resolve.resolve_metric`. An unknown name is refused with the
+    registry's closest names. Returns ``value`` unchanged.
+    """
+    if isinstance(value, str):
+        if value not in metric_registry:
+            try:
+                metric_registry.locate(value)
+            except UnknownPluginError as error:
+                raise UnknownPluginError(
+                    f"The {parameter!r} parameter of benchmark {benchmark!r}: {error}"
+                ) from None
+        return value
+    if not callable(value):
+        raise ValidationError(
+            f"The {parameter!r} parameter of benchmark {benchmark!r} must be a metric (e.g. "
+            f"load_metric('pls')) or the name of a registered one (e.g. 'pls'). Got a "
+            f"{type(value).__name__}: {value!r}. 'brainmark list metrics' shows the names."
+        )
+    return value
 
 
 def _model_identifier(model: Any) -> str:
@@ -266,13 +422,3 @@ def _model_identifier(model: Any) -> str:
     if callable(identifier):
         identifier = identifier()
     return str(identifier) if identifier is not None else type(model).__name__
-
-
-def validate_identifier(identifier: str) -> None:
-    """Refuse identifiers not of the form ``AuthorYear.region-metric`` / ``AuthorYear-metric``."""
-    if not isinstance(identifier, str) or not _IDENTIFIER.match(identifier):
-        raise ValidationError(
-            f"Benchmark identifier {identifier!r} is not of the form 'AuthorYear.region-metric' "
-            f"(e.g. 'Kriegeskorte2008.IT-rdm') or 'AuthorYear-metric' for behavior (e.g. "
-            f"'Geirhos2021edge-error_consistency'). Rename the benchmark."
-        )

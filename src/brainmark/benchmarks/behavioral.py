@@ -41,12 +41,14 @@ class BehavioralBenchmark(AssemblyBenchmark):
     fitting_stimuli
         StimulusSet (or callable returning it) or list of label names; see above.
     visual_degrees, number_of_trials
-        Size of the stimuli in degrees; how often the model sees each stimulus.
+        Size of the stimuli in degrees, in (0, 180]; how often the model sees each stimulus.
     metric
-        ``metric(model_choices, assembly) -> Score`` (accuracy, error consistency, ...).
+        ``metric(model_choices, assembly) -> Score`` (accuracy, error consistency, ...) or
+        the name of a registered metric (``'error_consistency'``), loaded on first use.
     ceiler
-        ``ceiler(assembly) -> Score`` (a subject-to-subject ceiling, or
-        :func:`~brainmark.benchmarks.base.no_ceiling` for ground-truth measures).
+        ``ceiler(assembly) -> Score`` or a registered name (a subject-to-subject ceiling
+        such as ``'error_consistency_ceiling'``; ``lambda _: no_ceiling()`` with
+        :func:`~brainmark.metrics.ceiling.no_ceiling` for ground-truth measures).
     cross_fit_by
         Column of both stimulus sets naming the object each image shows; see above.
     """
@@ -61,8 +63,8 @@ class BehavioralBenchmark(AssemblyBenchmark):
         task: Any,
         fitting_stimuli: Any,
         visual_degrees: float,
-        metric: Callable[[Any, Any], Any],
-        ceiler: Callable[[Any], Any],
+        metric: Callable[[Any, Any], Any] | str,
+        ceiler: Callable[[Any], Any] | str,
         parent: str,
         bibtex: str,
         number_of_trials: int = 1,
@@ -73,15 +75,15 @@ class BehavioralBenchmark(AssemblyBenchmark):
             version=version,
             assembly=assembly,
             stimulus_set=stimulus_set,
-            ceiling_func=lambda: ceiler(self.assembly),
+            visual_degrees=visual_degrees,
+            metric=metric,
+            ceiler=ceiler,
             parent=parent,
             bibtex=bibtex,
         )
         self.task = task
         self._fitting_source = fitting_stimuli
-        self.visual_degrees = visual_degrees
         self.number_of_trials = number_of_trials
-        self._metric = metric
         self.cross_fit_by = cross_fit_by
 
     def fitting_stimuli(self, model: Any) -> Any:
@@ -109,7 +111,8 @@ class BehavioralBenchmark(AssemblyBenchmark):
                 model.start_task(self.task, fitted)
                 halves.append(model.look_at(tested, number_of_trials=self.number_of_trials))
             choices = type(halves[0])(xr.concat(halves, dim="presentation"))
-        return self._metric(choices, self.assembly)
+        self.check_model_answered(model, choices, stimuli)
+        return self.metric(choices, self.assembly)
 
     def _object_halves(self, fitting: Any, stimuli: Any) -> list[tuple[Any, Any]]:
         """(fitting images of one half of the objects, test images of the other half) x 2.

@@ -6,20 +6,24 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import xarray as xr
+import pandas as pd
 
 from brainmark.benchmarks.base import AssemblyBenchmark, placed_stimuli
 from brainmark.data.assemblies import average_repetitions, walk_coords
+from brainmark.exceptions import ValidationError
 
 
 class NeuralBenchmark(AssemblyBenchmark):
     """Compare a model's recordings of one region with neural responses to the same stimuli.
 
-    The stimuli are placed at the experiment's ``visual_degrees`` for the model, the model
-    records ``region`` over ``time_bins`` while looking at them ``number_of_trials`` times,
-    and ``metric(model_responses, data)`` is computed per time bin on the
-    repetition-averaged data (the mean over bins is the raw score). The ceiling is
-    ``ceiler(data)`` on the data with its repetitions (internal consistency by default).
+    The stimuli the data has responses to are placed at the experiment's ``visual_degrees``
+    for the model, the model records ``region`` over ``time_bins`` while looking at them
+    ``number_of_trials`` times, and ``metric(model_responses, data)`` compares the
+    recording with the repetition-averaged data (NaN-padded trials ignored). Time bins are
+    the metric's to handle: the regression metrics score each bin against the data's bin
+    of the same position (or against the data's only bin) and average over bins; metrics
+    that compare one bin refuse several. The ceiling is ``ceiler(data)`` on the data with
+    its repetitions (internal consistency by default).
 
     Parameters
     ----------
@@ -27,21 +31,32 @@ class NeuralBenchmark(AssemblyBenchmark):
         See :class:`~brainmark.benchmarks.base.BenchmarkBase`.
     assembly
         The :class:`~brainmark.data.NeuroidAssembly` (presentation x neuroid [x time_bin],
-        ``stimulus_id`` and ``repetition`` on presentation), or a callable returning it.
+        one presentation per trial with ``stimulus_id`` and ``repetition`` on presentation,
+        NaN for trials not recorded), or a callable returning it.
     stimulus_set
         The :class:`~brainmark.data.StimulusSet` shown, or a callable returning it.
     region
         Region the model records (``V1``, ``V2``, ``V4``, ``IT``).
     visual_degrees
-        Size of the stimuli in the experiment, in degrees of visual angle.
+        Size of the stimuli in the experiment, in degrees of visual angle, in (0, 180].
     number_of_trials
         How often the model sees each stimulus (matters for stochastic models).
     time_bins
         ``(start, end)`` in ms of each bin the model records.
     metric
-        ``metric(source, target) -> Score``, e.g. ``load_metric('pls')``.
+        ``metric(source, target) -> Score`` (e.g. ``load_metric('pls')``) or the name of a
+        registered metric (``'pls'``), loaded on first use.
     ceiler
-        ``ceiler(assembly) -> Score``; default ``load_metric('internal_consistency')``.
+        ``ceiler(assembly) -> Score`` or a registered name; default
+        ``'internal_consistency'``.
+
+    Raises
+    ------
+    ValidationError
+        At construction, for an identifier not of the documented form, visual degrees that
+        are not a number in (0, 180], or a metric that is neither a callable nor a name.
+    UnknownPluginError
+        At construction, for a metric name no plugin registers (with the closest names).
     """
 
     #: Registered metric names used when ``metric`` / ``ceiler`` are not given.
@@ -59,69 +74,58 @@ class NeuralBenchmark(AssemblyBenchmark):
         visual_degrees: float,
         parent: str,
         bibtex: str,
-        metric: Callable[[Any, Any], Any] | None = None,
+        metric: Callable[[Any, Any], Any] | str | None = None,
         number_of_trials: int = 1,
         time_bins: Sequence[tuple[int, int]] = ((70, 170),),
-        ceiler: Callable[[Any], Any] | None = None,
+        ceiler: Callable[[Any], Any] | str | None = None,
     ) -> None:
         if metric is None and self.default_metric is None:
-            raise TypeError(f"{type(self).__name__} needs a metric, e.g. load_metric('pls').")
+            raise ValidationError(
+                f"{type(self).__name__} {identifier!r} needs a metric: a registered name "
+                f"such as metric='pls' or a metric such as load_metric('pls')."
+            )
         super().__init__(
             identifier,
             version=version,
             assembly=assembly,
             stimulus_set=stimulus_set,
-            ceiling_func=lambda: self._resolved(self._ceiler, self.default_ceiler)(self.assembly),
+            visual_degrees=visual_degrees,
+            metric=self.default_metric if metric is None else metric,
+            ceiler=self.default_ceiler if ceiler is None else ceiler,
             parent=parent,
             bibtex=bibtex,
         )
         self.region = region
-        self.visual_degrees = visual_degrees
         self.number_of_trials = number_of_trials
         self.time_bins = [tuple(time_bin) for time_bin in time_bins]
-        self._metric = metric
-        self._ceiler = ceiler
-
-    @staticmethod
-    def _resolved(function: Callable | None, default: str | None) -> Callable:
-        """The given metric, or the registered one named ``default`` (imported on use)."""
-        if function is not None:
-            return function
-        from brainmark import load_metric
-
-        return load_metric(default)
 
     def record(self, model: Any) -> Any:
-        """The model's responses of :attr:`region` to the placed stimuli, over the time bins."""
+        """The model's responses of :attr:`region` to the placed stimuli, over the time bins.
+
+        Refused as the model's fault when the responses do not cover exactly the stimuli
+        shown (see :meth:`~brainmark.benchmarks.base.AssemblyBenchmark.check_model_answered`).
+        """
+        stimuli = self.stimulus_set  # refuses data stimuli missing from it before the model runs
         model.start_recording(self.region, time_bins=self.time_bins)
-        stimuli = placed_stimuli(self.stimulus_set, model, self.visual_degrees)
-        return model.look_at(stimuli, number_of_trials=self.number_of_trials)
+        responses = model.look_at(
+            placed_stimuli(stimuli, model, self.visual_degrees),
+            number_of_trials=self.number_of_trials,
+        )
+        self.check_model_answered(model, responses, stimuli)
+        return responses
 
     def raw_score(self, model: Any) -> Any:
         responses = self.record(model)
-        metric = self._resolved(self._metric, self.default_metric)
+        return self.metric(responses, self.averaged_data())
+
+    def averaged_data(self) -> Any:
+        """The data with one presentation per stimulus (NaN-padded trials ignored).
+
+        Data without a ``presentation`` dim (RDMs) or with one presentation per stimulus
+        is returned as it is.
+        """
         target = self.assembly
-        if "repetition" in walk_coords(target, "presentation"):
-            target = average_repetitions(target)
-        scores = [
-            metric(time_bin_slice(responses, i), time_bin_slice(target, i))
-            for i in range(len(self.time_bins))
-        ]
-        if len(scores) == 1:
-            return scores[0]
-        from brainmark.metrics import Score
-
-        raw = Score(float(np.mean([float(score) for score in scores])))
-        raw.attrs["raw"] = scores
-        raw.attrs["error"] = float(np.mean([float(s.attrs.get("error", np.nan)) for s in scores]))
-        return raw
-
-
-def time_bin_slice(assembly: xr.DataArray, position: int) -> xr.DataArray:
-    """The assembly at one time bin without the ``time_bin`` dim; as is if it has none."""
-    if "time_bin" not in assembly.dims:
-        return assembly
-    position = min(position, assembly.sizes["time_bin"] - 1)
-    names = [*walk_coords(assembly, "time_bin"), "time_bin"]
-    result = assembly.isel(time_bin=position)
-    return result.drop_vars([name for name in names if name in result.coords])
+        if "stimulus_id" not in walk_coords(target, "presentation"):
+            return target
+        ids = np.asarray(target["stimulus_id"].values)
+        return target if pd.Index(ids).is_unique else average_repetitions(target)

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from brainmark.benchmarks.base import resolve
-from brainmark.benchmarks.neural import NeuralBenchmark, time_bin_slice
+import numpy as np
+import pandas as pd
+
+from brainmark.benchmarks.neural import NeuralBenchmark
+from brainmark.exceptions import ValidationError
 
 
 class RSABenchmark(NeuralBenchmark):
     """Representational similarity of one model region with subjects' RDMs.
 
     A :class:`~brainmark.benchmarks.neural.NeuralBenchmark` whose data are RDMs: the model
-    records ``region`` while looking at the stimuli (placed at the experiment's
-    ``visual_degrees``); its responses are compared with the data RDMs by ``metric``
-    (default ``load_metric('rdm')``: model RDM as 1 - Pearson r, compared with each
-    subject's RDM, mean over subjects, per-subject values kept in ``raw``). The ceiling is
+    records ``region`` in one time bin while looking at the stimuli of the RDMs (placed at
+    the experiment's ``visual_degrees``); its responses are compared with the data RDMs by
+    ``metric`` (default ``'rdm'``: model RDM as 1 - Pearson r, compared with each subject's
+    RDM, mean over subjects, per-subject values kept in ``raw``). The ceiling is
     ``ceiler(rdms)``, by default how well each subject's RDM is predicted by the others'
-    (``load_metric('rdm_subject_ceiling')``).
+    (``'rdm_subject_ceiling'``).
 
     Parameters
     ----------
@@ -32,13 +34,15 @@ class RSABenchmark(NeuralBenchmark):
     stimulus_set
         The :class:`~brainmark.data.StimulusSet` with every stimulus of the RDMs, or a
         callable returning it.
-    region, visual_degrees, number_of_trials, time_bins
-        As in :class:`~brainmark.benchmarks.neural.NeuralBenchmark`; with several time
-        bins the raw score is computed on the first one only (RDM data has no time).
+    region, visual_degrees, number_of_trials
+        As in :class:`~brainmark.benchmarks.neural.NeuralBenchmark`.
+    time_bins
+        The one ``(start, end)`` bin in ms the model records: RDM data has no time, so
+        several bins are refused.
     metric
-        ``metric(model_responses, rdms) -> Score``.
+        ``metric(model_responses, rdms) -> Score`` or a registered name.
     ceiler
-        ``ceiler(rdms) -> Score``.
+        ``ceiler(rdms) -> Score`` or a registered name.
     """
 
     default_metric = "rdm"
@@ -57,8 +61,8 @@ class RSABenchmark(NeuralBenchmark):
         bibtex: str,
         number_of_trials: int = 1,
         time_bins: Sequence[tuple[int, int]] = ((70, 170),),
-        metric: Callable[[Any, Any], Any] | None = None,
-        ceiler: Callable[[Any], Any] | None = None,
+        metric: Callable[[Any, Any], Any] | str | None = None,
+        ceiler: Callable[[Any], Any] | str | None = None,
     ) -> None:
         super().__init__(
             identifier,
@@ -74,18 +78,27 @@ class RSABenchmark(NeuralBenchmark):
             time_bins=time_bins,
             ceiler=ceiler,
         )
+        if len(self.time_bins) != 1:
+            raise ValidationError(
+                f"RSABenchmark {identifier!r} compares RDMs, which have no time: give one "
+                f"time bin (the window the RDMs were computed in), e.g. time_bins=[(70, "
+                f"170)]. Got {len(self.time_bins)}: {self.time_bins}."
+            )
 
     @property
     def rdms(self) -> Any:
         """The subjects' RDMs, loaded on first use."""
         return self.assembly
 
-    @functools.cached_property
-    def stimulus_set(self) -> Any:
-        """The stimuli, loaded on first use, in the order of the RDM rows."""
-        ids = [str(value) for value in self.rdms["stimulus_row"].values]
-        return resolve(self._stimulus_set_source).subset(ids)
-
-    def raw_score(self, model: Any) -> Any:
-        metric = self._resolved(self._metric, self.default_metric)
-        return metric(time_bin_slice(self.record(model), 0), self.rdms)
+    def data_stimulus_ids(self) -> list[str]:
+        """The stimulus ids of the RDMs' rows and columns, each once, as strings."""
+        dims = ("stimulus_row", "stimulus_column")
+        if not all(dim in self.rdms.dims for dim in dims):
+            raise ValidationError(
+                f"RSABenchmark {self.identifier!r} compares RDMs: its data needs dims "
+                f"{dims} (and optionally 'subject'), labelled with stimulus ids. Got dims "
+                f"{tuple(self.rdms.dims)}. For responses use a NeuralBenchmark."
+            )
+        ids = [np.asarray(self.rdms[dim].values).astype(str)
+               for dim in dims]
+        return list(pd.unique(np.concatenate(ids)))

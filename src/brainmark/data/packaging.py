@@ -38,7 +38,21 @@ from brainmark.settings import get_settings
 
 FILENAME_COLUMN = "filename"
 SCHEMA_MEMBER = "brainmark-stimulus-set.json"
-_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# Every identifier names files, store keys and cache folders.
+_FILE_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# A benchmark's also says whose data, which region and which metric (docs/submitting-a-
+# benchmark.md): AuthorYear[suffix], an optional '.region', then '-metric'.
+_BENCHMARK = re.compile(
+    r"(?P<author_year>[A-Za-z][A-Za-z0-9_]*?[0-9]{4}[A-Za-z0-9_]*)"
+    r"(?:\.(?P<region>[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*))?"
+    r"-(?P<metric>[A-Za-z0-9_]+(?:[.-][A-Za-z0-9_]+)*)"
+)
+_EXAMPLES = {
+    "benchmark": "Kriegeskorte2008.IT-rdm",
+    "model": "my-cornet-s",
+    "stimulus set": "Smith2024",
+    "assembly": "Smith2024.IT",
+}
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 # What each assembly class must carry, checked before packaging.
@@ -53,24 +67,77 @@ _REQUIREMENTS: dict[type[DataAssembly], dict[str, Any]] = {
 
 def stimulus_set_filenames(identifier: str) -> tuple[str, str]:
     """The CSV and ZIP file names (and store keys) of a packaged stimulus set."""
-    check_identifier(identifier, "stimulus set")
+    validate_identifier(identifier, "stimulus set")
     return f"stimulus_{identifier}.csv", f"stimulus_{identifier}.zip"
 
 
 def assembly_filename(identifier: str) -> str:
     """The netCDF file name (and store key) of a packaged assembly."""
-    check_identifier(identifier, "assembly")
+    validate_identifier(identifier, "assembly")
     return f"assy_{identifier}.nc"
 
 
-def check_identifier(identifier: str, kind: str) -> str:
-    """Identifiers become file names and store keys: letters, digits, '.', '_', '-'."""
-    if not isinstance(identifier, str) or not _IDENTIFIER.fullmatch(identifier):
+def validate_identifier(identifier: str, kind: str = "benchmark") -> str:
+    """Refuse an identifier that is not of the form brainmark gives names of ``kind``.
+
+    The one rule for every name: packaging (stimulus sets and assemblies), benchmarks at
+    construction, ``brainmark new`` and :func:`brainmark.testing.check_benchmark` all call
+    it. Every identifier becomes file names, store keys and cache folders, so it starts
+    with a letter or digit and holds only letters, digits, ``.``, ``_`` and ``-``. A
+    benchmark identifier also reads ``AuthorYear.region-metric`` (neural:
+    ``Kriegeskorte2008.IT-rdm``) or ``AuthorYear-metric`` (behavioral and engineering:
+    ``Geirhos2021edge-error_consistency``): the first author and year of the data's paper
+    (any suffix after the year), an optional region after ``.`` and the metric after
+    ``-``.
+
+    Parameters
+    ----------
+    identifier
+        The name to check.
+    kind
+        ``'benchmark'``, ``'model'``, ``'stimulus set'`` or ``'assembly'``.
+
+    Returns
+    -------
+    str
+        ``identifier``, unchanged.
+
+    Raises
+    ------
+    ValidationError
+        Naming the kind, the rule and the identifier.
+    """
+    if kind not in _EXAMPLES:
+        raise ValueError(f"kind must be one of {sorted(_EXAMPLES)}; got {kind!r}.")
+    if kind == "benchmark":
+        if not isinstance(identifier, str) or not _BENCHMARK.fullmatch(identifier):
+            raise ValidationError(
+                f"The benchmark identifier must read 'AuthorYear.region-metric' (e.g. "
+                f"'Kriegeskorte2008.IT-rdm') or 'AuthorYear-metric' for behavior (e.g. "
+                f"'Geirhos2021edge-error_consistency'): author and year of the data's paper, "
+                f"an optional region after '.', the metric after '-', each of letters, "
+                f"digits and '_'. Got {identifier!r}. Rename the benchmark."
+            )
+    elif not isinstance(identifier, str) or not _FILE_SAFE.fullmatch(identifier):
         raise ValidationError(
             f"The {kind} identifier must start with a letter or digit and contain only "
-            f"letters, digits, '.', '_' and '-'. Got {identifier!r}."
+            f"letters, digits, '.', '_' and '-' (e.g. {_EXAMPLES[kind]!r}). Got "
+            f"{identifier!r}."
         )
     return identifier
+
+
+def benchmark_identifier_parts(identifier: str) -> dict[str, str | None]:
+    """``author_year``, ``region`` (None when absent) and ``metric`` of a benchmark identifier.
+
+    ``benchmark_identifier_parts('Smith2024.IT-pls')`` is ``{'author_year': 'Smith2024',
+    'region': 'IT', 'metric': 'pls'}``; an identifier not of the form is refused by
+    :func:`validate_identifier`.
+    """
+    validate_identifier(identifier, "benchmark")
+    match = _BENCHMARK.fullmatch(identifier)
+    assert match is not None  # validate_identifier refused any other
+    return match.groupdict()
 
 
 def default_downloads_path() -> Path:
@@ -206,7 +273,7 @@ def package_data_assembly_locally(
     dict with ``identifier``, ``path``, ``sha1``, ``cls`` (the class name).
     """
     filename = assembly_filename(assembly_identifier)
-    check_identifier(stimulus_set_identifier, "stimulus set")
+    validate_identifier(stimulus_set_identifier, "stimulus set")
     cls = assembly_class(assembly_class_name)
     requirements = _REQUIREMENTS.get(cls, {})
     validate_assembly(

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from brainmark.benchmarks.base import validate_identifier
 from brainmark.benchmarks.tree import parent_node
+from brainmark.data.packaging import validate_identifier
 
 
 def check_benchmark(benchmark: Any, *, compute_ceiling: bool = True) -> None:
@@ -25,7 +25,7 @@ def check_benchmark(benchmark: Any, *, compute_ceiling: bool = True) -> None:
     name = getattr(benchmark, "identifier", None)
     assert callable(benchmark), f"Benchmark {name!r} is not callable with a model."
     try:
-        validate_identifier(name)  # type: ignore[arg-type]
+        validate_identifier(name, "benchmark")  # type: ignore[arg-type]
     except ValueError as error:
         raise AssertionError(str(error)) from None
     version = getattr(benchmark, "version", None)

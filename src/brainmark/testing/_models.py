@@ -12,6 +12,7 @@ from brainmark.data.assemblies import BehavioralAssembly, NeuroidAssembly, coord
 from brainmark.data.stimuli import StimulusSet
 from brainmark.exceptions import ModelError
 from brainmark.model_interface import RecordingTarget, Task
+from brainmark.testing._stimuli import make_stimulus_set
 
 TIME_BINS = [(70, 170), (170, 270)]
 LABELS = ["disk", "stripes"]
@@ -75,28 +76,13 @@ def check_model(model: Any, *, image_size: int = 32) -> dict[str, list[str]]:
 
 def _tiny_stimuli(folder: Path, prefix: str, count: int, size: int) -> StimulusSet:
     """Half disks, half stripes, in varying colors: two classes a readout can tell apart."""
-    from PIL import Image
-
-    rng = np.random.default_rng(0 if prefix == "fit" else 1)
-    y, x = np.mgrid[:size, :size] / size
-    ids, labels, paths = [], [], {}
-    for n in range(count):
-        label = LABELS[n % 2]
-        mask = (
-            (x - 0.5) ** 2 + (y - 0.5) ** 2 < 0.1 if label == "disk" else np.sin(20 * y) > 0
-        )
-        color = rng.integers(64, 256, size=3)
-        image = np.full((size, size, 3), 128, dtype=np.uint8)
-        image[mask] = color
-        sid = f"{prefix}{n}"
-        paths[sid] = folder / f"{sid}.png"
-        Image.fromarray(image).save(paths[sid])
-        ids.append(sid)
-        labels.append(label)
-    return StimulusSet(
-        {"stimulus_id": ids, "image_label": labels},
-        stimulus_paths=paths,
+    return make_stimulus_set(
+        folder,
+        [f"{prefix}{n}" for n in range(count)],
         identifier=f"brainmark-check-model-{prefix}-{size}px",
+        labels=LABELS,
+        image_size=size,
+        seed=0 if prefix == "fit" else 1,
     )
 
 

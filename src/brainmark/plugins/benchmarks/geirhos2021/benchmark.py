@@ -24,9 +24,10 @@ then scored:
 
 from __future__ import annotations
 
-from brainmark import load_dataset, load_metric, load_stimulus_set
-from brainmark.benchmarks import BehavioralBenchmark, no_ceiling
+from brainmark import load_dataset, load_stimulus_set
+from brainmark.benchmarks import BehavioralBenchmark
 from brainmark.data import StimulusSet
+from brainmark.metrics import no_ceiling
 from brainmark.model_interface import Task
 
 VISUAL_DEGREES = 8
@@ -59,8 +60,8 @@ def _geirhos2021(image_set: str, metric: str) -> BehavioralBenchmark:
         fitting_stimuli=lambda: stimuli_with_objects(OTHER_SET[image_set]),
         cross_fit_by="object_id",
         visual_degrees=VISUAL_DEGREES,
-        metric=load_metric("accuracy" if accuracy else "error_consistency"),
-        ceiler=(lambda _: no_ceiling()) if accuracy else load_metric("error_consistency_ceiling"),
+        metric="accuracy" if accuracy else "error_consistency",
+        ceiler=(lambda _: no_ceiling()) if accuracy else "error_consistency_ceiling",
         parent="engineering" if accuracy else "behavior",
         bibtex=BIBTEX,
     )

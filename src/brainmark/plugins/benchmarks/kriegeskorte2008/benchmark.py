@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from brainmark import load_dataset, load_metric, load_stimulus_set
-from brainmark.benchmarks import BenchmarkBase, RSABenchmark, no_ceiling, placed_stimuli
+from brainmark.benchmarks import BenchmarkBase, RSABenchmark, placed_stimuli
 from brainmark.data import PropertyAssembly, StimulusSet, assembly_sha1
+from brainmark.metrics import no_ceiling
 
 HUMAN_VISUAL_DEGREES = 2.9
 MONKEY_VISUAL_DEGREES = 7
