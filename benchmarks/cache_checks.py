@@ -54,7 +54,7 @@ def main() -> None:
     from brainmark._files import sha1_of_file
     from brainmark.data import StimulusSet
     from brainmark.models import ImagePreprocessing, extract_activations
-    from brainmark.models._keys import stimuli_key
+    from brainmark.data.hashing import stimulus_set_sha1
     from brainmark.settings import override_settings
 
     results: dict[str, float | int] = {}
@@ -106,9 +106,9 @@ def main() -> None:
             seconds(lambda: np.array(np.load(npy, mmap_mode="r"))), 3
         )
         _files._content_memo.clear()
-        first_key = seconds(lambda: stimuli_key(stimuli), 1)
+        first_key = seconds(lambda: stimulus_set_sha1(stimuli), 1)
         results["stimuli_key_5000_files_first_s"] = round(first_key, 3)
-        results["stimuli_key_5000_files_again_s"] = round(seconds(lambda: stimuli_key(stimuli)), 4)
+        results["stimuli_key_5000_files_again_s"] = round(seconds(lambda: stimulus_set_sha1(stimuli)), 4)
 
         from brainmark.scoring import score_model
 

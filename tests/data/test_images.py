@@ -56,7 +56,7 @@ _PEAK_OF_DECODING = textwrap.dedent(
     """
     import json, resource, sys
     from brainmark.data.images import open_image
-    from brainmark.models.activations import ImagePreprocessing
+    from brainmark.models.preprocessing import ImagePreprocessing
 
     def peak_mib():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
