@@ -28,6 +28,7 @@ _TORCH_HELPERS = {
     "ModelCommitment": "brainmark.models.commitment",
     "load_region_layer_map": "brainmark.models.layer_selection",
     "select_layers": "brainmark.models.layer_selection",
+    "seeded_initialization": "brainmark.models.initialization",
 }
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "place_image",
     "place_on_screen",
     "resolve_device",
+    "seeded_initialization",
     "select_layers",
     "validate_layers",
     "weights_sha1",

@@ -1,9 +1,10 @@
 """alexnet-untrained: torchvision's AlexNet with random weights from a fixed seed.
 
 An untrained network is the baseline that shows how much of a score the architecture
-alone explains. The weights are torchvision's default initialization drawn with
-``torch.manual_seed(SEED)`` (inside :func:`torch.random.fork_rng`, so the caller's random
-state is untouched): every load gives the same weights and the same scores.
+alone explains. The weights are torchvision's default initialization drawn with the seed
+``SEED`` (:func:`~brainmark.models.seeded_initialization`: the caller's random state is
+untouched and threads building networks at once do not mix their draws): every load gives
+the same weights and the same scores.
 
 Inputs are 224x224 RGB with ImageNet normalization; the field of view is 8 degrees
 (Brain-Score's default). Regions are committed by depth in ``region_layer_map.json``
@@ -19,7 +20,12 @@ from pathlib import Path
 import torch
 from torchvision.models import alexnet
 
-from brainmark.models import ActivationsModel, ImagePreprocessing, ModelCommitment
+from brainmark.models import (
+    ActivationsModel,
+    ImagePreprocessing,
+    ModelCommitment,
+    seeded_initialization,
+)
 
 SEED = 0
 LAYERS = [
@@ -29,8 +35,7 @@ LAYERS = [
 
 
 def alexnet_untrained_network() -> torch.nn.Module:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(SEED)
+    with seeded_initialization(SEED):
         return alexnet(weights=None).eval()
 
 

@@ -1,8 +1,9 @@
 """resnet18-untrained: torchvision's ResNet-18 with random weights from a fixed seed.
 
 Like ``alexnet-untrained``, an architecture-only baseline; the weights are torchvision's
-default initialization drawn with ``torch.manual_seed(SEED)`` inside
-:func:`torch.random.fork_rng`, so every load gives the same weights and scores.
+default initialization drawn with the seed ``SEED`` inside
+:func:`~brainmark.models.seeded_initialization`, so every load gives the same weights and
+scores, in any thread.
 
 Inputs are 224x224 RGB with ImageNet normalization; the field of view is 8 degrees
 (Brain-Score's default). Regions are committed by depth in ``region_layer_map.json``
@@ -17,15 +18,19 @@ from pathlib import Path
 import torch
 from torchvision.models import resnet18
 
-from brainmark.models import ActivationsModel, ImagePreprocessing, ModelCommitment
+from brainmark.models import (
+    ActivationsModel,
+    ImagePreprocessing,
+    ModelCommitment,
+    seeded_initialization,
+)
 
 SEED = 0
 LAYERS = ["maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool"]
 
 
 def resnet18_untrained_network() -> torch.nn.Module:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(SEED)
+    with seeded_initialization(SEED):
         return resnet18(weights=None).eval()
 
 
