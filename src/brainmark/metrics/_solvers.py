@@ -216,18 +216,21 @@ def pls_predictions(
     K, Y = products.kernel, products.target
     n_targets = Y.shape[1]
     on_train = (train, np.arange(n_splits)[:, None])  # (n x splits)[on_train]: splits x m
-    centered_targets = Y[train]  # splits x m x q, centered below
-    y_mean = centered_targets.mean(axis=1)  # splits x q
-    centered_targets -= y_mean[:, None]
-    cross = K[train[:, :, None], test[:, None, :]]  # K[train, test]: splits x m x h
-    # K_train 1 and K_train Y_train from the full products minus the held-out columns.
-    train_sums = K.sum(axis=1)[train] - cross.sum(axis=2)
-    centered_kernel_targets = (K @ Y)[train] - cross @ Y[test]
-    del cross
-    centered_kernel_targets -= train_sums[:, :, None] * y_mean[:, None]
-    centered_kernel_targets -= centered_kernel_targets.mean(axis=1, keepdims=True)  # K_c Y_c
-    moment = np.swapaxes(centered_targets, 1, 2) @ centered_kernel_targets  # Y_c' K_c Y_c
-    del centered_targets
+    y_mean = Y[train].mean(axis=1)  # splits x q
+    # Per split (one split's temporaries at a time): K_train 1 and K_train Y_train from the
+    # full products minus the held-out columns, then K_c Y_c and M = Y_c' K_c Y_c.
+    kernel_targets, kernel_sums = K @ Y, K.sum(axis=1)
+    train_sums = np.empty((n_splits, count))
+    centered_kernel_targets = np.empty((n_splits, count, n_targets))
+    moment = np.empty((n_splits, n_targets, n_targets))
+    for split, (rows, held_out) in enumerate(zip(train, test, strict=True)):
+        cross = K[np.ix_(rows, held_out)]
+        train_sums[split] = kernel_sums[rows] - cross.sum(axis=1)
+        products = kernel_targets[rows] - cross @ Y[held_out]
+        products -= np.outer(train_sums[split], y_mean[split])
+        products -= products.mean(axis=0)
+        centered_kernel_targets[split] = products
+        moment[split] = (Y[rows] - y_mean[split]).T @ products
 
     def centered_targets_times(vectors: np.ndarray) -> np.ndarray:
         """``Y_c' v`` per split for splits x m vectors ``v``."""
@@ -290,11 +293,13 @@ def pls_predictions(
         loadings[:, :, component] = new_loadings
         norms[:, component] = norm
         extracted[active] = component + 1
-    dual = dual_rotations @ np.swapaxes(loadings, 1, 2)  # splits x m x q
-    predictions = K[test[:, :, None], train[:, None, :]] @ dual
-    predictions -= (train_sums / count)[:, None, :] @ dual  # test rows centered on train
-    predictions += y_mean[:, None, :]
-    return list(predictions), extracted.tolist()
+    predictions = []
+    for split, (rows, held_out) in enumerate(zip(train, test, strict=True)):
+        dual = dual_rotations[split] @ loadings[split].T  # m x q
+        prediction = K[np.ix_(held_out, rows)] @ dual
+        prediction -= (train_sums[split] / count) @ dual  # test rows centered on train
+        predictions.append(prediction + y_mean[split])
+    return predictions, extracted.tolist()
 
 
 def _matvec(matrices: np.ndarray, vectors: np.ndarray) -> np.ndarray:
