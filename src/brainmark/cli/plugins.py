@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -57,14 +58,23 @@ def new() -> None:
 @new.command(name="benchmark")
 @click.argument("identifier")
 @click.argument("destination", type=click.Path(file_okay=False, path_type=Path), default=".")
-def new_benchmark(identifier: str, destination: Path) -> None:
-    """Create DESTINATION/benchmarks/<folder>/ for benchmark IDENTIFIER (e.g. Smith2024.IT-rdm).
+@click.option(
+    "--kind",
+    type=click.Choice(["neural", "rsa", "behavioral"]),
+    help="neural: trial-level responses (NeuralBenchmark); rsa: RDMs (RSABenchmark); "
+    "behavioral: choices (BehavioralBenchmark). Default: guessed from the metric in "
+    "IDENTIFIER (-pls, -ridge, -cka: neural; -rdm: rsa; -top1, -error_consistency, -i2n: "
+    "behavioral).",
+)
+def new_benchmark(identifier: str, destination: Path, kind: str | None) -> None:
+    """Create DESTINATION/benchmarks/<folder>/ for benchmark IDENTIFIER (e.g. Smith2024.IT-pls).
 
-    DESTINATION is a plugin root (default: the current folder).
+    DESTINATION is a plugin root (default: the current folder). The benchmark runs on
+    stand-in data until you point it at yours.
     """
     from brainmark._scaffold import new_benchmark as scaffold
 
-    _report_scaffold(scaffold(identifier, destination))
+    _report_scaffold(scaffold(identifier, destination, kind=kind))
 
 
 @new.command(name="model")
@@ -80,11 +90,26 @@ def new_model(identifier: str, destination: Path) -> None:
     _report_scaffold(scaffold(identifier, destination))
 
 
-def _report_scaffold(paths: list[Path]) -> None:
-    folder = paths[0].parent
-    for path in paths:
+@new.command(name="data")
+@click.argument("name")
+@click.argument("destination", type=click.Path(file_okay=False, path_type=Path), default=".")
+def new_data(name: str, destination: Path) -> None:
+    """Create DESTINATION/data/<folder>/: stimulus set NAME and dataset NAME.IT (e.g. Smith2024).
+
+    DESTINATION is a plugin root (default: the current folder). The folder's
+    package_data.py packages a stand-in experiment until you make it read your raw data.
+    """
+    from brainmark._scaffold import new_data as scaffold
+
+    _report_scaffold(scaffold(name, destination))
+
+
+def _report_scaffold(scaffold: Any) -> None:
+    for note in scaffold.notes:
+        click.echo(note)
+    for path in scaffold.paths:
         click.echo(f"created {path}")
-    click.echo(f"Next: edit the files, then run: brainmark test {folder}")
+    click.echo(f"Next: edit the files, then run: brainmark test {scaffold.folder}")
 
 
 @click.command()
