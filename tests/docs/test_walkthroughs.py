@@ -70,3 +70,15 @@ def test_walkthrough_runs_as_written(page, tmp_path):
 def test_every_python_block_names_its_file():
     for page in ["submitting-a-benchmark.md", "submitting-a-model.md"]:
         assert walkthrough_steps(DOCS / page)
+
+
+def test_the_benchmark_guide_walks_both_the_rsa_and_the_neural_path():
+    files = {content.split("\n", 1)[0].removeprefix("# file: "): content
+             for kind, content in walkthrough_steps(DOCS / "submitting-a-benchmark.md")
+             if kind == "file"}
+    benchmarks = [content for path, content in files.items() if path.endswith("benchmark.py")]
+    assert any("RSABenchmark(" in content for content in benchmarks)
+    assert any("NeuralBenchmark(" in content for content in benchmarks)
+    # Trial-level responses are packaged with their missing trials as NaN.
+    assert any("allow_nan=True" in content and '"repetition"' in content
+               for content in files.values())
