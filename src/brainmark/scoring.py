@@ -303,8 +303,6 @@ def score_table(
     "error_message"}], "nodes": {model: {node: score}}, "parents", "wall_time_s"}``; nodes
     aggregate the leaf scores with the benchmark tree (missing or errored scores count 0).
     """
-    import pandas as pd
-
     from brainmark.benchmarks.tree import aggregate_table
 
     start = time.perf_counter()
@@ -332,19 +330,13 @@ def score_table(
             if progress is not None:
                 progress(model, benchmark)
     # Benchmarks that could not load have no place in the tree: their pairs are errors only.
-    table = pd.DataFrame(
-        [[None] * len(parents) for _ in models], index=list(models), columns=list(parents)
-    )
+    leaves = {model: dict.fromkeys(parents) for model in models}
     for result in results:
         if result["benchmark"] in parents:
-            table.loc[result["model"], result["benchmark"]] = result.get("score")
-    nodes = aggregate_table(table, parents)
+            leaves[result["model"]][result["benchmark"]] = result.get("score")
     return {
         "results": results,
-        "nodes": {
-            model: {node: (None if pd.isna(v) else float(v)) for node, v in row.items()}
-            for model, row in nodes.iterrows()
-        },
+        "nodes": aggregate_table(leaves, parents),
         "parents": parents,
         "wall_time_s": round(time.perf_counter() - start, 1),
     }

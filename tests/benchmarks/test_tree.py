@@ -1,6 +1,7 @@
 import math
+import subprocess
+import sys
 
-import pandas as pd
 import pytest
 
 from brainmark.benchmarks.tree import TREE, aggregate_scores, aggregate_table, parent_node
@@ -57,11 +58,29 @@ def test_unknown_parent_is_refused_with_the_valid_names():
     assert TREE["neural_vision"] == "average_vision"
 
 
-def test_aggregate_table_gives_one_row_per_model():
-    table = pd.DataFrame(
-        {"A2020.V1-rdm": [0.2, None], "C2022.IT-rdm": [0.6, 0.4]}, index=["m1", "m2"]
+def test_aggregate_table_gives_every_model_the_same_nodes():
+    scores = {"m1": {"A2020.V1-rdm": 0.2, "C2022.IT-rdm": 0.6},
+              "m2": {"A2020.V1-rdm": None, "C2022.IT-rdm": 0.4}}
+    nodes = aggregate_table(scores, {"A2020.V1-rdm": "V1", "C2022.IT-rdm": "IT"})
+    assert list(nodes) == ["m1", "m2"]
+    assert list(nodes["m1"]) == list(nodes["m2"]) == [
+        "average_vision", "neural_vision", "V1", "IT"
+    ]
+    assert nodes["m2"]["V1"] == 0.0
+    assert nodes["m1"]["neural_vision"] == pytest.approx(0.4)
+    # (0.2 + 0.6) / 2 over V1 and IT, then over neural_vision alone: behavior is absent.
+    assert nodes["m1"]["average_vision"] == pytest.approx(0.4)
+
+
+def test_the_tree_imports_neither_pandas_nor_xarray_nor_the_benchmarks():
+    code = (
+        "import sys\n"
+        "import brainmark.benchmarks.tree\n"
+        "loaded = {'pandas', 'xarray', 'brainmark.benchmarks.base'} & set(sys.modules)\n"
+        "assert not loaded, loaded\n"
+        "from brainmark.benchmarks import NeuralBenchmark\n"
+        "assert 'xarray' in sys.modules\n"
     )
-    nodes = aggregate_table(table, {"A2020.V1-rdm": "V1", "C2022.IT-rdm": "IT"})
-    assert list(nodes.index) == ["m1", "m2"]
-    assert nodes.loc["m2", "V1"] == 0.0
-    assert nodes.loc["m1", "neural_vision"] == pytest.approx(0.4)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stderr

@@ -4,18 +4,16 @@
 loaded on first use; :class:`NeuralBenchmark`, :class:`RSABenchmark` and
 :class:`BehavioralBenchmark` implement the common kinds; :mod:`~brainmark.benchmarks.tree`
 holds the aggregation tree the leaderboard uses.
+
+Only the tree is imported with the package: the benchmark classes (and with them xarray
+and the metrics) load when first asked for, so the site can read the tree cheaply.
 """
 
-from brainmark.benchmarks.base import (
-    AssemblyBenchmark,
-    BenchmarkBase,
-    placed_stimuli,
-    validate_metric,
-    validate_visual_degrees,
-)
-from brainmark.benchmarks.behavioral import BehavioralBenchmark
-from brainmark.benchmarks.neural import NeuralBenchmark
-from brainmark.benchmarks.rsa import RSABenchmark
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from brainmark.benchmarks.tree import (
     PARENT_ALIASES,
     TREE,
@@ -24,6 +22,18 @@ from brainmark.benchmarks.tree import (
     aggregate_table,
     parent_node,
 )
+
+# Name -> the module defining it, imported on first use.
+_BENCHMARK_CLASSES = {
+    "AssemblyBenchmark": "brainmark.benchmarks.base",
+    "BenchmarkBase": "brainmark.benchmarks.base",
+    "placed_stimuli": "brainmark.benchmarks.base",
+    "validate_metric": "brainmark.benchmarks.base",
+    "validate_visual_degrees": "brainmark.benchmarks.base",
+    "BehavioralBenchmark": "brainmark.benchmarks.behavioral",
+    "NeuralBenchmark": "brainmark.benchmarks.neural",
+    "RSABenchmark": "brainmark.benchmarks.rsa",
+}
 
 __all__ = [
     "PARENT_ALIASES",
@@ -41,3 +51,16 @@ __all__ = [
     "validate_metric",
     "validate_visual_degrees",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a benchmark class's module when the class is first asked for."""
+    if name not in _BENCHMARK_CLASSES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_BENCHMARK_CLASSES[name]), name)
+    globals()[name] = value  # later look-ups find it without this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_BENCHMARK_CLASSES})

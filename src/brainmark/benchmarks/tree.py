@@ -1,8 +1,8 @@
 """The benchmark tree: how leaf benchmark scores aggregate into region and overall scores.
 
-Kept as plain data (:data:`TREE`, :data:`PARENT_ALIASES`) so the platform can read it and
-render it without importing any benchmark. Leaf benchmarks name their parent
-(``V1``, ``V2``, ``V4``, ``IT``, ``behavior``, ``engineering``)::
+Kept as plain data (:data:`TREE`, :data:`PARENT_ALIASES`) and plain-Python functions so
+the platform can read it and render it without importing any benchmark, pandas or xarray.
+Leaf benchmarks name their parent (``V1``, ``V2``, ``V4``, ``IT``, ``behavior``, ``engineering``)::
 
     average_vision            engineering_vision   (a separate root, not averaged in)
     ├── neural_vision           └── <engineering benchmarks>
@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-
-import pandas as pd
 
 from brainmark.exceptions import ValidationError
 
@@ -111,19 +109,23 @@ def aggregate_scores(
     return result
 
 
-def aggregate_table(table: pd.DataFrame, parents: Mapping[str, str]) -> pd.DataFrame:
-    """Node scores for a table of leaf scores (rows: models, columns: benchmarks).
+def aggregate_table(
+    scores: Mapping[str, Mapping[str, object]], parents: Mapping[str, str]
+) -> dict[str, dict[str, float | None]]:
+    """Node scores of several models: ``{model: {benchmark: score}}`` -> ``{model: {node:
+    score}}``.
 
-    Returns a table with the same rows and one column per node (tree order).
+    Every model gets the same nodes (tree order): those with a benchmark beneath them for
+    any model; a score that is not a number counts as missing.
     """
     rows = {
         model: aggregate_scores(
             {benchmark: _as_float(value) for benchmark, value in row.items()}, parents
         )
-        for model, row in table.iterrows()
+        for model, row in scores.items()
     }
-    columns = [node for node in TREE if any(node in row for row in rows.values())]
-    return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+    nodes = [node for node in TREE if any(node in row for row in rows.values())]
+    return {model: {node: row.get(node) for node in nodes} for model, row in rows.items()}
 
 
 def _as_float(value: object) -> float | None:
