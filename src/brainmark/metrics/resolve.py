@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from brainmark import load_metric
 from brainmark.exceptions import MetricError
+from brainmark.registry import metric_registry
 
 
 def resolve_metric(metric: str | Callable[..., Any], **kwargs: Any) -> Callable[..., Any]:
@@ -25,7 +25,7 @@ def resolve_metric(metric: str | Callable[..., Any], **kwargs: Any) -> Callable[
         When ``metric`` is neither, or keyword arguments come with an already built metric.
     """
     if isinstance(metric, str):
-        return load_metric(metric, **kwargs)
+        return metric_registry.load(metric, **kwargs)
     if not callable(metric):
         raise MetricError(
             f"Expected a metric (a callable such as load_metric('pls')) or a registered "

@@ -19,9 +19,9 @@ def check_benchmark(benchmark: Any, *, compute_ceiling: bool = True) -> None:
     finite number in (0, 1]. Raises ``AssertionError`` naming the first problem.
     """
     if isinstance(benchmark, str):
-        from brainmark import load_benchmark
+        from brainmark.registry import benchmark_registry
 
-        benchmark = load_benchmark(benchmark)
+        benchmark = benchmark_registry.load(benchmark)
     name = getattr(benchmark, "identifier", None)
     assert callable(benchmark), f"Benchmark {name!r} is not callable with a model."
     try:

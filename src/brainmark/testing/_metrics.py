@@ -127,9 +127,9 @@ def check_metric(metric: Any) -> None:
     from brainmark.metrics import Score
 
     if isinstance(metric, str):
-        from brainmark import load_metric
+        from brainmark.metrics.resolve import resolve_metric
 
-        metric = load_metric(metric)
+        metric = resolve_metric(metric)
     name = repr(metric)
     kind = getattr(metric, "kind", "neural")
     assert kind in KINDS, f"Metric {name} declares kind {kind!r}; use one of {KINDS}."

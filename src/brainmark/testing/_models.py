@@ -31,9 +31,9 @@ def check_model(model: Any, *, image_size: int = 32) -> dict[str, list[str]]:
     problem; returns what was supported: ``{"regions": [...], "tasks": [...]}``.
     """
     if isinstance(model, str):
-        from brainmark import load_model
+        from brainmark.registry import model_registry
 
-        model = load_model(model)
+        model = model_registry.load(model)
     name = getattr(model, "identifier", None)
     assert isinstance(name, str) and name, f"Model {model!r} has no string identifier."
     degrees = model.visual_degrees()
