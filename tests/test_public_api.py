@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +56,20 @@ def test_score_returns_the_pinned_number_and_caches_it():
     again = brainmark.score("pixels", benchmark)
     assert again.cached is True
     assert again.score == first.score
+
+
+def test_library_modules_import_names_from_their_modules_not_the_top_level_package():
+    """The top-level package is for users and plugins; inside, imports name the module."""
+    import ast
+
+    library = Path(brainmark.__file__).parent
+    offenders = []
+    for path in sorted(library.rglob("*.py")):
+        if "plugins" in path.relative_to(library).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module == "brainmark" and node.level == 0:
+                offenders.append(f"{path.relative_to(library)}:{node.lineno}")
+            if isinstance(node, ast.Import) and any(a.name == "brainmark" for a in node.names):
+                offenders.append(f"{path.relative_to(library)}:{node.lineno}")
+    assert offenders == []
