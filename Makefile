@@ -19,7 +19,7 @@ run: setup
 	$(VENV)/bin/brainmark demo
 
 lint: setup
-	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff check src tests perf
 
 test: setup lint
 	$(PY) -m pytest -n 2 -q

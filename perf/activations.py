@@ -14,7 +14,7 @@ N x 20,000 floats), plus the unprojected layers streamed to disk with
 image). Reported: the process's peak RSS and the peak PSS of it and its decoding workers
 together (PSS splits pages shared after fork, so the sum is not double-counted).
 
-Usage: ``python benchmarks/activations.py [--quick] [--threads 2] [--rounds 3]``; speed only:
+Usage: ``python perf/activations.py [--quick] [--threads 2] [--rounds 3]``; speed only:
 ``--memory-images --raw-images`` (sections not rerun keep their last results); one torch
 thread, leaving a core to the decoding workers: ``--threads 1 --output results/....json``.
 """

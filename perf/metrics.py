@@ -4,8 +4,8 @@ It also compares the two internal-consistency halves (``per_stimulus``, ``by_rep
 with the known reliability of synthetic data, complete and NaN-padded
 (``internal_consistency_halves``; the table in ``docs/scores.md``).
 
-Prints JSON and writes it to ``benchmarks/results/metrics.json``. Each measurement runs in
-its own subprocess (``python benchmarks/metrics.py --one NAME SHAPE``) so its peak memory
+Prints JSON and writes it to ``perf/results/metrics.json``. Each measurement runs in
+its own subprocess (``python perf/metrics.py --one NAME SHAPE``) so its peak memory
 is that process's ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (data generation and the
 interpreter included), not polluted by earlier measurements. BLAS is limited to one
 thread (threadpoolctl) everywhere, for both brainmark and scikit-learn, so the ratio
@@ -23,7 +23,7 @@ Each metric is first called once on tiny data (imports, first-call costs), then 
 ``REPEATS`` times (fewer when a call takes over ``REPEAT_BUDGET_S``); ``seconds`` is the
 fastest call, the closest to the metric's own cost on a machine other jobs share.
 
-Usage: ``python benchmarks/metrics.py`` (about 5 minutes on one core).
+Usage: ``python perf/metrics.py`` (about 5 minutes on one core).
 """
 
 from __future__ import annotations
