@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,18 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from data_loading import median_seconds  # perf/ is on sys.path when run
 
 RESULTS = Path(__file__).parent / "results" / "cache_checks.json"
 ROWS, UNITS = 5_000, 50_000
-
-
-def seconds(function, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 class Wide(torch.nn.Module):
@@ -62,7 +53,7 @@ def main() -> None:
         folder = Path(folder)
         block = folder / "block.bin"
         block.write_bytes(os.urandom(256 << 20))
-        results["sha1_s_per_gb"] = round(seconds(lambda: sha1_of_file(block)) * 4, 3)
+        results["sha1_s_per_gb"] = round(median_seconds(lambda: sha1_of_file(block)) * 4, 3)
         block.unlink()
 
         # One tiny image file shared by every stimulus row would be de-duplicated; write
@@ -101,27 +92,27 @@ def main() -> None:
         start = time.perf_counter()
         extract()
         results["read_cached_first_in_process_s"] = round(time.perf_counter() - start, 3)
-        results["read_cached_again_s"] = round(seconds(extract), 3)
+        results["read_cached_again_s"] = round(median_seconds(extract), 3)
         results["numpy_load_unchecked_s"] = round(
-            seconds(lambda: np.array(np.load(npy, mmap_mode="r"))), 3
+            median_seconds(lambda: np.array(np.load(npy, mmap_mode="r"))), 3
         )
         _files._content_memo.clear()
-        first_key = seconds(lambda: stimulus_set_sha1(stimuli), 1)
+        first_key = median_seconds(lambda: stimulus_set_sha1(stimuli), 1)
         results["stimuli_key_5000_files_first_s"] = round(first_key, 3)
-        again_key = seconds(lambda: stimulus_set_sha1(stimuli))
+        again_key = median_seconds(lambda: stimulus_set_sha1(stimuli))
         results["stimuli_key_5000_files_again_s"] = round(again_key, 4)
 
         from brainmark.scoring import score_model
 
         score_model("pixels", "Coggan2024.V1-rdm")
         results["score_from_result_cache_in_process_s"] = round(
-            seconds(lambda: score_model("pixels", "Coggan2024.V1-rdm"), 5), 4
+            median_seconds(lambda: score_model("pixels", "Coggan2024.V1-rdm"), 5), 4
         )
         command = [str(Path(sys.executable).parent / "brainmark"), "score", "pixels",
                    "Coggan2024.V1-rdm"]
         environment = {**os.environ, "BRAINMARK_HOME": str(folder / "home")}
         results["score_from_result_cache_command_s"] = round(
-            seconds(lambda: subprocess.run(command, env=environment, check=True,
+            median_seconds(lambda: subprocess.run(command, env=environment, check=True,
                                            capture_output=True)), 3
         )
     RESULTS.parent.mkdir(exist_ok=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -17,15 +16,8 @@ model_registry["broken-model"] = (
 """
 
 
-def make_plugin(root: Path, folder: str, init: str, plugin_type: str = "models") -> Path:
-    path = root / plugin_type / folder
-    path.mkdir(parents=True)
-    (path / "__init__.py").write_text(textwrap.dedent(init))
-    return path
-
-
 @pytest.fixture
-def plugin_root(tmp_path, monkeypatch) -> Path:
+def plugin_root(tmp_path, monkeypatch, make_plugin) -> Path:
     """A plugin root on BRAINMARK_PLUGIN_PATH with one good and one unparsable model."""
     root = tmp_path / "plugins"
     make_plugin(root, "good", """
@@ -74,7 +66,7 @@ def test_scoring_an_identifier_of_the_broken_plugin_prints_its_error(plugin_root
 
 
 def test_plugin_path_one_level_too_deep_is_reported_by_list_and_lookups(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, make_plugin
 ):
     root = tmp_path / "my_plugins"
     make_plugin(root, "mine", """
@@ -95,7 +87,7 @@ def test_plugin_path_one_level_too_deep_is_reported_by_list_and_lookups(
     assert scored.stderr.rstrip().endswith(problem)
 
 
-def test_test_command_names_the_requirements_of_a_missing_package(tmp_path, capfd):
+def test_test_command_names_the_requirements_of_a_missing_package(tmp_path, capfd, make_plugin):
     folder = make_plugin(tmp_path, "needs_package", """
         import brainmark_no_such_package
         from brainmark.registry import model_registry
@@ -117,7 +109,9 @@ def test_test_command_names_the_requirements_of_a_missing_package(tmp_path, capf
     assert capfd.readouterr() == ("", "")
 
 
-def test_table_scores_the_other_benchmarks_when_one_cannot_even_load(tmp_path, monkeypatch):
+def test_table_scores_the_other_benchmarks_when_one_cannot_even_load(
+    tmp_path, monkeypatch, make_plugin
+):
     root = tmp_path / "plugins"
     make_plugin(root, "raising", """
         from brainmark.registry import benchmark_registry

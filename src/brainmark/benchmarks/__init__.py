@@ -11,9 +11,7 @@ and the metrics) load when first asked for, so the site can read the tree cheapl
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from brainmark._lazy import lazy_exports
 from brainmark.benchmarks.tree import (
     PARENT_ALIASES,
     TREE,
@@ -53,14 +51,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a benchmark class's module when the class is first asked for."""
-    if name not in _BENCHMARK_CLASSES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_BENCHMARK_CLASSES[name]), name)
-    globals()[name] = value  # later look-ups find it without this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_BENCHMARK_CLASSES})
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _BENCHMARK_CLASSES)

@@ -7,9 +7,7 @@ stimuli on screen (:func:`place_on_screen`) never pays for torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from brainmark._lazy import lazy_exports
 from brainmark.models.placement import place_image, place_on_screen
 
 # Name -> the module defining it; each of these modules imports torch.
@@ -52,14 +50,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a torch helper's module when the helper is first asked for."""
-    if name not in _TORCH_HELPERS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_TORCH_HELPERS[name]), name)
-    globals()[name] = value  # later look-ups find it without this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_TORCH_HELPERS})
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _TORCH_HELPERS)
