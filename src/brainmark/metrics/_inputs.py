@@ -11,6 +11,7 @@ import xarray as xr
 from brainmark.data.assemblies import average_repetitions, walk_coords
 from brainmark.data.validation import format_ids, validate_assembly
 from brainmark.exceptions import MetricError
+from brainmark.metrics.score import Score
 
 SOURCE = "model (source)"
 TARGET = "data (target)"
@@ -110,6 +111,21 @@ def time_bin_pairs(
         )
     for position in range(count):
         yield (_time_bin(source, position), _time_bin(target, position))
+
+
+def mean_over_time_bins(scores: list[Score]) -> Score:
+    """One score from the scores of each time bin (:func:`time_bin_pairs`): their mean.
+
+    ``raw`` gains a ``time_bin`` dim, ``error`` is the mean of the bins' errors and
+    ``per_time_bin`` keeps each bin's score; a single bin's score is returned as it is.
+    """
+    if len(scores) == 1:
+        return scores[0]
+    score = Score(float(np.mean([float(s) for s in scores])))
+    score.attrs["raw"] = xr.concat([s.attrs["raw"] for s in scores], dim="time_bin")
+    score.attrs["error"] = float(np.mean([s.attrs["error"] for s in scores]))
+    score.attrs["per_time_bin"] = scores
+    return score
 
 
 def _time_bin(assembly: xr.DataArray, position: int) -> xr.DataArray:

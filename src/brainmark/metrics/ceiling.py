@@ -103,13 +103,9 @@ class InternalConsistency:
             allow_nan=True,
         )
         bins = [b for b, _ in _inputs.time_bin_pairs(assembly, assembly)]
-        scores = [self._ceiling(_inputs.squeeze_time_bin(b, name=_inputs.TARGET)) for b in bins]
-        if len(scores) == 1:
-            return scores[0]
-        score = Score(float(np.mean([float(s) for s in scores])))
-        score.attrs["raw"] = xr.concat([s.attrs["raw"] for s in scores], dim="time_bin")
-        score.attrs["error"] = float(np.mean([s.attrs["error"] for s in scores]))
-        return score
+        return _inputs.mean_over_time_bins(
+            [self._ceiling(_inputs.squeeze_time_bin(b, name=_inputs.TARGET)) for b in bins]
+        )
 
     def _ceiling(self, assembly: xr.DataArray) -> Score:
         assembly = assembly.transpose("presentation", "neuroid")

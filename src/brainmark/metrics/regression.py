@@ -80,14 +80,8 @@ class RegressionCorrelation:
 
     def __call__(self, source: xr.DataArray, target: xr.DataArray) -> Score:
         """Score ``source`` (model) against ``target`` (data); see the module docstring."""
-        scores = [self._score_bin(s, t) for s, t in _inputs.time_bin_pairs(source, target)]
-        if len(scores) == 1:
-            return scores[0]
-        score = Score(float(np.mean([float(s) for s in scores])))
-        score.attrs["raw"] = xr.concat([s.attrs["raw"] for s in scores], dim="time_bin")
-        score.attrs["error"] = float(np.mean([s.attrs["error"] for s in scores]))
-        score.attrs["per_time_bin"] = scores
-        return score
+        pairs = _inputs.time_bin_pairs(source, target)
+        return _inputs.mean_over_time_bins([self._score_bin(s, t) for s, t in pairs])
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{key}={value!r}" for key, value in vars(self).items())
