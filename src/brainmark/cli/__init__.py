@@ -1,8 +1,9 @@
 """The ``brainmark`` command line: one click group; commands live in one module per job.
 
 :mod:`~brainmark.cli.scoring` (score, table), :mod:`~brainmark.cli.plugins` (list, new,
-test), :mod:`~brainmark.cli.demo` (demo). Each command parses arguments, calls the library
-and prints; expected errors become one ``Error:`` line (:class:`BrainmarkGroup`).
+test), :mod:`~brainmark.cli.data` (package, upload), :mod:`~brainmark.cli.demo` (demo).
+Each command parses arguments, calls the library and prints; expected errors become one
+``Error:`` line (:class:`BrainmarkGroup`).
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ def main(debug: bool) -> None:
 
 
 # Each module holds the commands of one job; the platform adds its own (serve, submit, ...).
-from brainmark.cli import demo, plugins, scoring  # noqa: E402
+from brainmark.cli import data, demo, plugins, scoring  # noqa: E402
 
-for _module in (scoring, plugins, demo):
+for _module in (scoring, plugins, data, demo):
     for _command in _module.COMMANDS:
         main.add_command(_command)
