@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+import time
 
 import pytest
 
@@ -57,6 +58,26 @@ def test_index_is_refreshed_when_an_init_file_changes(plugin_root, unique, make_
     assert f"after-the-change-{unique}" in model_registry
     assert f"before-{unique}" not in model_registry
     assert f"after-the-change-{unique}" in set(model_registry)
+
+
+def test_a_same_size_edit_with_the_old_mtime_is_indexed_anew(
+    plugin_root, make_plugin, monkeypatch
+):
+    from brainmark import _files
+
+    monkeypatch.setattr(_files, "_RACY_NS", 0)  # as if the file were old when first indexed
+    folder = make_plugin(plugin_root, "synced", """
+        from brainmark.registry import model_registry
+        model_registry["model-aaaa"] = object
+    """)
+    init = folder / "__init__.py"
+    assert "model-aaaa" in model_registry
+    mtime = init.stat().st_mtime_ns
+    time.sleep(0.05)  # past the file system's timestamp granularity
+    init.write_text(init.read_text().replace("model-aaaa", "model-bbbb"))  # same size
+    os.utime(init, ns=(mtime, mtime))  # as `rsync -t` or `cp -p` leave it
+    _plugin_index._memo.clear()  # a new process: only the cache file is left
+    assert "model-bbbb" in model_registry and "model-aaaa" not in model_registry
 
 
 def test_constants_f_strings_and_literal_loops_are_indexed(tmp_path):
@@ -174,6 +195,9 @@ def test_unknown_identifier_lists_unindexable_folders_of_its_type_that_might_hol
 def test_index_cache_keeps_the_error_of_an_unindexable_plugin(
     plugin_root, unique, brainmark_home, monkeypatch, make_plugin
 ):
+    from brainmark import _files
+
+    monkeypatch.setattr(_files, "_RACY_NS", 0)  # files written just now are re-parsed
     broken = make_plugin(plugin_root, "broken", SYNTAX_ERROR.format(unique=unique))
     errors = plugin_index().errors
     cache = json.loads((brainmark_home / "cache" / "plugin_index.json").read_text())

@@ -4,8 +4,9 @@ importing any plugin.
 A plugin is a folder ``<root>/<type>/<folder>/`` whose ``__init__.py`` assigns factories into
 registries, e.g. ``benchmark_registry['Kriegeskorte2008.IT-rdm'] = ITBenchmark``. Every
 ``__init__.py`` is parsed with :mod:`ast` into an index (cached in
-``<home>/cache/plugin_index.json``, refreshed per file when its size or mtime changes), so a
-lookup imports only the folder that registers its identifier (:mod:`brainmark.registry`).
+``<home>/cache/plugin_index.json``, refreshed per file when its inode, size, mtime or ctime
+change: any write changes the ctime), so a lookup imports only the folder that registers its
+identifier (:mod:`brainmark.registry`).
 Keys may be string literals, module-level string constants, f-strings of those, or loop
 variables of a module-level ``for`` over a literal list; anything else is refused with the
 file and line.
@@ -36,7 +37,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from brainmark._files import write_json_atomically
+from brainmark._files import changed_recently, stat_key, write_json_atomically
 from brainmark.exceptions import DuplicateRegistrationError, PluginIndexError, UnknownPluginError
 from brainmark.settings import get_settings
 
@@ -60,7 +61,7 @@ REGISTRY_PLUGIN_TYPES = {
     "benchmark_registry": "benchmarks",
     "model_registry": "models",
 }
-_INDEX_FORMAT = 2  # 2: entries carry the folder's indexing error
+_INDEX_FORMAT = 3  # 2: entries carry the folder's indexing error; 3: keyed by the full stat
 
 
 def plugin_module_name(folder: Path) -> str:
@@ -295,21 +296,26 @@ def plugin_index() -> PluginIndex:
     settings = get_settings()
     roots = plugin_roots()
     init_files = [folder / "__init__.py" for root in roots for folder in plugin_folders(root)]
-    stamps = tuple((str(path), *_stamp(path)) for path in init_files)
+    stats = [path.stat() for path in init_files]
+    stamps = tuple(stat_key(path, stat) for path, stat in zip(init_files, stats, strict=True))
+    # A file written in the last moments may change again without a new stat: parse it
+    # every time until it is old enough (see brainmark._files.content_sha1).
+    racy = {str(path) for path, stat in zip(init_files, stats, strict=True)
+            if changed_recently(stat)}
     # The roots are part of the key: a plugin path entry holding no plugins adds no stamp.
     key = (tuple(roots), stamps)
     cache_path = settings.plugin_index_path
     with _index_lock:
         memo = _memo.get(str(cache_path))
-        if memo is not None and memo[0] == key:
+        if memo is not None and memo[0] == key and not racy:
             return memo[1]
         cached = _read_index_cache(cache_path)
         entries: dict[str, dict[str, Any]] = {}
         changed = False
-        for path, mtime, size in stamps:
+        for path, *stat in stamps:
             entry = cached.get(path)
-            if entry is None or entry["mtime_ns"] != mtime or entry["size"] != size:
-                entry = {"mtime_ns": mtime, "size": size, **_index_entry(Path(path))}
+            if entry is None or entry["stat"] != stat or path in racy:
+                entry = {"stat": stat, **_index_entry(Path(path))}
                 changed = True
             entries[path] = entry
         if changed or set(entries) != set(cached):
@@ -340,9 +346,6 @@ def _index_entry(init_path: Path) -> dict[str, Any]:
         return {"registrations": [], "error": str(error)}
 
 
-def _stamp(path: Path) -> tuple[int, int]:
-    stat = path.stat()
-    return stat.st_mtime_ns, stat.st_size
 
 
 def _read_index_cache(cache_path: Path) -> dict[str, dict[str, Any]]:
