@@ -171,8 +171,39 @@ def test_every_folder_brainmark_writes_is_under_home(tmp_path):
         settings.placed_dir, settings.ceilings_dir, settings.layer_maps_dir,
         settings.plugin_index_path, settings.results_dir, settings.packages_dir,
         settings.store_dir, settings.database_path, settings.outbox_dir,
-        settings.plugin_store_dir,
+        settings.plugin_store_dir, settings.secret_key_path,
     ]
     assert all(path.is_relative_to(tmp_path) for path in paths)
     assert len(set(paths)) == len(paths)
     assert settings.store_location == (tmp_path / "store").as_uri()
+
+
+def test_database_url_is_read_from_brainmark_database_url_or_plain_database_url():
+    assert Settings.from_environ({}).database_url == ""
+    plain = "postgresql://postgres@127.0.0.1:5432/test"
+    assert Settings.from_environ({"DATABASE_URL": plain}).database_url == plain
+    own = "sqlite:////srv/brainmark.sqlite3"
+    both = {"DATABASE_URL": plain, "BRAINMARK_DATABASE_URL": own}
+    assert Settings.from_environ(both).database_url == own
+    # Set but empty, the brainmark variable still wins: the SQLite file under home.
+    empty = {"DATABASE_URL": plain, "BRAINMARK_DATABASE_URL": ""}
+    assert Settings.from_environ(empty).database_url == ""
+
+
+def test_database_url_with_an_unknown_scheme_is_refused_without_echoing_credentials():
+    with pytest.raises(SettingsError, match=r"'database_url' must start with postgresql") as info:
+        Settings.from_environ({"DATABASE_URL": "mysql://root:hunter2@db/x"})
+    assert "hunter2" not in str(info.value)
+    with pytest.raises(SettingsError, match=r"'database_url'"):
+        Settings.from_environ({"BRAINMARK_DATABASE_URL": "/just/a/path"})
+
+
+def test_secret_key_and_allowed_hosts_settings():
+    settings = Settings.from_environ({
+        "BRAINMARK_SECRET_KEY": "k" * 60,
+        "BRAINMARK_ALLOWED_HOSTS": " brainmark.example.org, ,10.0.0.1 ",
+    })
+    assert settings.secret_key == "k" * 60
+    assert settings.allowed_hosts == ("brainmark.example.org", "10.0.0.1")
+    assert Settings.from_environ({}).allowed_hosts == ("localhost", "127.0.0.1", "[::1]")
+    assert Settings(home=Path("/h")).secret_key_path == Path("/h/platform/secret_key")

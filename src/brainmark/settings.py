@@ -2,9 +2,11 @@
 
 Every path brainmark writes derives from ``home`` (``BRAINMARK_HOME``, default
 ``~/.brainmark``). A field ``foo`` is overridden by the environment variable
-``BRAINMARK_FOO`` and nothing else; inside a process, ``override_settings(foo=...)`` changes
-it for the duration of a ``with`` block (tests and ``--no-cache`` use this). Reading the
-settings creates no folders: the code that writes a folder creates it.
+``BRAINMARK_FOO`` and nothing else (one exception: ``database_url`` also accepts the
+ecosystem's plain ``DATABASE_URL``, which ``BRAINMARK_DATABASE_URL`` overrides); inside a
+process, ``override_settings(foo=...)`` changes it for the duration of a ``with`` block
+(tests and ``--no-cache`` use this). Reading the settings creates no folders: the code
+that writes a folder creates it.
 
 Overrides are held in a :class:`contextvars.ContextVar`, so each thread and each asyncio task
 sees only its own: two scores computed at once in threads of one worker, each under its
@@ -28,6 +30,10 @@ from types import MappingProxyType
 from brainmark.exceptions import SettingsError
 
 ENV_PREFIX = "BRAINMARK_"
+# The one variable read outside BRAINMARK_*: the database address, as hosting platforms
+# and CI services set it. BRAINMARK_DATABASE_URL wins when both are set.
+DATABASE_URL_VARIABLE = "DATABASE_URL"
+DATABASE_URL_SCHEMES = ("sqlite", "postgres", "postgresql")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +91,32 @@ class Settings:
     )
     debug: bool = dataclasses.field(
         default=False,
-        metadata={"help": "Show full tracebacks for expected errors in the CLI."},
+        metadata={
+            "help": "Show full tracebacks for expected errors in the CLI, and turn on "
+            "Django's DEBUG in the platform (never in production)."
+        },
+    )
+    database_url: str = dataclasses.field(
+        default="",
+        metadata={
+            "help": "The platform's database: postgresql://user:password@host:port/name or "
+            "sqlite:////absolute/path; empty means the SQLite file under home. Also read "
+            "from the plain DATABASE_URL, the one variable read outside BRAINMARK_*."
+        },
+    )
+    secret_key: str = dataclasses.field(
+        default="",
+        metadata={
+            "help": "The platform's secret key (signs sessions and tokens); empty means a key "
+            "generated once into a file under home (mode 0600) and reused."
+        },
+    )
+    allowed_hosts: tuple[str, ...] = dataclasses.field(
+        default=("localhost", "127.0.0.1", "[::1]"),
+        metadata={
+            "help": "Host names the platform answers to (comma-separated), Django's "
+            "ALLOWED_HOSTS."
+        },
     )
 
     def __post_init__(self) -> None:
@@ -99,6 +130,17 @@ class Settings:
             )
         if self.batch_size < 1:
             raise SettingsError(f"Setting 'batch_size' must be >= 1. Got {self.batch_size}.")
+        scheme = self.database_url.partition(":")[0].lower()
+        if self.database_url and (
+            scheme not in DATABASE_URL_SCHEMES or "://" not in self.database_url
+        ):
+            raise SettingsError(
+                f"Setting 'database_url' must start with postgresql://, postgres:// or "
+                f"sqlite:// (or be empty for the SQLite file under home). Got "
+                f"{self.database_url.partition('://')[0]!r}://..."
+            )
+        hosts = tuple(host.strip() for host in self.allowed_hosts if host.strip())
+        object.__setattr__(self, "allowed_hosts", hosts)
         if self.num_workers < -1:
             raise SettingsError(
                 f"Setting 'num_workers' must be -1 (one per CPU), 0 (decode in the main "
@@ -160,6 +202,11 @@ class Settings:
         return self.home / "platform" / "brainmark.sqlite3"
 
     @property
+    def secret_key_path(self) -> Path:
+        """The platform's generated secret key (mode 0600), when ``secret_key`` is not set."""
+        return self.home / "platform" / "secret_key"
+
+    @property
     def outbox_dir(self) -> Path:
         """E-mails the platform sends, as files (the embedded default)."""
         return self.home / "platform" / "outbox"
@@ -198,12 +245,16 @@ class Settings:
                     f"does not read it. Rename it to {key.upper()}."
                 )
             values[name] = _parse(fields[name], raw, key)
+        if "database_url" not in values and environ.get(DATABASE_URL_VARIABLE):
+            values["database_url"] = environ[DATABASE_URL_VARIABLE].strip()
         return cls(**values)
 
 
 def _parse(field: dataclasses.Field, raw: str, key: str) -> object:
     if field.name == "plugin_path":
         return tuple(Path(part) for part in raw.split(os.pathsep) if part)
+    if field.name == "allowed_hosts":
+        return tuple(host.strip() for host in raw.split(",") if host.strip())
     if field.type in ("bool", bool):
         value = raw.strip().lower()
         if value in ("1", "true", "yes", "on"):
