@@ -1,0 +1,1 @@
+"""Accounts: API tokens of users (stored as SHA-256 hashes, never in clear)."""

@@ -1,0 +1,1 @@
+"""The leaderboard's data: models and their versions, the benchmark tree and versions, scores."""

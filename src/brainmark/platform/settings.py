@@ -1,0 +1,90 @@
+"""Django settings of the platform, derived from :func:`brainmark.settings.get_settings`.
+
+Nothing here reads the environment: every value comes from brainmark's settings
+(``BRAINMARK_*``, and ``DATABASE_URL`` for the database), so the production site, a staging
+copy and the test suite differ by their environment alone. Defaults are the embedded ones:
+the SQLite file under home, a secret key generated once under home, e-mails written as
+files into the outbox. :mod:`brainmark.platform.settings_production` adds what a public
+HTTPS deployment needs.
+"""
+
+from __future__ import annotations
+
+from brainmark.platform.configuration import database_settings, load_or_create_secret_key
+from brainmark.settings import get_settings
+
+BRAINMARK_SETTINGS = get_settings()
+
+SECRET_KEY = BRAINMARK_SETTINGS.secret_key or load_or_create_secret_key(
+    BRAINMARK_SETTINGS.secret_key_path
+)
+DEBUG = BRAINMARK_SETTINGS.debug
+ALLOWED_HOSTS = list(BRAINMARK_SETTINGS.allowed_hosts)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "brainmark.platform.accounts",
+    "brainmark.platform.leaderboard",
+    "brainmark.platform.submissions",
+    "brainmark.platform.uploads",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "brainmark.platform.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": database_settings(
+        BRAINMARK_SETTINGS.database_url, BRAINMARK_SETTINGS.database_path
+    ),
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+
+# E-mail: files in the outbox under home (the embedded default).
+EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+EMAIL_FILE_PATH = str(BRAINMARK_SETTINGS.outbox_dir)

@@ -1,0 +1,1 @@
+"""Data packages users uploaded to the object store."""

@@ -1,0 +1,8 @@
+"""The platform's URLs: the admin, for maintainers."""
+
+from django.contrib import admin
+from django.urls import path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+]
