@@ -32,8 +32,9 @@ from brainmark.exceptions import SettingsError
 ENV_PREFIX = "BRAINMARK_"
 # The one variable read outside BRAINMARK_*: the database address, as hosting platforms
 # and CI services set it. BRAINMARK_DATABASE_URL wins when both are set.
+# It is checked only by the platform (brainmark.platform.configuration): a DATABASE_URL
+# meant for another program must not stop the library from scoring.
 DATABASE_URL_VARIABLE = "DATABASE_URL"
-DATABASE_URL_SCHEMES = ("sqlite", "postgres", "postgresql")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +99,7 @@ class Settings:
     )
     database_url: str = dataclasses.field(
         default="",
+        repr=False,  # May hold a password.
         metadata={
             "help": "The platform's database: postgresql://user:password@host:port/name or "
             "sqlite:////absolute/path; empty means the SQLite file under home. Also read "
@@ -106,6 +108,7 @@ class Settings:
     )
     secret_key: str = dataclasses.field(
         default="",
+        repr=False,
         metadata={
             "help": "The platform's secret key (signs sessions and tokens); empty means a key "
             "generated once into a file under home (mode 0600) and reused."
@@ -130,15 +133,6 @@ class Settings:
             )
         if self.batch_size < 1:
             raise SettingsError(f"Setting 'batch_size' must be >= 1. Got {self.batch_size}.")
-        scheme = self.database_url.partition(":")[0].lower()
-        if self.database_url and (
-            scheme not in DATABASE_URL_SCHEMES or "://" not in self.database_url
-        ):
-            raise SettingsError(
-                f"Setting 'database_url' must start with postgresql://, postgres:// or "
-                f"sqlite:// (or be empty for the SQLite file under home). Got "
-                f"{self.database_url.partition('://')[0]!r}://..."
-            )
         hosts = tuple(host.strip() for host in self.allowed_hosts if host.strip())
         object.__setattr__(self, "allowed_hosts", hosts)
         if self.num_workers < -1:

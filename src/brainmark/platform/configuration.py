@@ -34,10 +34,16 @@ def database_settings(database_url: str, sqlite_path: Path) -> dict[str, object]
     parts = urlsplit(database_url)
     scheme = parts.scheme.lower()
     if scheme == "sqlite":
-        path = unquote(parts.path)
-        if not path or path == "/":
+        # sqlite:////srv/site.sqlite3: the path after "sqlite:///" is the file's path.
+        path = unquote(parts.path)[1:]
+        if not path:
             raise SettingsError(
                 "The sqlite database_url names no file; write sqlite:////absolute/path."
+            )
+        if not Path(path).is_absolute():
+            raise SettingsError(
+                f"The sqlite database_url names a relative path ({path}), which would depend "
+                f"on the current folder; write sqlite:////absolute/path."
             )
         return _sqlite(Path(path))
     if scheme in ("postgres", "postgresql"):
@@ -57,8 +63,11 @@ def database_settings(database_url: str, sqlite_path: Path) -> dict[str, object]
             "OPTIONS": dict(parse_qsl(parts.query)),
             "CONN_HEALTH_CHECKS": True,
         }
+    # Only the scheme is echoed: the rest of the address may hold a password.
     raise SettingsError(
-        f"database_url must start with postgresql://, postgres:// or sqlite://. Got {scheme!r}."
+        f"The platform's database_url (DATABASE_URL or BRAINMARK_DATABASE_URL) must start "
+        f"with postgresql://, postgres:// or sqlite://, or be empty for the SQLite file under "
+        f"home. Got a value with scheme {scheme!r}."
     )
 
 
