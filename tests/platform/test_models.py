@@ -220,3 +220,56 @@ def test_a_stored_version_of_a_data_file_is_recorded_once(user):
     assert _violates_constraint(lambda: DataPackage.objects.create(version_id="v1", **fields))
     with pytest.raises(ValidationError, match="40 lower-case hex digits"):
         DataPackage(version_id="v3", **{**fields, "sha1": "not-a-sha1"}).full_clean()
+
+
+def test_a_benchmark_type_cannot_become_its_own_ancestor(benchmark_version):
+    from django.core.exceptions import ValidationError
+
+    from brainmark.platform.leaderboard.models import BenchmarkType
+
+    root = BenchmarkType.objects.get(identifier="average_vision")
+    leaf = benchmark_version.benchmark_type
+    root.parent = leaf
+    with pytest.raises(ValidationError, match="must form a tree"):
+        root.full_clean()
+    leaf.parent = leaf
+    with pytest.raises(ValidationError, match="must form a tree"):
+        leaf.full_clean()
+    BenchmarkType.objects.get(identifier="IT").full_clean()  # A proper tree passes.
+
+
+def test_every_table_has_working_admin_pages(user, model_version, benchmark_version):
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.urls import reverse
+
+    from brainmark.platform.accounts.models import ApiToken
+    from brainmark.platform.leaderboard.models import Score
+    from brainmark.platform.submissions.models import Job, Submission
+    from brainmark.platform.uploads.models import DataPackage
+
+    ApiToken.objects.create_token(user, "laptop")
+    Score.objects.create(model_version=model_version, benchmark_version=benchmark_version)
+    submission = Submission.objects.create(user=user, kind="model")
+    Job.objects.create(
+        submission=submission, model_version=model_version, benchmark_version=benchmark_version
+    )
+    DataPackage.objects.create(owner=user, identifier="x", key="x.nc", sha1="0" * 40,
+                               version_id="v1", size=3)
+    staff = get_user_model().objects.create_superuser("root", "root@example.org", "pw-x9!long")
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(staff)
+    platform_models = [m for m in admin.site._registry if m.__module__.startswith("brainmark.")]
+    assert {m.__name__ for m in platform_models} == {
+        "ApiToken", "Model", "ModelVersion", "BenchmarkType", "BenchmarkVersion", "Score",
+        "Submission", "Job", "DataPackage",
+    }
+    for model in platform_models:
+        meta = model._meta
+        for obj in model.objects.all()[:1]:
+            change = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
+            assert client.get(change).status_code == 200, change
+        changelist = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+        response = client.get(changelist, {"q": "a"})
+        assert response.status_code == 200, changelist

@@ -8,6 +8,7 @@ version and one benchmark version, so older versions' scores stay in the history
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
@@ -88,6 +89,18 @@ class BenchmarkType(models.Model):
 
     def __str__(self) -> str:
         return self.identifier
+
+    def clean(self) -> None:
+        """Refuse a parent that would make the tree a cycle (itself or a descendant)."""
+        ancestor, seen = self.parent, set()
+        while ancestor is not None and ancestor.pk not in seen:
+            if ancestor is self or (self.pk is not None and ancestor.pk == self.pk):
+                raise ValidationError(
+                    {"parent": f"{self.parent} is {self} or lies below it; the benchmarks "
+                               f"must form a tree."}
+                )
+            seen.add(ancestor.pk)
+            ancestor = ancestor.parent
 
 
 class BenchmarkVersion(models.Model):
