@@ -64,6 +64,16 @@ def test_secret_key_file_is_created_once_with_mode_0600_and_reused(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["secret_key"]  # No temporary left.
 
 
+def test_processes_starting_at_once_agree_on_one_secret_key(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "platform" / "secret_key"
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: load_or_create_secret_key(path), range(32)))
+    assert keys == {path.read_text().strip()}
+    assert [p.name for p in path.parent.iterdir()] == ["secret_key"]
+
+
 def test_secret_key_file_readable_by_others_is_refused(tmp_path):
     path = tmp_path / "secret_key"
     load_or_create_secret_key(path)
