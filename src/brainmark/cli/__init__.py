@@ -61,8 +61,8 @@ def main(debug: bool) -> None:
 
 
 # Each module holds the commands of one job; the platform adds its own (serve, submit, ...).
-from brainmark.cli import data, demo, platform, plugins, scoring  # noqa: E402
+from brainmark.cli import accounts, data, demo, platform, plugins, scoring  # noqa: E402
 
-for _module in (scoring, plugins, data, demo, platform):
+for _module in (scoring, plugins, data, demo, platform, accounts):
     for _command in _module.COMMANDS:
         main.add_command(_command)
