@@ -1,0 +1,340 @@
+"""``brainmark sync``: the plugins into the database, and optionally their scores.
+
+The web process never imports a plugin or torch: the library work (loading benchmarks and
+models, computing ceilings, scoring) runs in child processes
+(:mod:`brainmark.platform.leaderboard.plugin_facts`, ``brainmark score --json``) that print
+JSON; this module validates that JSON and writes rows. Re-running :func:`sync_plugins`
+changes nothing: rows are looked up by identifier and version and written only when a value
+differs, and a model gets a new version only when its plugin hash or visual degrees change.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from brainmark.benchmarks.tree import TREE, parent_node
+from brainmark.platform.leaderboard.models import (
+    BenchmarkType,
+    BenchmarkVersion,
+    Model,
+    ModelVersion,
+    Score,
+)
+
+#: How long the child reading every plugin may take (ceilings are computed there).
+FACTS_TIMEOUT_S = 3600
+#: How long one child scoring one pair may take.
+SCORE_TIMEOUT_S = 6 * 3600
+
+
+class SyncError(RuntimeError):
+    """The child process reading the plugins failed, or printed something that is not facts."""
+
+
+@dataclass
+class SyncReport:
+    """What a sync did: rows created or changed, and the plugins skipped with the reason."""
+
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def count(self, kind: str, created: bool) -> None:
+        """Count one row of ``kind`` created (True) or changed (False)."""
+        counts = self.created if created else self.updated
+        counts[kind] = counts.get(kind, 0) + 1
+
+
+@dataclass(frozen=True)
+class ScoreOutcome:
+    """One scored pair: the identifiers and the stored score (or the error text)."""
+
+    model: str
+    benchmark: str
+    ceiled: float | None
+    error_text: str
+
+
+# ---------------------------------------------------------------------------------------
+# Reading the plugins (child process) and checking what it printed
+
+
+def read_plugin_facts() -> dict[str, Any]:
+    """Run the child that loads every plugin, and return its checked JSON facts."""
+    command = [sys.executable, "-m", "brainmark.platform.leaderboard.plugin_facts"]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=FACTS_TIMEOUT_S, check=False
+    )
+    if result.returncode != 0:
+        raise SyncError(
+            f"Reading the plugins failed (exit status {result.returncode}):\n"
+            f"{result.stderr.strip()[-4000:]}"
+        )
+    try:
+        facts = json.loads(result.stdout)
+    except json.JSONDecodeError as error:
+        raise SyncError(f"Reading the plugins printed no JSON ({error}): "
+                        f"{result.stdout[:500]!r}") from error
+    return validate_plugin_facts(facts)
+
+
+def _number(value: Any, *, positive: bool, optional: bool) -> float | None:
+    """A finite number (positive, or non-negative) or None where allowed; else ValueError."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{value!r} is not a number")
+    number = float(value)
+    if not math.isfinite(number) or number < 0 or (positive and number == 0):
+        raise ValueError(f"{number} is not a {'positive' if positive else 'non-negative'} number")
+    return number
+
+
+def _text(value: Any, *, empty: bool = False) -> str:
+    if not isinstance(value, str) or (not empty and not value):
+        raise ValueError(f"{value!r} is not a {'' if empty else 'non-empty '}string")
+    return value
+
+
+def _checked_benchmark(entry: Mapping[str, Any]) -> dict[str, Any]:
+    version = entry["version"]
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise ValueError(f"version {version!r} is not a non-negative integer")
+    return {
+        "identifier": _text(entry["identifier"]),
+        "version": version,
+        "parent": _text(entry["parent"]),
+        "node": parent_node(_text(entry["parent"])),
+        "bibtex": _text(entry["bibtex"], empty=True),
+        "ceiling": _number(entry["ceiling"], positive=True, optional=False),
+        "ceiling_error": _number(entry["ceiling_error"], positive=False, optional=True),
+        "visual_degrees": _number(entry["visual_degrees"], positive=True, optional=True),
+    }
+
+
+def _checked_model(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "identifier": _text(entry["identifier"]),
+        "visual_degrees": _number(entry["visual_degrees"], positive=True, optional=False),
+        "plugin_sha1": _text(entry["plugin_sha1"]),
+    }
+
+
+def validate_plugin_facts(facts: Any) -> dict[str, Any]:
+    """Check the child's JSON entry by entry; a bad entry becomes a problem, not a row."""
+    if not isinstance(facts, dict) or not all(
+        isinstance(facts.get(key), list) for key in ("benchmarks", "models", "problems")
+    ):
+        raise SyncError(f"Reading the plugins printed no facts: {str(facts)[:500]}")
+    checked: dict[str, Any] = {"benchmarks": [], "models": [], "problems": []}
+    for problem in facts["problems"]:
+        checked["problems"].append(
+            f"{problem.get('kind')} {problem.get('identifier')}: {problem.get('error')}"
+            if isinstance(problem, dict) else str(problem)
+        )
+    for kind, check in (("benchmarks", _checked_benchmark), ("models", _checked_model)):
+        for entry in facts[kind]:
+            try:
+                checked[kind].append(check(entry))
+            except Exception as error:  # One bad entry is skipped and reported.
+                name = entry.get("identifier") if isinstance(entry, dict) else entry
+                checked["problems"].append(f"{kind[:-1]} {name}: invalid facts ({error})")
+    return checked
+
+
+# ---------------------------------------------------------------------------------------
+# Writing rows
+
+
+def _save_changes(row: Any, values: Mapping[str, Any]) -> bool:
+    """Set ``values`` on ``row`` and save it only when one differs; True when saved."""
+    changed = [name for name, value in values.items() if getattr(row, name) != value]
+    for name in changed:
+        setattr(row, name, values[name])
+    if changed:
+        row.save(update_fields=changed)
+    return bool(changed)
+
+
+def _put(kind: type, report: SyncReport, lookup: Mapping[str, Any],
+         values: Mapping[str, Any]) -> Any:
+    """The row matching ``lookup``, created with ``values`` or brought up to date."""
+    row, created = kind.objects.get_or_create(**lookup, defaults=dict(values))
+    if created:
+        report.count(kind.__name__, created=True)
+    elif _save_changes(row, values):
+        report.count(kind.__name__, created=False)
+    return row
+
+
+def write_plugin_facts(facts: Mapping[str, Any]) -> SyncReport:
+    """Write the checked facts as rows in one transaction: tree nodes, benchmarks, models."""
+    report = SyncReport(problems=list(facts["problems"]))
+    with transaction.atomic():
+        nodes: dict[str, BenchmarkType] = {}
+        for order, (node, parent) in enumerate(TREE.items()):  # parents come first in TREE
+            nodes[node] = _put(
+                BenchmarkType, report, {"identifier": node},
+                {"parent": nodes[parent] if parent else None, "order": order},
+            )
+        for order, benchmark in enumerate(facts["benchmarks"]):
+            benchmark_type = _put(
+                BenchmarkType, report, {"identifier": benchmark["identifier"]},
+                {"parent": nodes[benchmark["node"]], "order": order},
+            )
+            _put(
+                BenchmarkVersion, report,
+                {"benchmark_type": benchmark_type, "version": benchmark["version"]},
+                {
+                    "ceiling": benchmark["ceiling"],
+                    "ceiling_error": benchmark["ceiling_error"],
+                    "bibtex": benchmark["bibtex"],
+                    "metadata": {
+                        "parent": benchmark["parent"],
+                        "visual_degrees": benchmark["visual_degrees"],
+                    },
+                    "public": True,
+                },
+            )
+        for entry in facts["models"]:
+            model = _put(Model, report, {"identifier": entry["identifier"]}, {"public": True})
+            latest = model.versions.order_by("-version").first()
+            if latest is None or (latest.plugin_sha1, latest.visual_degrees) != (
+                entry["plugin_sha1"], entry["visual_degrees"]
+            ):
+                ModelVersion.objects.create(
+                    model=model,
+                    version=1 if latest is None else latest.version + 1,
+                    plugin_sha1=entry["plugin_sha1"],
+                    visual_degrees=entry["visual_degrees"],
+                )
+                report.count("ModelVersion", created=True)
+    return report
+
+
+# ---------------------------------------------------------------------------------------
+# Scoring unscored pairs (one child process each)
+
+
+def unscored_pairs(
+    models: Iterable[str] = (), benchmarks: Iterable[str] = ()
+) -> list[tuple[ModelVersion, BenchmarkVersion]]:
+    """The latest model version x latest benchmark version pairs with no Score row.
+
+    ``models`` / ``benchmarks`` restrict to those identifiers when not empty.
+    """
+    model_names, benchmark_names = set(models), set(benchmarks)
+    model_versions = [
+        model.versions.order_by("-version").first()
+        for model in Model.objects.all()
+        if not model_names or model.identifier in model_names
+    ]
+    benchmark_versions = [
+        benchmark.versions.order_by("-version").first()
+        for benchmark in BenchmarkType.objects.filter(versions__isnull=False).distinct()
+        if not benchmark_names or benchmark.identifier in benchmark_names
+    ]
+    scored = set(Score.objects.values_list("model_version_id", "benchmark_version_id"))
+    return [
+        (model_version, benchmark_version)
+        for model_version in model_versions if model_version is not None
+        for benchmark_version in benchmark_versions if benchmark_version is not None
+        if (model_version.pk, benchmark_version.pk) not in scored
+    ]
+
+
+def unknown_identifiers(models: Iterable[str], benchmarks: Iterable[str]) -> list[str]:
+    """The given model and benchmark identifiers that have no row (e.g. misspelt)."""
+    known_models = set(Model.objects.values_list("identifier", flat=True))
+    known_benchmarks = set(
+        BenchmarkType.objects.filter(versions__isnull=False).values_list("identifier", flat=True)
+    )
+    return [f"model {name}" for name in models if name not in known_models] + [
+        f"benchmark {name}" for name in benchmarks if name not in known_benchmarks
+    ]
+
+
+def score_in_child(model: str, benchmark: str) -> dict[str, Any]:
+    """Score one pair with ``brainmark score MODEL BENCHMARK --json`` in a child process.
+
+    Returns the Score row's values: the record's numbers, or the error text on failure.
+    """
+    from brainmark.scoring import ScoreRecord
+
+    start = timezone.now()
+    command = [sys.executable, "-m", "brainmark.cli", "score", model, benchmark, "--json"]
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=SCORE_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return _failed_score(start, f"Scoring took longer than {SCORE_TIMEOUT_S} s.")
+    if result.returncode != 0:
+        return _failed_score(start, result.stderr.strip()[-4000:] or
+                             f"brainmark score exited with status {result.returncode}")
+    try:
+        record = ScoreRecord.from_json(result.stdout)
+    except (ValueError, TypeError) as error:
+        return _failed_score(start, f"brainmark score printed no score record: {error}")
+    return {
+        "raw": record.raw,
+        "ceiled": record.score,
+        "error": record.error,
+        "ceiling": record.ceiling,
+        "layer_commitment": dict(record.layer_commitment),
+        "comment": "",
+        "record": record.to_dict(),
+        "start": start,
+        "end": max(timezone.now(), start),
+    }
+
+
+def _failed_score(start: datetime, text: str) -> dict[str, Any]:
+    return {"comment": text, "start": start, "end": max(timezone.now(), start)}
+
+
+def score_unscored(
+    models: Iterable[str] = (),
+    benchmarks: Iterable[str] = (),
+    *,
+    score: Callable[[str, str], dict[str, Any]] = score_in_child,
+    progress: bool = True,
+) -> list[ScoreOutcome]:
+    """Score every unscored pair (restricted to ``models`` / ``benchmarks`` when given).
+
+    Each pair runs in its own child process; a failure is stored as a Score row holding the
+    error text, so the site shows why there is no number. A tqdm bar shows progress.
+    """
+    from tqdm import tqdm
+
+    outcomes: list[ScoreOutcome] = []
+    pairs = unscored_pairs(models, benchmarks)
+    for model_version, benchmark_version in tqdm(
+        pairs, desc="Scoring", unit="pair", disable=not progress or not pairs
+    ):
+        model = model_version.model.identifier
+        benchmark = benchmark_version.benchmark_type.identifier
+        values = score(model, benchmark)
+        with transaction.atomic():
+            Score.objects.update_or_create(
+                model_version=model_version, benchmark_version=benchmark_version,
+                defaults=values,
+            )
+        outcomes.append(ScoreOutcome(model, benchmark, values.get("ceiled"),
+                                     values.get("comment", "")))
+    return outcomes
+
+
+def sync_plugins() -> SyncReport:
+    """Read every plugin in a child process and write the rows (see the module docstring)."""
+    return write_plugin_facts(read_plugin_facts())
