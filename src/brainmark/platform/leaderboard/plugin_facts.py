@@ -34,9 +34,9 @@ def _finite_or_none(value: Any) -> float | None:
 
 def benchmark_facts(identifier: str) -> dict[str, Any]:
     """Identifier, version, parent, bibtex, ceiling, ceiling error and visual degrees."""
-    import brainmark
+    from brainmark.registry import benchmark_registry
 
-    benchmark = brainmark.load_benchmark(identifier)
+    benchmark = benchmark_registry.load(identifier)
     ceiling = benchmark.ceiling  # Raises when the ceiling cannot be computed.
     return {
         "identifier": benchmark.identifier,
@@ -51,11 +51,10 @@ def benchmark_facts(identifier: str) -> dict[str, Any]:
 
 def model_facts(identifier: str) -> dict[str, Any]:
     """Identifier, visual degrees and the content hash of the model's plugin folder."""
-    import brainmark
     from brainmark._provenance import plugin_content_sha1
     from brainmark.registry import model_registry
 
-    model = brainmark.load_model(identifier)
+    model = model_registry.load(identifier)
     folder = model_registry.locate(identifier).folder
     return {
         "identifier": identifier,
