@@ -186,10 +186,10 @@ def score_model(
         benchmark=benchmark_identifier,
         benchmark_version=benchmark.version,
         parent=benchmark.parent,
-        score=_number(score),
-        raw=_number(score.attrs.get("raw")),
-        ceiling=_number(score.attrs.get("ceiling", benchmark.ceiling)),
-        error=_number(score.attrs.get("error")),
+        score=finite_or_none(score),
+        raw=finite_or_none(score.attrs.get("raw")),
+        ceiling=finite_or_none(score.attrs.get("ceiling", benchmark.ceiling)),
+        error=finite_or_none(score.attrs.get("error")),
         layer_commitment=layer_commitment(model, benchmark),
         brainmark_version=__version__,
         library_sha1=library_sha1(),
@@ -230,8 +230,8 @@ def _result_path(model: str, benchmark: str, version: int, key: str) -> Path:
     )
 
 
-def _number(value: Any) -> float | None:
-    """A finite float, or None (NaN, missing or not a number)."""
+def finite_or_none(value: Any) -> float | None:
+    """``value`` as a finite float, or None (NaN, infinite, missing or not a number)."""
     try:
         number = float(value)
     except (TypeError, ValueError):

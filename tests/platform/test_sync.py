@@ -56,9 +56,13 @@ def test_sync_creates_the_builtin_benchmarks_in_the_tree_and_the_builtin_models(
     from brainmark.benchmarks.tree import TREE, parent_node
     from brainmark.platform.leaderboard.models import BenchmarkType, BenchmarkVersion, Model
     from brainmark.platform.leaderboard.sync import write_plugin_facts
-    from brainmark.registry import benchmark_registry, model_registry
+    from brainmark.registry import model_registry, plugin_index
     from brainmark.settings import override_settings
 
+    # What the sync's child process sees: the plugin index, not factories an earlier test
+    # of this worker registered in-process under a temporary plugin path.
+    benchmarks = set(plugin_index().identifiers("benchmark_registry"))
+    models = set(plugin_index().identifiers("model_registry"))
     report = write_plugin_facts(builtin_facts)
 
     assert report.problems == []
@@ -66,10 +70,10 @@ def test_sync_creates_the_builtin_benchmarks_in_the_tree_and_the_builtin_models(
         row = BenchmarkType.objects.get(identifier=node)
         assert (row.parent.identifier if row.parent else None) == parent
     assert set(BenchmarkType.objects.values_list("identifier", flat=True)) == (
-        set(TREE) | set(benchmark_registry)
+        set(TREE) | benchmarks
     )
     with override_settings(reuse_cache=False):  # computed again here, not read from the child
-        for identifier in benchmark_registry:
+        for identifier in sorted(benchmarks):
             benchmark = brainmark.load_benchmark(identifier)
             ceiling = benchmark.ceiling
             row = BenchmarkVersion.objects.get(benchmark_type__identifier=identifier)
@@ -82,7 +86,7 @@ def test_sync_creates_the_builtin_benchmarks_in_the_tree_and_the_builtin_models(
                 row.ceiling_error == pytest.approx(error, rel=1e-12)
             )
             assert row.public
-    assert set(Model.objects.values_list("identifier", flat=True)) == set(model_registry)
+    assert set(Model.objects.values_list("identifier", flat=True)) == models
     for model in Model.objects.all():
         (version,) = model.versions.all()
         folder = model_registry.locate(model.identifier).folder

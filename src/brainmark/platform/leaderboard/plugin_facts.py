@@ -13,23 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import sys
 from typing import Any
+
+from brainmark.scoring import finite_or_none
 
 
 def _error_text(error: BaseException) -> str:
     """One line naming the exception and its message."""
     return f"{type(error).__name__}: {error}".strip()
-
-
-def _finite_or_none(value: Any) -> float | None:
-    """``value`` as a float, or None when it is missing or not a finite number."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def benchmark_facts(identifier: str) -> dict[str, Any]:
@@ -43,9 +35,9 @@ def benchmark_facts(identifier: str) -> dict[str, Any]:
         "version": int(benchmark.version),
         "parent": benchmark.parent,
         "bibtex": benchmark.bibtex or "",
-        "ceiling": _finite_or_none(ceiling),
-        "ceiling_error": _finite_or_none(getattr(ceiling, "attrs", {}).get("error")),
-        "visual_degrees": _finite_or_none(getattr(benchmark, "visual_degrees", None)),
+        "ceiling": finite_or_none(ceiling),
+        "ceiling_error": finite_or_none(getattr(ceiling, "attrs", {}).get("error")),
+        "visual_degrees": finite_or_none(getattr(benchmark, "visual_degrees", None)),
     }
 
 
