@@ -122,6 +122,34 @@ class Settings:
         },
     )
 
+    site_url: str = dataclasses.field(
+        default="http://127.0.0.1:8000",
+        metadata={"help": "The site's address as users reach it, used in links of e-mails."},
+    )
+    email_from: str = dataclasses.field(
+        default="brainmark <noreply@localhost>",
+        metadata={"help": "The sender of the platform's e-mails."},
+    )
+    smtp_host: str = dataclasses.field(
+        default="",
+        metadata={
+            "help": "SMTP server for the platform's e-mails; empty means e-mails are written "
+            "as files into the outbox under home."
+        },
+    )
+    smtp_port: int = dataclasses.field(default=587, metadata={"help": "SMTP server port."})
+    smtp_user: str = dataclasses.field(default="", metadata={"help": "SMTP user name."})
+    smtp_password: str = dataclasses.field(
+        default="", repr=False, metadata={"help": "SMTP password."}
+    )
+    smtp_tls: bool = dataclasses.field(
+        default=True, metadata={"help": "Use STARTTLS with the SMTP server."}
+    )
+    upload_quota_bytes: int = dataclasses.field(
+        default=5_000_000_000,
+        metadata={"help": "Bytes each user may store through the site's data upload."},
+    )
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser().absolute())
         object.__setattr__(
@@ -130,6 +158,12 @@ class Settings:
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise SettingsError(
                 f"Setting 'device' must be 'auto', 'cpu', 'cuda' or 'cuda:N'. Got {self.device!r}."
+            )
+        if not 0 < self.smtp_port < 65536:
+            raise SettingsError(f"Setting 'smtp_port' must be 1-65535. Got {self.smtp_port}.")
+        if self.upload_quota_bytes < 0:
+            raise SettingsError(
+                f"Setting 'upload_quota_bytes' must be >= 0. Got {self.upload_quota_bytes}."
             )
         if self.batch_size < 1:
             raise SettingsError(f"Setting 'batch_size' must be >= 1. Got {self.batch_size}.")
@@ -199,6 +233,11 @@ class Settings:
     def secret_key_path(self) -> Path:
         """The platform's generated secret key (mode 0600), when ``secret_key`` is not set."""
         return self.home / "platform" / "secret_key"
+
+    @property
+    def static_root(self) -> Path:
+        """The site's collected static files (``brainmark manage collectstatic``)."""
+        return self.home / "platform" / "static"
 
     @property
     def outbox_dir(self) -> Path:

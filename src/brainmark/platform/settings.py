@@ -28,6 +28,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",
+    "brainmark.platform.site",
     "brainmark.platform.accounts",
     "brainmark.platform.leaderboard",
     "brainmark.platform.submissions",
@@ -36,6 +38,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -56,6 +59,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "brainmark.platform.site.context_processors.site",
             ],
         },
     },
@@ -84,7 +88,28 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATIC_ROOT = str(BRAINMARK_SETTINGS.static_root)
+# Served by WhiteNoise from the apps' static folders too, so `brainmark serve` needs no
+# collectstatic step; production collects them (docs/deploy.md).
+WHITENOISE_USE_FINDERS = True
 
-# E-mail: files in the outbox under home (the embedded default).
-EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-EMAIL_FILE_PATH = str(BRAINMARK_SETTINGS.outbox_dir)
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "accounts:profile"
+LOGOUT_REDIRECT_URL = "leaderboard:home"
+SITE_URL = BRAINMARK_SETTINGS.site_url.rstrip("/")
+
+# E-mail: SMTP when a server is configured, else files in the outbox under home.
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = BRAINMARK_SETTINGS.email_from
+if BRAINMARK_SETTINGS.smtp_host:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = BRAINMARK_SETTINGS.smtp_host
+    EMAIL_PORT = BRAINMARK_SETTINGS.smtp_port
+    EMAIL_HOST_USER = BRAINMARK_SETTINGS.smtp_user
+    EMAIL_HOST_PASSWORD = BRAINMARK_SETTINGS.smtp_password
+    EMAIL_USE_TLS = BRAINMARK_SETTINGS.smtp_tls
+    EMAIL_TIMEOUT = 30
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(BRAINMARK_SETTINGS.outbox_dir)
+
+BRAINMARK_UPLOAD_QUOTA_BYTES = BRAINMARK_SETTINGS.upload_quota_bytes

@@ -31,6 +31,10 @@ class Model(models.Model):
     )
     metadata = models.JSONField(default=dict, blank=True)
     license = models.CharField(max_length=100, blank=True)
+    withdrawn = models.BooleanField(
+        default=False,
+        help_text="Withdrawn by its owner: off the leaderboard, its scores kept.",
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -49,6 +53,14 @@ class ModelVersion(models.Model):
         max_length=64, help_text="Content hash of the model's plugin folder."
     )
     visual_degrees = models.FloatField()
+    submission = models.ForeignKey(
+        "submissions.Submission",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="model_versions",
+        help_text="The submission that brought this version; empty for built-in models.",
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -114,8 +126,9 @@ class BenchmarkVersion(models.Model):
     ceiling_error = models.FloatField(null=True, blank=True)
     bibtex = models.TextField(blank=True)
     metadata = models.JSONField(
-        default=dict, blank=True, help_text="Data and metric description, license."
+        default=dict, blank=True, help_text="Data and metric description."
     )
+    license = models.CharField(max_length=100, blank=True, help_text="The data's license.")
     public = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
 
@@ -164,6 +177,7 @@ class Score(models.Model):
     record = models.JSONField(default=dict, blank=True)
 
     class Meta:
+        indexes = [models.Index(fields=["end"], name="leaderboard_score_end")]
         constraints = [
             models.UniqueConstraint(
                 fields=["model_version", "benchmark_version"],

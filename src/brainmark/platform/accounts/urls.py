@@ -1,0 +1,6 @@
+"""The accounts pages."""
+
+from __future__ import annotations
+
+app_name = "accounts"
+urlpatterns: list = []

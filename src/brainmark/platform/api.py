@@ -1,0 +1,53 @@
+"""The JSON API under ``/api/`` (django-ninja), with its OpenAPI description.
+
+Each app owns a router in its ``api.py``; this module mounts them. The OpenAPI description
+is served at ``/api/openapi.json`` and browsable at ``/api/docs``. Write endpoints take an
+API token (``Authorization: Bearer bm_...``, created on the profile page or with
+``brainmark token create``); read endpoints are public but never show a private model to
+anyone but its owner and staff.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import NinjaAPI
+from ninja.security import HttpBearer
+
+from brainmark._version import __version__
+from brainmark.platform.accounts.models import ApiToken
+
+
+class ApiTokenAuth(HttpBearer):
+    """``Authorization: Bearer <token>``: the token's user, when the token is active."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        api_token = ApiToken.objects.authenticate(token)
+        if api_token is None:
+            return None
+        request.user = api_token.user
+        return api_token.user
+
+
+api = NinjaAPI(
+    title="brainmark",
+    version=__version__,
+    description="Scores of models on brain benchmarks, the benchmark tree, and data uploads.",
+    urls_namespace="api",
+)
+
+
+def _mount_routers() -> None:
+    from brainmark.platform.accounts.api import router as accounts_router
+    from brainmark.platform.leaderboard.api import router as leaderboard_router
+    from brainmark.platform.submissions.api import router as submissions_router
+    from brainmark.platform.uploads.api import router as uploads_router
+
+    api.add_router("/", leaderboard_router)
+    api.add_router("/submissions/", submissions_router)
+    api.add_router("/uploads/", uploads_router)
+    api.add_router("/accounts/", accounts_router)
+
+
+_mount_routers()

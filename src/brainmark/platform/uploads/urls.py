@@ -1,0 +1,6 @@
+"""The uploads pages."""
+
+from __future__ import annotations
+
+app_name = "uploads"
+urlpatterns: list = []
