@@ -9,26 +9,9 @@ anyone but its owner and staff.
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.http import HttpRequest
 from ninja import NinjaAPI
-from ninja.security import HttpBearer
 
 from brainmark._version import __version__
-from brainmark.platform.accounts.models import ApiToken
-
-
-class ApiTokenAuth(HttpBearer):
-    """``Authorization: Bearer <token>``: the token's user, when the token is active."""
-
-    def authenticate(self, request: HttpRequest, token: str) -> Any:
-        api_token = ApiToken.objects.authenticate(token)
-        if api_token is None:
-            return None
-        request.user = api_token.user
-        return api_token.user
-
 
 api = NinjaAPI(
     title="brainmark",
