@@ -198,7 +198,8 @@ def test_a_database_url_for_another_program_does_not_stop_the_library():
 
 def test_secrets_stay_out_of_the_settings_repr():
     settings = Settings.from_environ({
-        "BRAINMARK_SECRET_KEY": "key-hunter2", "DATABASE_URL": "postgresql://u:hunter2@h/db"
+        "BRAINMARK_SECRET_KEY": "key-hunter2", "DATABASE_URL": "postgresql://u:hunter2@h/db",
+        "BRAINMARK_SMTP_PASSWORD": "smtp-hunter2",
     })
     assert "hunter2" not in repr(settings)
 
@@ -212,3 +213,23 @@ def test_secret_key_and_allowed_hosts_settings():
     assert settings.allowed_hosts == ("brainmark.example.org", "10.0.0.1")
     assert Settings.from_environ({}).allowed_hosts == ("localhost", "127.0.0.1", "[::1]")
     assert Settings(home=Path("/h")).secret_key_path == Path("/h/platform/secret_key")
+
+
+def test_mail_and_upload_settings():
+    settings = Settings.from_environ({
+        "BRAINMARK_SMTP_HOST": "mail.example.org",
+        "BRAINMARK_SMTP_PORT": "2525",
+        "BRAINMARK_SMTP_TLS": "false",
+        "BRAINMARK_SITE_URL": "https://brainmark.example.org",
+        "BRAINMARK_UPLOAD_QUOTA_BYTES": "1000",
+    })
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_tls) == (
+        "mail.example.org", 2525, False
+    )
+    assert settings.site_url == "https://brainmark.example.org"
+    assert settings.upload_quota_bytes == 1000
+    assert Settings.from_environ({}).upload_quota_bytes == 5_000_000_000
+    with pytest.raises(SettingsError, match="smtp_port"):
+        Settings.from_environ({"BRAINMARK_SMTP_PORT": "70000"})
+    with pytest.raises(SettingsError, match="upload_quota_bytes"):
+        Settings.from_environ({"BRAINMARK_UPLOAD_QUOTA_BYTES": "-1"})
