@@ -1,0 +1,371 @@
+"""The leaderboard as data: which models and benchmarks a viewer sees, their scores and ranks.
+
+Every page, download and API answer that shows the leaderboard reads a :class:`Board` built
+here, so the rules live in one place:
+
+- Models shown: public and not withdrawn, plus the viewer's own (staff see every model that
+  is not withdrawn). A withdrawn model is off the leaderboard for everyone.
+- Private models never count: ranks, colour scales, medians and downloads are over public
+  models only (:meth:`Board.column_values`, :meth:`Board.rank`).
+- Benchmarks: the latest public version of each leaf benchmark type (visible ones).
+- Node values (``V1``, ``neural_vision``, ``average_vision``, ...) come from the library's
+  one aggregation function, :func:`brainmark.benchmarks.tree.aggregate_table` (mean of the
+  children, a missing or errored child counting as 0), never from a second implementation.
+- ``as_of``: the board as it was then: model and benchmark versions created by then and
+  scores whose run ended by then.
+
+The queries do not grow with the number of models or benchmarks (five, whatever the size).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from brainmark.benchmarks.tree import PARENT_ALIASES, TREE, aggregate_scores, aggregate_table
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+
+
+@dataclass(frozen=True)
+class Column:
+    """A node of the tree or a benchmark, in tree order (parents before children)."""
+
+    identifier: str
+    parent: str | None
+    depth: int
+    is_benchmark: bool
+    benchmark_version_id: int | None = None
+    version: int | None = None
+    ceiling: float | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    """One model: its latest version as of the board's date, its values and errors."""
+
+    model: str
+    model_id: int
+    model_version: int
+    model_version_id: int
+    public: bool
+    owner_id: int | None
+    values: dict[str, float | None]
+    """Column identifier -> ceiled score (benchmarks) or aggregate (nodes); None if none."""
+    errors: dict[str, str]
+    """Benchmark identifier -> error text, for scores that failed."""
+    rank: int | None
+    """Rank by ``average_vision`` among public models; None for a private model."""
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Board:
+    """The leaderboard one viewer sees (see the module docstring for the rules)."""
+
+    columns: list[Column]
+    rows: list[Row]
+    as_of: datetime | None
+    excluded: frozenset[str] = frozenset()
+    """Benchmarks left out of the node values (custom aggregation); their columns stay."""
+    ranks: dict[str, dict[str, int]] = field(default_factory=dict, repr=False)
+    """Column -> model -> rank among public models (filled by :func:`rank_rows`)."""
+
+    def column(self, identifier: str) -> Column:
+        """The column named ``identifier`` (KeyError when the board has none)."""
+        for column in self.columns:
+            if column.identifier == identifier:
+                return column
+        raise KeyError(identifier)
+
+    def column_values(self, column: str, *, public_only: bool = True) -> list[float]:
+        """The values of one column over the rows (public ones by default), missing left out.
+
+        What colour scales, medians and distributions are computed from.
+        """
+        return [
+            value
+            for row in self.rows
+            if (row.public or not public_only) and (value := row.values.get(column)) is not None
+        ]
+
+    def rank(self, model: str, column: str) -> int | None:
+        """Rank of ``model`` in ``column`` among public models: 1 is best, ties share a rank
+        ("1224" ranking). None for a private model or a missing value."""
+        return self.ranks.get(column, {}).get(model)
+
+    @property
+    def benchmarks(self) -> list[Column]:
+        """The benchmark columns, in tree order."""
+        return [column for column in self.columns if column.is_benchmark]
+
+    @property
+    def nodes(self) -> list[Column]:
+        """The node columns (aggregates), in tree order."""
+        return [column for column in self.columns if not column.is_benchmark]
+
+
+def competition_ranks(values: Mapping[str, float | None]) -> dict[str, int]:
+    """Ranks of the given values, largest first, ties sharing the best rank ("1224").
+
+    Missing values (None, NaN) get no rank.
+    """
+    present = sorted(
+        ((value, key) for key, value in values.items() if value is not None and value == value),
+        key=lambda item: -item[0],
+    )
+    ranks: dict[str, int] = {}
+    previous: float | None = None
+    rank = 0
+    for position, (value, key) in enumerate(present, start=1):
+        if previous is None or value != previous:
+            rank, previous = position, value
+        ranks[key] = rank
+    return ranks
+
+
+def tree_columns(benchmarks: Iterable[tuple[str, str, int | None, int | None, float | None]]
+                 ) -> list[Column]:
+    """The columns of a board: tree nodes with a benchmark beneath them, then benchmarks.
+
+    ``benchmarks``: ``(identifier, parent node, benchmark_version_id, version, ceiling)`` in
+    the order they should appear under their node. Depth-first: a node, then its child nodes
+    (in :data:`TREE` order), then its benchmarks.
+    """
+    benchmarks = list(benchmarks)
+    parents = {identifier: parent for identifier, parent, *_ in benchmarks}
+    present = aggregate_scores({}, parents)  # the library decides which nodes exist
+    under: dict[str, list[tuple]] = {}
+    for entry in benchmarks:
+        under.setdefault(PARENT_ALIASES.get(entry[1], entry[1]), []).append(entry)
+    columns: list[Column] = []
+
+    def visit(node: str, parent: str | None, depth: int) -> None:
+        if node not in present:
+            return
+        columns.append(Column(node, parent, depth, False))
+        for child, child_parent in TREE.items():
+            if child_parent == node:
+                visit(child, node, depth + 1)
+        for identifier, _, version_id, version, ceiling in under.get(node, []):
+            columns.append(Column(identifier, node, depth + 1, True, version_id, version, ceiling))
+
+    for node, parent in TREE.items():
+        if parent is None:
+            visit(node, None, 0)
+    return columns
+
+
+def assemble_board(
+    columns: list[Column],
+    models: Iterable[Mapping],
+    scores: Mapping[str, Mapping[str, float | None]],
+    errors: Mapping[str, Mapping[str, str]],
+    *,
+    as_of: datetime | None = None,
+    excluded: Collection[str] = (),
+) -> Board:
+    """A board from plain data: the aggregation and ranking, with no database access.
+
+    ``models``: mappings with the :class:`Row` fields ``model``, ``model_id``,
+    ``model_version``, ``model_version_id``, ``public``, ``owner_id`` (and optionally
+    ``metadata``); ``scores``: model -> benchmark -> ceiled score (None or NaN when it
+    failed); ``errors``: model -> benchmark -> error text. Nodes are recomputed without the
+    ``excluded`` benchmarks by the library's :func:`aggregate_table`.
+    """
+    excluded = frozenset(excluded)
+    benchmark_columns = [column for column in columns if column.is_benchmark]
+    parents = {
+        column.identifier: column.parent
+        for column in benchmark_columns if column.identifier not in excluded
+    }
+    models = list(models)
+    leaf_values = {
+        entry["model"]: {
+            column.identifier: _finite(scores.get(entry["model"], {}).get(column.identifier))
+            for column in benchmark_columns
+        }
+        for entry in models
+    }
+    node_values = aggregate_table(
+        {
+            model: {name: value for name, value in values.items() if name in parents}
+            for model, values in leaf_values.items()
+        },
+        parents,
+    )
+    node_columns = {column.identifier for column in columns if not column.is_benchmark}
+    public = {entry["model"] for entry in models if entry["public"]}
+    all_values = {
+        model: {
+            name: (node_values[model].get(name) if name in node_columns
+                   else leaf_values[model][name])
+            for name in (column.identifier for column in columns)
+        }
+        for model in leaf_values
+    }
+    ranks = {
+        column.identifier: competition_ranks(
+            {model: values[column.identifier] for model, values in all_values.items()
+             if model in public}
+        )
+        for column in columns
+    }
+    overall = ranks.get("average_vision", {})
+    rows = [
+        Row(
+            model=entry["model"],
+            model_id=entry["model_id"],
+            model_version=entry["model_version"],
+            model_version_id=entry["model_version_id"],
+            public=entry["public"],
+            owner_id=entry["owner_id"],
+            values=all_values[entry["model"]],
+            errors=dict(errors.get(entry["model"], {})),
+            rank=overall.get(entry["model"]) if entry["public"] else None,
+            metadata=dict(entry.get("metadata") or {}),
+        )
+        for entry in models
+    ]
+    rows.sort(key=lambda row: (
+        row.values.get("average_vision") is None, -(row.values.get("average_vision") or 0.0),
+        row.model,
+    ))
+    return Board(columns=columns, rows=rows, as_of=as_of, excluded=excluded, ranks=ranks)
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def visible_models_filter(viewer: AbstractBaseUser | AnonymousUser | None):
+    """The ``Q`` of the models ``viewer`` sees on the leaderboard (module docstring)."""
+    from django.db.models import Q
+
+    shown = Q(withdrawn=False)
+    if viewer is not None and getattr(viewer, "is_staff", False) and viewer.is_active:
+        return shown
+    if viewer is not None and viewer.is_authenticated:
+        return shown & (Q(public=True) | Q(owner_id=viewer.pk))
+    return shown & Q(public=True)
+
+
+def load_columns(as_of: datetime | None = None) -> list[Column]:
+    """The board's columns from the database: latest public benchmark versions as of then.
+
+    Two queries: the benchmark types and the public benchmark versions.
+    """
+    from brainmark.platform.leaderboard.models import BenchmarkType, BenchmarkVersion
+
+    types = {
+        row["id"]: row
+        for row in BenchmarkType.objects.filter(visible=True).values(
+            "id", "identifier", "parent__identifier", "order"
+        )
+    }
+    versions = BenchmarkVersion.objects.filter(public=True, benchmark_type_id__in=list(types))
+    if as_of is not None:
+        versions = versions.filter(created__lte=as_of)
+    latest: dict[int, tuple[int, int, float | None]] = {}
+    for type_id, version_id, version, ceiling in versions.values_list(
+        "benchmark_type_id", "id", "version", "ceiling"
+    ):
+        if type_id not in latest or version > latest[type_id][1]:
+            latest[type_id] = (version_id, version, ceiling)
+    entries = []
+    for type_id, (version_id, version, ceiling) in latest.items():
+        row = types[type_id]
+        parent = row["parent__identifier"]
+        if parent is None or PARENT_ALIASES.get(parent, parent) not in TREE:
+            continue  # not a leaf of the tree (a node, or a benchmark under a benchmark)
+        entries.append((row["order"], row["identifier"], parent, version_id, version, ceiling))
+    entries.sort()
+    return tree_columns(
+        (identifier, parent, version_id, version, ceiling)
+        for _, identifier, parent, version_id, version, ceiling in entries
+    )
+
+
+def load_models(viewer: AbstractBaseUser | AnonymousUser | None,
+                as_of: datetime | None = None, *, public_only: bool = False) -> list[dict]:
+    """The models ``viewer`` sees with their latest version as of ``as_of`` (two queries)."""
+    from brainmark.platform.leaderboard.models import Model, ModelVersion
+
+    models = Model.objects.filter(visible_models_filter(viewer))
+    if public_only:
+        models = models.filter(public=True)
+    if as_of is not None:
+        models = models.filter(created__lte=as_of)
+    by_id = {
+        row["id"]: row
+        for row in models.values("id", "identifier", "public", "owner_id", "metadata")
+    }
+    versions = ModelVersion.objects.filter(model__in=models)
+    if as_of is not None:
+        versions = versions.filter(created__lte=as_of)
+    latest: dict[int, tuple[int, int]] = {}
+    for model_id, version_id, version in versions.values_list("model_id", "id", "version"):
+        if model_id not in latest or version > latest[model_id][1]:
+            latest[model_id] = (version_id, version)
+    return [
+        {
+            "model": by_id[model_id]["identifier"],
+            "model_id": model_id,
+            "model_version": version,
+            "model_version_id": version_id,
+            "public": by_id[model_id]["public"],
+            "owner_id": by_id[model_id]["owner_id"],
+            "metadata": by_id[model_id]["metadata"],
+        }
+        for model_id, (version_id, version) in sorted(latest.items())
+        if model_id in by_id
+    ]
+
+
+def load_scores(models: list[dict], columns: list[Column], as_of: datetime | None = None
+                ) -> tuple[dict[str, dict[str, float | None]], dict[str, dict[str, str]]]:
+    """Scores and error texts of the models' versions on the columns' benchmark versions."""
+    from brainmark.platform.leaderboard.models import Score
+
+    by_version = {entry["model_version_id"]: entry["model"] for entry in models}
+    benchmark_by_version = {
+        column.benchmark_version_id: column.identifier for column in columns if column.is_benchmark
+    }
+    scores: dict[str, dict[str, float | None]] = {}
+    errors: dict[str, dict[str, str]] = {}
+    if not by_version or not benchmark_by_version:
+        return scores, errors
+    rows = Score.objects.filter(
+        model_version_id__in=list(by_version), benchmark_version_id__in=list(benchmark_by_version)
+    )
+    if as_of is not None:
+        rows = rows.filter(end__lte=as_of)
+    for version_id, benchmark_version_id, ceiled, comment in rows.values_list(
+        "model_version_id", "benchmark_version_id", "ceiled", "comment"
+    ):
+        model, benchmark = by_version[version_id], benchmark_by_version[benchmark_version_id]
+        scores.setdefault(model, {})[benchmark] = ceiled
+        if ceiled is None or math.isnan(ceiled):
+            errors.setdefault(model, {})[benchmark] = comment or "No score was recorded."
+    return scores, errors
+
+
+def build_board(
+    viewer: AbstractBaseUser | AnonymousUser | None,
+    *,
+    as_of: datetime | None = None,
+    excluded: Collection[str] = (),
+) -> Board:
+    """The leaderboard ``viewer`` sees (None: an anonymous visitor), as of a date if given.
+
+    ``excluded``: benchmarks left out of the node values (custom aggregation).
+    """
+    columns = load_columns(as_of)
+    models = load_models(viewer, as_of)
+    scores, errors = load_scores(models, columns, as_of)
+    return assemble_board(columns, models, scores, errors, as_of=as_of, excluded=excluded)
