@@ -369,3 +369,39 @@ def build_board(
     models = load_models(viewer, as_of)
     scores, errors = load_scores(models, columns, as_of)
     return assemble_board(columns, models, scores, errors, as_of=as_of, excluded=excluded)
+
+
+def board_to_dict(board: Board) -> dict:
+    """The board as plain JSON-able data (values aligned with the columns), for storage."""
+    names = [column.identifier for column in board.columns]
+    return {
+        "columns": [
+            [c.identifier, c.parent, c.depth, c.is_benchmark, c.benchmark_version_id, c.version,
+             c.ceiling]
+            for c in board.columns
+        ],
+        "rows": [
+            [row.model, row.model_id, row.model_version, row.model_version_id, row.public,
+             row.owner_id, [row.values.get(name) for name in names], row.errors, row.rank,
+             row.metadata, [board.ranks.get(name, {}).get(row.model) for name in names]]
+            for row in board.rows
+        ],
+        "as_of": board.as_of.isoformat() if board.as_of else None,
+        "excluded": sorted(board.excluded),
+    }
+
+
+def board_from_dict(data: Mapping) -> Board:
+    """The board :func:`board_to_dict` wrote."""
+    columns = [Column(*entry) for entry in data["columns"]]
+    names = [column.identifier for column in columns]
+    rows, ranks = [], {name: {} for name in names}
+    for (model, model_id, model_version, model_version_id, public, owner_id, values, errors,
+         rank, metadata, row_ranks) in data["rows"]:
+        rows.append(Row(model, model_id, model_version, model_version_id, public, owner_id,
+                        dict(zip(names, values, strict=True)), errors, rank, metadata))
+        for name, value in zip(names, row_ranks, strict=True):
+            if value is not None:
+                ranks[name][model] = value
+    as_of = datetime.fromisoformat(data["as_of"]) if data["as_of"] else None
+    return Board(columns, rows, as_of, frozenset(data["excluded"]), ranks)

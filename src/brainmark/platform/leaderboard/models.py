@@ -195,3 +195,33 @@ class Score(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_version} on {self.benchmark_version}"
+
+
+class BoardKey(models.Model):
+    """One row whose ``key`` changes with every write to the leaderboard's tables.
+
+    Database triggers (migration 0003) set a new random key in the same statement's
+    transaction whenever a model, model version, benchmark type, benchmark version or score
+    is inserted, updated or deleted, whatever wrote it (services, the admin, bulk writes,
+    raw SQL). A stored board (:class:`BoardSnapshot`) is only used while the key it was
+    computed under is still the current one, so it is never stale past a write. A random key
+    (not a counter) never repeats after a rolled-back write.
+    """
+
+    key = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class BoardSnapshot(models.Model):
+    """A serialized public board, computed once per :class:`BoardKey` key and shared by
+    every web process (see ``leaderboard/snapshots.py``)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    key = models.CharField(max_length=64, help_text="The BoardKey it was computed under.")
+    payload = models.TextField()
+    written = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.key}"

@@ -1,0 +1,123 @@
+"""The public board, computed once per state of the leaderboard's tables and reused.
+
+Building the board reads every latest score (300,000 rows for 1,000 models x 300
+benchmarks), so the public board is kept, serialized, in :class:`BoardSnapshot`, labelled
+with the :class:`BoardKey` it was computed under. Database triggers give ``BoardKey`` a new
+random key in the transaction of every write to the models, versions, benchmark types and
+scores, so a request compares one short row with the label and recomputes when they differ:
+never stale past the write that changed it, with no day-long cache.
+
+Each process also keeps the boards and the pages' derived payloads (JSON slices, CSV,
+rendered tables) it computed, by key, in a small in-memory table; a request then costs one
+query for the key. Boards seen by a viewer with private models (their owner, staff) are
+computed live, never stored.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Collection
+from datetime import datetime
+from typing import Any, TypeVar
+
+from django.db import IntegrityError, connection, transaction
+
+from brainmark.platform.leaderboard.board import (
+    Board,
+    board_from_dict,
+    board_to_dict,
+    build_board,
+)
+from brainmark.platform.leaderboard.models import BoardKey, BoardSnapshot, Model
+
+T = TypeVar("T")
+
+#: How many boards and derived payloads each process keeps.
+MEMO_SIZE = 48
+
+_memo: OrderedDict[tuple, Any] = OrderedDict()
+_lock = threading.Lock()
+
+#: The snapshot row holding the public board (today, nothing excluded).
+PUBLIC_BOARD = "public-board"
+
+
+def current_key() -> str | None:
+    """The key of the leaderboard tables' present state (one query); None when the row is
+    missing (nothing is then kept)."""
+    return BoardKey.objects.values_list("key", flat=True).first()
+
+
+def sees_private_models(viewer: Any) -> bool:
+    """True when ``viewer`` sees a model the public does not (staff; owners of private
+    models), so their board is not the shared public one."""
+    if viewer is None or not getattr(viewer, "is_authenticated", False):
+        return False
+    if viewer.is_staff and viewer.is_active:
+        return True
+    return Model.objects.filter(owner_id=viewer.pk, public=False, withdrawn=False).exists()
+
+
+def memoized(key: str | None, name: tuple, compute: Callable[[], T]) -> T:
+    """``compute()``, kept in this process under the board key ``key`` (None: not kept)."""
+    if key is None:
+        return compute()
+    memo_key = (connection.settings_dict.get("NAME"), key, name)
+    with _lock:
+        if memo_key in _memo:
+            _memo.move_to_end(memo_key)
+            return _memo[memo_key]
+    value = compute()
+    with _lock:
+        _memo[memo_key] = value
+        while len(_memo) > MEMO_SIZE:
+            _memo.popitem(last=False)
+    return value
+
+
+def forget() -> None:
+    """Empty this process's memo (tests that compare a stored board with a fresh one)."""
+    with _lock:
+        _memo.clear()
+
+
+def _stored_public_board(key: str) -> Board:
+    row = BoardSnapshot.objects.filter(name=PUBLIC_BOARD, key=key).values_list(
+        "payload", flat=True
+    ).first()
+    if row is not None:
+        return board_from_dict(json.loads(row))
+    board = build_board(None)
+    try:
+        with transaction.atomic():
+            BoardSnapshot.objects.update_or_create(
+                name=PUBLIC_BOARD,
+                defaults={"key": key, "payload": json.dumps(board_to_dict(board))},
+            )
+    except IntegrityError:
+        pass  # Another process stored it at the same moment; ours is as good.
+    return board
+
+
+def board_for(
+    viewer: Any, *, as_of: datetime | None = None, excluded: Collection[str] = ()
+) -> tuple[Board, str | None]:
+    """The board ``viewer`` sees, and the key it is kept under (None when computed live).
+
+    The public board of today, with nothing excluded, comes from :class:`BoardSnapshot`;
+    other public boards (as of a date, custom aggregation) are kept in this process only.
+    """
+    if sees_private_models(viewer):
+        return build_board(viewer, as_of=as_of, excluded=excluded), None
+    key = current_key()
+    excluded = frozenset(excluded)
+    if key is None:
+        return build_board(None, as_of=as_of, excluded=excluded), None
+    if as_of is None and not excluded:
+        return memoized(key, ("board",), lambda: _stored_public_board(key)), key
+    name = ("board", as_of.isoformat() if as_of else None, tuple(sorted(excluded)))
+    return memoized(
+        key, name, lambda: build_board(None, as_of=as_of, excluded=excluded)
+    ), key

@@ -1,0 +1,119 @@
+"""The synthetic board and the stored public board: never stale past a write."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def synthetic(database):
+    from brainmark.platform.leaderboard import snapshots
+    from brainmark.platform.leaderboard.synthetic import populate
+
+    snapshots.forget()
+    return populate(5, 6, seed=7, private_fraction=0.4, error_fraction=0.1)
+
+
+def test_populate_writes_a_scored_tree(synthetic):
+    from brainmark.platform.leaderboard.board import build_board
+    from brainmark.platform.leaderboard.models import BenchmarkVersion, Model, Score
+
+    assert len(synthetic.models) == 5 and len(synthetic.benchmarks) == 6
+    assert Model.objects.filter(identifier__in=synthetic.private_models, public=False).count() \
+        == len(synthetic.private_models)
+    assert Score.objects.filter(model_version__model__identifier__in=synthetic.models).count() \
+        == synthetic.scores
+    assert not BenchmarkVersion.objects.filter(ceiling__isnull=True).exists()
+    board = build_board(None)
+    names = {column.identifier for column in board.columns}
+    # One benchmark at least in every region (6 benchmarks, 6 regions).
+    assert {"V1", "V2", "V4", "IT", "behavior_vision", "engineering_vision"} <= names
+    assert {row.model for row in board.rows} == set(synthetic.models) - set(
+        synthetic.private_models)
+
+
+def test_node_values_are_means_of_children_with_missing_as_zero(synthetic):
+    """An independent check of the whole synthetic board with numpy."""
+    from brainmark.platform.leaderboard.board import build_board
+
+    board = build_board(None)
+    children: dict[str, list[str]] = {}
+    for column in board.columns:
+        if column.parent:
+            children.setdefault(column.parent, []).append(column.identifier)
+    for row in board.rows:
+        for node in (c.identifier for c in reversed(board.columns) if not c.is_benchmark):
+            expected = np.mean([row.values[child] or 0.0 for child in children[node]])
+            assert row.values[node] == pytest.approx(expected, abs=1e-12)
+
+
+def test_the_key_changes_with_every_kind_of_write(synthetic):
+    from brainmark.platform.leaderboard.models import BenchmarkType, Model, Score
+    from brainmark.platform.leaderboard.snapshots import current_key
+
+    keys = [current_key()]
+    score = Score.objects.filter(ceiled__isnull=False).first()
+    Score.objects.filter(pk=score.pk).update(ceiled=0.01)  # a queryset update: no signal
+    keys.append(current_key())
+    Model.objects.filter(identifier=synthetic.models[0]).update(public=False)
+    keys.append(current_key())
+    BenchmarkType.objects.filter(identifier=synthetic.benchmarks[0]).update(visible=False)
+    keys.append(current_key())
+    Score.objects.filter(pk=score.pk).delete()
+    keys.append(current_key())
+    assert None not in keys and len(set(keys)) == len(keys)
+
+
+def test_the_stored_board_follows_every_write(synthetic):
+    from brainmark.platform.leaderboard.board import build_board
+    from brainmark.platform.leaderboard.models import BoardSnapshot, Score
+    from brainmark.platform.leaderboard.snapshots import board_for
+
+    first, key = board_for(None)
+    assert key is not None and BoardSnapshot.objects.get(name="public-board").key == key
+    assert first == build_board(None)
+    again, same_key = board_for(None)
+    assert same_key == key and again is first  # served from this process's memo
+
+    row = first.rows[0]
+    benchmark = first.benchmarks[0]
+    Score.objects.filter(model_version_id=row.model_version_id,
+                         benchmark_version_id=benchmark.benchmark_version_id
+                         ).update(ceiled=0.987654321, comment="")
+    fresh, new_key = board_for(None)
+    assert new_key != key
+    assert next(r for r in fresh.rows if r.model == row.model).values[
+        benchmark.identifier] == 0.987654321
+    assert fresh == build_board(None)
+
+
+def test_a_board_read_back_from_storage_equals_the_computed_one(synthetic):
+    from brainmark.platform.leaderboard import snapshots
+    from brainmark.platform.leaderboard.board import build_board
+
+    computed, _ = snapshots.board_for(None)
+    snapshots.forget()  # another process: only the stored row is there
+    stored, _ = snapshots.board_for(None)
+    assert stored is not computed
+    assert stored == computed == build_board(None)
+
+
+def test_viewers_with_private_models_get_a_live_board(synthetic):
+    from brainmark.platform.leaderboard.models import Model
+    from brainmark.platform.leaderboard.snapshots import board_for
+
+    private = Model.objects.filter(identifier__in=synthetic.private_models,
+                                   owner__isnull=False).first()
+    if private is None:
+        private = Model.objects.filter(identifier__in=synthetic.private_models).first()
+        from django.contrib.auth import get_user_model
+        private.owner = get_user_model().objects.create_user("own", "own@example.org", "x")
+        private.save()
+    board, key = board_for(private.owner)
+    assert key is None
+    assert private.identifier in {row.model for row in board.rows}
+    public_board, _ = board_for(None)
+    assert private.identifier not in {row.model for row in public_board.rows}
