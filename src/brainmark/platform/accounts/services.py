@@ -1,4 +1,5 @@
-"""Creating users and API tokens for admins and scripts (``brainmark user/token create``).
+"""Users and API tokens: creation for admins and scripts (``brainmark user/token create``)
+and for the site (sign-up, activation, tokens, account deletion).
 
 Every refusal is an :class:`AccountError` whose message says what is wrong and what to do,
 so the command line prints it as one ``Error:`` line. Django must be set up before this
@@ -7,16 +8,27 @@ module is imported (it imports the models).
 
 from __future__ import annotations
 
+import dataclasses
+import smtplib
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from brainmark.exceptions import BrainmarkError
 from brainmark.platform.accounts.models import ApiToken
+from brainmark.platform.leaderboard.models import Model as LeaderboardModel
 
 # The name given to a token created without one: "cli", then "cli-2", "cli-3", ...
 DEFAULT_TOKEN_NAME = "cli"
@@ -67,9 +79,10 @@ def check_new_user_email(email: str) -> str:
 
 
 def create_user(
-    email: str, password: str, password_again: str, *, staff: bool = False
+    email: str, password: str, password_again: str, *, staff: bool = False, active: bool = True
 ) -> AbstractBaseUser:
-    """Create an active user whose username and e-mail are ``email``.
+    """Create a user whose username and e-mail are ``email`` (active unless ``active=False``:
+    the site's sign-up makes inactive users, activated by the link in their e-mail).
 
     Refused: an invalid e-mail address, one already used by a user (compared without
     case), two passwords that differ, or a password Django's validators reject (their
@@ -88,7 +101,7 @@ def create_user(
     try:
         with transaction.atomic():
             return user_model.objects.create_user(
-                email, email=email, password=password, is_staff=staff, is_active=True
+                email, email=email, password=password, is_staff=staff, is_active=active
             )
     except IntegrityError as error:  # Created by another process since the check above.
         raise AccountError(f"A user with the e-mail address {email} already exists.") from error
@@ -103,16 +116,41 @@ def create_api_token(email: str, name: str | None = None) -> tuple[ApiToken, str
     user = _active_user_by_email(email)
     if name is None:
         name = _free_token_name(user)
-    else:
-        name = name.strip()
-        _check_token_name(user, name)
+    return create_token_for_user(user, name, retry_hint="choose another --name")
+
+
+def create_token_for_user(
+    user: AbstractBaseUser, name: str, *, retry_hint: str = "choose another name"
+) -> tuple[ApiToken, str]:
+    """Create an API token called ``name`` for ``user``; return it and its clear value.
+
+    Refused: an empty or too long name, or one of the user's active tokens already has it
+    (``retry_hint`` ends that message). The clear value exists only in the return value.
+    """
+    name = name.strip()
+    _check_token_name(user, name, retry_hint)
     try:
         with transaction.atomic():
             return ApiToken.objects.create_token(user, name)
     except IntegrityError as error:  # The same name taken by another process meanwhile.
         raise AccountError(
-            f"{email} already has an active token named '{name}'; choose another --name."
+            f"{user.get_username()} already has an active token named '{name}'; {retry_hint}."
         ) from error
+
+
+def user_for_email(email: str) -> AbstractBaseUser | None:
+    """The user whose username is ``email``, compared without case (the exact spelling wins).
+
+    None when there is no such user, or several differ only in case (only possible for
+    users made outside the site and the CLI, which both refuse such duplicates).
+    """
+    user_model = get_user_model()
+    email = email.strip()
+    users = list(user_model.objects.filter(**{f"{user_model.USERNAME_FIELD}__iexact": email}))
+    exact = [user for user in users if user.get_username() == email]
+    if len(exact) == 1:
+        return exact[0]
+    return users[0] if len(users) == 1 else None
 
 
 def _user_with_email_exists(email: str) -> bool:
@@ -149,7 +187,7 @@ def _active_user_by_email(email: str) -> AbstractBaseUser:
     return user
 
 
-def _check_token_name(user: AbstractBaseUser, name: str) -> None:
+def _check_token_name(user: AbstractBaseUser, name: str, retry_hint: str) -> None:
     """Refuse a token name that is empty, too long, or taken by one of the user's active tokens."""
     max_length = ApiToken._meta.get_field("name").max_length
     if not name:
@@ -158,8 +196,7 @@ def _check_token_name(user: AbstractBaseUser, name: str) -> None:
         raise AccountError(f"A token's name has at most {max_length} characters.")
     if ApiToken.objects.filter(user=user, name=name, revoked__isnull=True).exists():
         raise AccountError(
-            f"{user.get_username()} already has an active token named '{name}'; "
-            f"choose another --name."
+            f"{user.get_username()} already has an active token named '{name}'; {retry_hint}."
         )
 
 
@@ -173,3 +210,145 @@ def _free_token_name(user: AbstractBaseUser) -> str:
         number += 1
         name = f"{DEFAULT_TOKEN_NAME}-{number}"
     return name
+
+
+# --- The site: activation by e-mail, the owner's switches, deleting an account -------------
+
+
+class ActivationTokenGenerator(PasswordResetTokenGenerator):
+    """Django's signed, expiring user tokens (``PASSWORD_RESET_TIMEOUT``), for activation.
+
+    Its own salt keeps an activation link from serving as a password-reset link and back;
+    hashing ``is_active`` in makes a link useless once the account is active.
+    """
+
+    key_salt = "brainmark.platform.accounts.ActivationTokenGenerator"
+
+    def _make_hash_value(self, user: AbstractBaseUser, timestamp: int) -> str:
+        return f"{super()._make_hash_value(user, timestamp)}{user.is_active}"
+
+
+activation_token_generator = ActivationTokenGenerator()
+
+
+def site_link(path: str) -> str:
+    """The absolute address of ``path`` on the site as users reach it (``SITE_URL``).
+
+    E-mails are read away from the request that sent them, so their links come from the
+    setting, not from the request's host.
+    """
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def activation_link(user: AbstractBaseUser) -> str:
+    """The link of ``user``'s activation e-mail: ``{SITE_URL}/accounts/activate/<uid>/<token>/``."""
+    path = reverse(
+        "accounts:activate",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": activation_token_generator.make_token(user),
+        },
+    )
+    return site_link(path)
+
+
+def send_activation_email(user: AbstractBaseUser) -> None:
+    """Send ``user`` the e-mail with their activation link (errors of the mail server raise)."""
+    context = {
+        "user": user,
+        "link": activation_link(user),
+        "site_url": settings.SITE_URL,
+        "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
+    }
+    subject = render_to_string("accounts/email/activation_subject.txt", context)
+    body = render_to_string("accounts/email/activation_body.txt", context)
+    send_mail(" ".join(subject.split()), body, None, [user.email], fail_silently=False)
+
+
+def sign_up(email: str, password: str, password_again: str) -> AbstractBaseUser:
+    """Create an inactive user and send the activation e-mail, or neither.
+
+    When the mail cannot be sent the user is not kept, so the address can sign up again
+    (rather than being stuck with an account whose link never arrived).
+    """
+    try:
+        with transaction.atomic():
+            user = create_user(email, password, password_again, active=False)
+            send_activation_email(user)
+    except (OSError, smtplib.SMTPException) as error:
+        raise AccountError(
+            f"The activation e-mail to {email.strip()} could not be sent ({error}); no account "
+            f"was created. Please try again later."
+        ) from error
+    return user
+
+
+def activate_user(uidb64: str, token: str) -> AbstractBaseUser | None:
+    """Activate the user an activation link names; None when the link is invalid or used."""
+    user_model = get_user_model()
+    try:
+        user = user_model.objects.get(pk=urlsafe_base64_decode(uidb64).decode())
+    except (ValueError, TypeError, OverflowError, user_model.DoesNotExist, DjangoValidationError):
+        return None
+    if user.is_active or not activation_token_generator.check_token(user, token):
+        return None
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    return user
+
+
+def resend_activation_email(email: str) -> bool:
+    """Send a new activation link when ``email`` belongs to an inactive user; True if sent."""
+    user = user_for_email(email)
+    if user is None or user.is_active:
+        return False
+    send_activation_email(user)
+    return True
+
+
+def set_model_flags(
+    model: LeaderboardModel, *, public: bool | None = None, withdrawn: bool | None = None
+) -> None:
+    """Switch a model between public and private, or off and back on the leaderboard.
+
+    Saved with ``save()`` so whatever listens to the model's saves (precomputed
+    leaderboards) sees the change at once.
+    """
+    fields = []
+    if public is not None:
+        model.public = public
+        fields.append("public")
+    if withdrawn is not None:
+        model.withdrawn = withdrawn
+        fields.append("withdrawn")
+    if fields:
+        model.save(update_fields=fields)
+
+
+@dataclasses.dataclass(frozen=True)
+class DeletedAccount:
+    """What deleting an account removed and kept (counts), for the goodbye message."""
+
+    models: int
+    submissions: int
+    tokens: int
+    data_packages_kept: int
+
+
+def delete_account(user: AbstractBaseUser) -> DeletedAccount:
+    """Delete ``user`` with their models (versions and scores), submissions and tokens.
+
+    Their data packages stay, with no owner: data plugins may load them by SHA1 and
+    version, so the record of what is stored must outlive the uploader. All or nothing.
+    """
+    with transaction.atomic():
+        owned_models = LeaderboardModel.objects.filter(owner=user)
+        deleted = DeletedAccount(
+            models=owned_models.count(),
+            submissions=user.submissions.count(),
+            tokens=user.api_tokens.count(),
+            data_packages_kept=user.data_packages.count(),
+        )
+        owned_models.delete()  # Their versions, scores and jobs cascade.
+        user.delete()  # Tokens and submissions cascade; data packages keep owner NULL.
+    return deleted
