@@ -1,10 +1,13 @@
-"""The platform's commands: ``migrate``, ``sync`` and ``manage`` (Django's own commands).
+"""The platform's commands: ``migrate``, ``sync``, ``manage`` (Django's own commands),
+``serve``, ``backup`` and ``restore``.
 
 Django is imported only when one of these commands runs, so ``import brainmark.cli`` and
 every other command stay free of it.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -114,4 +117,83 @@ def sync(score_pairs: bool, models: tuple[str, ...], benchmarks: tuple[str, ...]
         click.echo(f"Scored {len(outcomes) - len(failed)} pairs, {len(failed)} failed.")
 
 
-COMMANDS = [migrate, sync, manage]
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Others reach the site only through a TLS proxy "
+                   "(docs/deploy.md); add its name to BRAINMARK_ALLOWED_HOSTS.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on; 0 picks a free one (the printed address says which).")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Threads per worker process.")
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the site with gunicorn until stopped (Ctrl-C), and nothing else.
+
+    Prints the site's address (http://127.0.0.1:8000) on stdout once it answers; the
+    access log goes to stderr. It neither migrates nor scores: run 'brainmark migrate' and
+    'brainmark sync --score' first ('make run' does all three).
+    """
+    setup_django()
+    from brainmark.platform.accounts.services import require_migrated_database
+    from brainmark.platform.server import serve_site
+
+    require_migrated_database()
+
+    def announce(address: str) -> None:
+        click.echo(address)
+        click.echo("Serving the site; stop it with Ctrl-C.", err=True)
+
+    serve_site(host, port, workers=workers, threads=threads, on_ready=announce)
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=Path))
+def backup(path: Path) -> None:
+    """Write a consistent snapshot of the platform into PATH, a new folder.
+
+    The folder holds the database (SQLite's online backup, or pg_dump's custom format on
+    PostgreSQL), the plugin store, the object store's index (and the store itself when it
+    is the folder under BRAINMARK_HOME) and manifest.json with each file's SHA1. Safe while
+    the site runs. Bring it back with 'brainmark restore PATH'.
+    """
+    setup_django()
+    from brainmark.platform.accounts.services import require_migrated_database
+    from brainmark.platform.backup import create_backup
+
+    require_migrated_database()
+    manifest = create_backup(path)
+    click.echo(f"Backed up {manifest.summary()} into {path}.")
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--yes", is_flag=True, help="Replace a database that holds tables without asking.")
+def restore(path: Path, yes: bool) -> None:
+    """Bring back a backup written by 'brainmark backup PATH'.
+
+    Every file's SHA1 is checked against the manifest before anything is touched; a
+    backup of another database vendor (SQLite vs PostgreSQL) is refused. Replacing a
+    database that already holds tables asks first (--yes: don't ask). Data packages the
+    backup lists but the object store no longer holds are reported.
+    """
+    import sys
+
+    setup_django()
+    from brainmark.platform.backup import restore_backup
+
+    def confirm(question: str) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise click.ClickException(f"{question} Add --yes to confirm (no terminal "
+                                       f"to ask); nothing was changed.")
+        return click.confirm(question, default=False)
+
+    report = restore_backup(path, confirm=confirm)
+    for problem in report.missing:
+        click.echo(f"Missing from the object store: {problem}", err=True)
+    click.echo(f"Restored {report.summary()} from {path}.")
+
+
+COMMANDS = [migrate, sync, manage, serve, backup, restore]
