@@ -257,7 +257,8 @@ def send_activation_email(user: AbstractBaseUser) -> None:
     context = {
         "user": user,
         "link": activation_link(user),
-        "site_url": settings.SITE_URL,
+        "resend_link": site_link(reverse("accounts:resend_activation")),
+        "site_url": site_link(""),
         "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
     }
     subject = render_to_string("accounts/email/activation_subject.txt", context)

@@ -6,7 +6,6 @@ work. Every change is a POST with a CSRF token, and acts only on the user's own 
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
@@ -35,6 +34,7 @@ from brainmark.platform.accounts.services import (
     resend_activation_email,
     set_model_flags,
     sign_up,
+    site_link,
 )
 from brainmark.platform.leaderboard.models import Model
 
@@ -113,7 +113,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("accounts:password_reset_done")
 
     def form_valid(self, form: SiteUrlPasswordResetForm) -> HttpResponse:
-        self.extra_email_context = {"site_url": settings.SITE_URL}
+        self.extra_email_context = {"site_url": site_link("")}
         return super().form_valid(form)
 
 
