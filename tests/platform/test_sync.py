@@ -96,6 +96,147 @@ def test_sync_creates_the_builtin_benchmarks_in_the_tree_and_the_builtin_models(
         assert model.owner is None and model.public
 
 
+# What the built-in plugins' READMEs and bibtex state, read by hand: the licence
+# identifiers named under "License" (data) or for the shipped weights (models), and the
+# DOI of the benchmark's first citation where the data README gives one.
+DATA_LICENSES = {"coggan2024": "MIT", "geirhos2021": "CC-BY-4.0, MIT", "kriegeskorte2008": "MIT"}
+REFERENCE_URLS = {
+    "Kiani2007.IT-rdm": "https://doi.org/10.1152/jn.00024.2007",
+    "Kriegeskorte2008.IT-rdm": "https://doi.org/10.1016/j.neuron.2008.10.043",
+    "Mur2013-rdm": "https://doi.org/10.3389/fpsyg.2013.00128",
+}
+# The metric each built-in benchmark names, by the metric part of its identifier (Mur2013
+# calls its metric inside raw_score, so it states none the child could read).
+METRICS = {"rdm": "rdm", "top1": "accuracy", "error_consistency": "error_consistency"}
+# Parameters counted by hand: torchvision's published counts for AlexNet and ResNet-18;
+# gabor-v1's one convolution of 8 orientations x 3 frequencies x 2 phases, 31 x 31, no
+# bias; pixels has none.
+PARAMETER_COUNTS = {
+    "alexnet-untrained": 61_100_840,
+    "resnet18-untrained": 11_689_512,
+    "gabor-v1": 8 * 3 * 2 * 31 * 31,
+    "pixels": 0,
+}
+
+
+def _expected_data(benchmark) -> dict:
+    """The data description computed here, in the test process, from the loaded data."""
+    import numpy as np
+
+    data = benchmark.rdms if hasattr(benchmark, "rdms") else benchmark.assembly
+    if "stimulus_row" in data.dims:
+        stimuli = set(map(str, data["stimulus_row"].values)) | set(
+            map(str, data["stimulus_column"].values)
+        )
+    else:
+        stimuli = set(map(str, data["stimulus_id"].values))
+    expected = {
+        "identifiers": [data.attrs["identifier"]],
+        "stimulus_set": data.attrs["stimulus_set_identifier"],
+        "sha1": benchmark.data_sha1(),
+        "stimuli": len(stimuli),
+    }
+    if "subject" in data.coords:
+        expected["subjects"] = len(np.unique(data["subject"].values))
+    if "presentation" in data.dims:
+        expected["presentations"] = data.sizes["presentation"]
+    if "neuroid" in data.dims:
+        expected["neuroids"] = data.sizes["neuroid"]
+    region = getattr(benchmark, "region", None) or data.attrs.get("region")
+    if region:
+        expected["region"] = region
+    task = getattr(getattr(benchmark, "task", None), "value", None) or data.attrs.get("task")
+    if task:
+        expected["task"] = task
+    for key in ("species", "recording"):
+        if key in data.attrs:
+            expected[key] = data.attrs[key]
+    return expected
+
+
+def test_sync_stores_what_each_plugin_states_about_its_data_metric_and_model(
+    database, builtin_facts
+):
+    import inspect
+    import sys
+
+    import brainmark
+    from brainmark.platform.leaderboard.models import BenchmarkVersion, Model
+    from brainmark.platform.leaderboard.sync import write_plugin_facts
+    from brainmark.registry import (
+        benchmark_registry,
+        data_registry,
+        metric_registry,
+        model_registry,
+    )
+
+    write_plugin_facts(builtin_facts)
+
+    for row in BenchmarkVersion.objects.select_related("benchmark_type"):
+        identifier = row.benchmark_type.identifier
+        benchmark = brainmark.load_benchmark(identifier)
+        metadata = row.metadata
+        module = sys.modules[benchmark_registry[identifier].__module__]
+        assert metadata["description"] == inspect.getdoc(module)
+        data = dict(metadata["data"])
+        license_text = data.pop("license_text")
+        assert data == _expected_data(benchmark)
+        (dataset,) = data["identifiers"]
+        assert row.license == DATA_LICENSES[data_registry.locate(dataset).folder.name]
+        assert "License" not in license_text and row.license.split(", ")[0] in license_text
+        assert metadata.get("reference_url") == REFERENCE_URLS.get(identifier)
+        metric = METRICS[identifier.rsplit("-", 1)[-1]]
+        if identifier == "Mur2013-rdm":
+            assert "metric" not in metadata
+        else:
+            assert isinstance(benchmark.metric, metric_registry[metric])
+            assert metadata["metric"] == {
+                "identifier": metric,
+                "description": inspect.getdoc(type(benchmark.metric)).splitlines()[0],
+            }
+        assert metadata["parent"] == benchmark.parent
+
+    for model_row in Model.objects.all():
+        model = brainmark.load_model(model_row.identifier)
+        network = model.activations_model.module
+        metadata = dict(model_row.metadata)
+        module = sys.modules[model_registry[model_row.identifier].__module__]
+        assert metadata.pop("description") == inspect.getdoc(module)
+        assert metadata.pop("architecture") == type(network).__name__
+        assert metadata.pop("layers") == model.layers
+        assert metadata.pop("region_layer_map") == {
+            region: model.layer_for(region) for region in ("V1", "V2", "V4", "IT")
+        }
+        assert metadata.pop("behavioral_readout_layer") == model.behavioral_readout_layer
+        assert metadata.pop("image_size") == model.activations_model.preprocessing.size
+        count = metadata.pop("parameter_count")
+        if model_row.identifier == "resnet20-cifar10":
+            assert count == _checkpoint_parameter_count(model_registry, model_row.identifier)
+            assert model_row.license == "BSD-2-Clause"
+            assert metadata.pop("reference_url") == (
+                "https://github.com/akamaster/pytorch_resnet_cifar10"
+            )
+            assert "@inproceedings{he2016deep" in metadata.pop("bibtex")
+            assert "BSD-2-Clause" in metadata.pop("license_text")
+        else:
+            assert count == PARAMETER_COUNTS[model_row.identifier]
+            assert model_row.license == ""  # no README: no licence stated, none invented
+        assert metadata == {}
+
+
+def _checkpoint_parameter_count(model_registry, identifier: str) -> int:
+    """Parameters of the shipped checkpoint: its tensors less batch-norm running statistics."""
+    import torch
+
+    folder = model_registry.locate(identifier).folder
+    (weights,) = folder.glob("*.th")
+    state = torch.load(weights, map_location="cpu", weights_only=True)["state_dict"]
+    return sum(
+        tensor.numel() for name, tensor in state.items()
+        if not name.endswith(("running_mean", "running_var", "num_batches_tracked"))
+    )
+
+
 def test_a_second_sync_changes_nothing(database, builtin_facts):
     from brainmark.platform.leaderboard.sync import write_plugin_facts
 
@@ -106,6 +247,11 @@ def test_a_second_sync_changes_nothing(database, builtin_facts):
     assert first.created and not first.updated
     assert (second.created, second.updated) == ({}, {})
     assert _table_contents() == before
+    # ... including the described plugins' metadata and licences.
+    from brainmark.platform.leaderboard.models import BenchmarkVersion, Model
+
+    assert all(row.metadata.get("data") for row in BenchmarkVersion.objects.all())
+    assert Model.objects.exclude(license="").exists()
 
 
 def test_sync_score_stores_the_score_the_library_computes(database, builtin_facts):
@@ -158,6 +304,64 @@ def _facts(**facts) -> dict:
     from brainmark.platform.leaderboard.sync import validate_plugin_facts
 
     return validate_plugin_facts({"benchmarks": [], "models": [], "problems": [], **facts})
+
+
+@pytest.mark.parametrize(
+    ("kind", "change", "complaint"),
+    [
+        ("benchmark", {"metadata": {"data": {"stimuli": -3}}}, "metadata: data: stimuli:"),
+        ("benchmark", {"metadata": {"data": {"sha1": "xyz"}}}, "metadata: data: sha1:"),
+        ("benchmark", {"metadata": {"reference_url": "javascript:alert(1)"}},
+         "metadata: reference_url:"),
+        ("benchmark", {"metadata": {"metric": {"description": "no name"}}},
+         "metadata: metric: missing keys ['identifier']"),
+        ("benchmark", {"metadata": {"species": "human"}}, "metadata: unknown keys ['species']"),
+        ("benchmark", {"metadata": ["not", "a", "mapping"]}, "metadata:"),
+        ("benchmark", {"license": "x" * 101}, "longer than 100"),
+        ("model", {"metadata": {"parameter_count": "many"}}, "metadata: parameter_count:"),
+        ("model", {"metadata": {"layers": []}}, "metadata: layers:"),
+        ("model", {"metadata": {"region_layer_map": {"V1": 3}}}, "metadata: region_layer_map:"),
+        ("model", {"license": 7}, "is not a string"),
+    ],
+)
+def test_a_malformed_metadata_fact_is_reported_not_stored(database, kind, change, complaint):
+    from brainmark.platform.leaderboard.models import BenchmarkVersion, Model
+    from brainmark.platform.leaderboard.sync import write_plugin_facts
+
+    good = {"benchmarks": [_benchmark("Good.V1")], "models": [_model("good")]}
+    bad = _benchmark("Bad.V1", **change) if kind == "benchmark" else _model("bad", **change)
+    good[f"{kind}s"].append(bad)
+    report = write_plugin_facts(_facts(**good))
+
+    (problem,) = report.problems
+    assert problem.startswith(f"{kind} {bad['identifier']}: invalid facts (")
+    assert complaint in problem
+    assert list(BenchmarkVersion.objects.values_list("benchmark_type__identifier", flat=True)) == [
+        "Good.V1"
+    ]
+    assert list(Model.objects.values_list("identifier", flat=True)) == ["good"]
+
+
+def test_well_formed_metadata_is_stored_as_given(database):
+    from brainmark.platform.leaderboard.models import BenchmarkVersion, Model
+    from brainmark.platform.leaderboard.sync import write_plugin_facts
+
+    data = {"identifiers": ["Good.V1"], "sha1": "0" * 40, "stimuli": 12, "subjects": 2,
+            "region": "V1", "species": "macaque"}
+    write_plugin_facts(_facts(
+        benchmarks=[_benchmark("Good.V1", license="CC-BY-4.0", metadata={
+            "data": data, "metric": {"identifier": "pls"},
+            "reference_url": "https://doi.org/10.1/x"})],
+        models=[_model("good", license="MIT", metadata={"parameter_count": 0})],
+    ))
+
+    row = BenchmarkVersion.objects.get()
+    assert row.license == "CC-BY-4.0"
+    assert row.metadata == {"parent": "V1", "visual_degrees": 8.0, "data": data,
+                            "metric": {"identifier": "pls"},
+                            "reference_url": "https://doi.org/10.1/x"}
+    model = Model.objects.get()
+    assert (model.license, model.metadata) == ("MIT", {"parameter_count": 0})
 
 
 def test_invalid_facts_are_reported_and_skipped_and_the_rest_written(database):

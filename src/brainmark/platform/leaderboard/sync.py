@@ -6,6 +6,40 @@ models, computing ceilings, scoring) runs in child processes
 JSON; this module validates that JSON and writes rows. Re-running :func:`sync_plugins`
 changes nothing: rows are looked up by identifier and version and written only when a value
 differs, and a model gets a new version only when its plugin hash or visual degrees change.
+
+What is stored about each plugin (all read by the child from what the plugin states; a key
+the plugin does not state is absent, never guessed):
+
+``BenchmarkVersion.metadata``::
+
+    {
+      "parent": "V1",                 # the tree node the plugin names
+      "visual_degrees": 9.0,          # or null
+      "description": "...",           # the plugin's description (its module docstring)
+      "reference_url": "https://...", # the bibtex's url or DOI
+      "metric": {"identifier": "rdm", "description": "one line"},
+      "ceiler": {"identifier": "rdm_subject_ceiling", "description": "one line"},
+      "data": {
+        "identifiers": ["Coggan2024.V1"], "stimulus_set": "Coggan2024",
+        "sha1": "<40 hex>", "stimuli": 24, "subjects": 9, "neuroids": 120,
+        "presentations": 1600, "region": "V1", "species": "human",
+        "recording": "fMRI", "task": "label", "license_text": "the README's words"
+      }
+    }
+
+``BenchmarkVersion.license``: the licence identifiers (SPDX) the data's README names.
+
+``Model.metadata``::
+
+    {
+      "description": "...", "architecture": "AlexNet", "parameter_count": 61100840,
+      "layers": ["features.2", ...], "region_layer_map": {"V1": "features.2", ...},
+      "behavioral_readout_layer": "classifier.5", "image_size": 224,
+      "bibtex": "...", "reference_url": "https://...", "license_text": "..."
+    }
+
+``Model.license``: the licence identifiers the model plugin's README names for what it ships.
+See :mod:`brainmark.platform.leaderboard.plugin_facts` for where each value comes from.
 """
 
 from __future__ import annotations
@@ -19,6 +53,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
@@ -106,6 +142,125 @@ def _text(value: Any, *, empty: bool = False) -> str:
     return value
 
 
+#: The longest licence text the columns hold (BenchmarkVersion.license, Model.license).
+LICENSE_MAX_LENGTH = 100
+
+
+def _count(value: Any, *, positive: bool = True) -> int:
+    """A positive (or non-negative) integer; else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < (1 if positive else 0):
+        raise ValueError(f"{value!r} is not a {'positive' if positive else 'non-negative'} "
+                         f"integer")
+    return value
+
+
+def _url(value: Any) -> str:
+    """An http(s) address; else ValueError."""
+    try:
+        URLValidator(schemes=["http", "https"])(_text(value))
+    except ValidationError as error:
+        raise ValueError(f"{value!r} is not an http(s) address") from error
+    return value
+
+
+def _sha1(value: Any) -> str:
+    if not isinstance(value, str) or len(value) != 40 or not all(
+        c in "0123456789abcdef" for c in value
+    ):
+        raise ValueError(f"{value!r} is not a SHA1 (40 lower-case hex digits)")
+    return value
+
+
+def _texts(value: Any) -> list[str]:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"{value!r} is not a non-empty list")
+    return [_text(item) for item in value]
+
+
+def _text_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{value!r} is not a mapping")
+    return {_text(key): _text(item) for key, item in value.items()}
+
+
+def _named_part(value: Any) -> dict[str, str]:
+    """A metric or ceiler: ``{"identifier": str, "description": str (optional)}``."""
+    return _fields(value, {"identifier": _text, "description": _text}, required=("identifier",))
+
+
+#: Each key of the data description, and its check.
+DATA_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "identifiers": _texts,
+    "stimulus_set": _text,
+    "sha1": _sha1,
+    "stimuli": _count,
+    "subjects": _count,
+    "neuroids": _count,
+    "presentations": _count,
+    "region": _text,
+    "species": _text,
+    "recording": _text,
+    "task": _text,
+    "license_text": _text,
+}
+#: Each key of BenchmarkVersion.metadata the child may send, and its check.
+BENCHMARK_METADATA_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "description": _text,
+    "reference_url": _url,
+    "metric": _named_part,
+    "ceiler": _named_part,
+    "data": lambda value: _fields(value, DATA_FIELDS),
+}
+#: Each key of Model.metadata the child may send, and its check.
+MODEL_METADATA_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "description": _text,
+    "architecture": _text,
+    "parameter_count": lambda value: _count(value, positive=False),
+    "layers": _texts,
+    "region_layer_map": _text_map,
+    "behavioral_readout_layer": _text,
+    "image_size": _count,
+    "bibtex": _text,
+    "reference_url": _url,
+    "license_text": _text,
+}
+
+
+def _fields(value: Any, checks: Mapping[str, Callable[[Any], Any]],
+            required: Iterable[str] = ()) -> dict[str, Any]:
+    """``value`` as a dict of known keys, each checked; ValueError naming the bad key."""
+    if not isinstance(value, dict):
+        raise ValueError(f"{str(value)[:80]!r} is not a mapping")
+    unknown = sorted(set(value) - set(checks))
+    if unknown:
+        raise ValueError(f"unknown keys {unknown} (known: {sorted(checks)})")
+    missing = [key for key in required if key not in value]
+    if missing:
+        raise ValueError(f"missing keys {missing}")
+    checked = {}
+    for key, item in value.items():
+        try:
+            checked[key] = checks[key](item)
+        except ValueError as error:
+            raise ValueError(f"{key}: {error}") from error
+    return checked
+
+
+def _license(value: Any) -> str:
+    text = _text(value, empty=True)
+    if len(text) > LICENSE_MAX_LENGTH:
+        raise ValueError(f"license {text[:40]!r}... is longer than {LICENSE_MAX_LENGTH} "
+                         f"characters")
+    return text
+
+
+def _metadata(entry: Mapping[str, Any], checks: Mapping[str, Callable[[Any], Any]]) -> dict:
+    try:
+        return _fields(entry.get("metadata", {}), checks)
+    except ValueError as error:
+        raise ValueError(f"metadata: {error}") from error
+
+
 def _checked_benchmark(entry: Mapping[str, Any]) -> dict[str, Any]:
     version = entry["version"]
     if isinstance(version, bool) or not isinstance(version, int) or version < 0:
@@ -119,6 +274,8 @@ def _checked_benchmark(entry: Mapping[str, Any]) -> dict[str, Any]:
         "ceiling": _number(entry["ceiling"], positive=True, optional=False),
         "ceiling_error": _number(entry["ceiling_error"], positive=False, optional=True),
         "visual_degrees": _number(entry["visual_degrees"], positive=True, optional=True),
+        "license": _license(entry.get("license", "")),
+        "metadata": _metadata(entry, BENCHMARK_METADATA_FIELDS),
     }
 
 
@@ -127,6 +284,8 @@ def _checked_model(entry: Mapping[str, Any]) -> dict[str, Any]:
         "identifier": _text(entry["identifier"]),
         "visual_degrees": _number(entry["visual_degrees"], positive=True, optional=False),
         "plugin_sha1": _text(entry["plugin_sha1"]),
+        "license": _license(entry.get("license", "")),
+        "metadata": _metadata(entry, MODEL_METADATA_FIELDS),
     }
 
 
@@ -202,12 +361,17 @@ def write_plugin_facts(facts: Mapping[str, Any]) -> SyncReport:
                     "metadata": {
                         "parent": benchmark["parent"],
                         "visual_degrees": benchmark["visual_degrees"],
+                        **benchmark["metadata"],
                     },
+                    "license": benchmark["license"],
                     "public": True,
                 },
             )
         for entry in facts["models"]:
-            model = _put(Model, report, {"identifier": entry["identifier"]}, {"public": True})
+            model = _put(
+                Model, report, {"identifier": entry["identifier"]},
+                {"public": True, "metadata": entry["metadata"], "license": entry["license"]},
+            )
             latest = model.versions.order_by("-version").first()
             if latest is None or (latest.plugin_sha1, latest.visual_degrees) != (
                 entry["plugin_sha1"], entry["visual_degrees"]
