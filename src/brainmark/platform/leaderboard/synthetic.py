@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -34,6 +35,7 @@ REGIONS: dict[str, float] = {
 #: When the synthetic history starts; scores end within the following 500 days.
 START = datetime(2025, 1, 1, tzinfo=UTC)
 MISSING_FRACTION = 0.03
+JAN, FEB, MAR, APR, MAY = (datetime(2026, month, 1, tzinfo=UTC) for month in range(1, 6))
 ARCHITECTURES = ("resnet", "vit", "convnext", "alexnet", "cornet", "efficientnet")
 
 
@@ -175,3 +177,85 @@ def populate(
         scores=len(scores),
         errors=errors,
     )
+
+
+# ---------------------------------------------------------------------------------------
+# A hand-made board for tests
+
+
+def _created_at(row: Any, when: datetime) -> None:
+    type(row).objects.filter(pk=row.pk).update(created=when)
+
+
+def write_example_board() -> dict:
+    """A small board whose every number is worked by hand in the tests (and below).
+
+    alpha, beta (public), gamma (ada's, private), delta (withdrawn) on b1, b2 (V1),
+    b3 (IT), b4 (behavior) and e1 (engineering).
+
+    ======  ====  =======  =====  ====  ====
+    model    b1    b2       b3     b4    e1
+    ======  ====  =======  =====  ====  ====
+    alpha    0.4   0.6      0.5    0.3   0.9
+    beta     0.2   --       error  0.6*  --
+    gamma    0.9   0.9      0.9    0.9   --
+    ======  ====  =======  =====  ====  ====
+
+    Versions are created in January, scores end in February (* beta's b4: April).
+    alpha's version 2 (May) scores b1 0.8, the rest as version 1, ending in May.
+    Returns ``{"ada": owner of gamma, "staff": a staff user, "versions": benchmark
+    identifier -> BenchmarkVersion}``. Users get no usable password (tests log in with
+    ``force_login``).
+    """
+    users = get_user_model().objects
+    ada = users.create_user("ada", "ada@example.org", None)
+    nodes: dict[str, BenchmarkType] = {}
+    for order, (node, parent) in enumerate([
+        ("average_vision", None), ("neural_vision", "average_vision"),
+        ("behavior_vision", "average_vision"), ("V1", "neural_vision"), ("V2", "neural_vision"),
+        ("V4", "neural_vision"), ("IT", "neural_vision"), ("engineering_vision", None),
+    ]):
+        nodes[node] = BenchmarkType.objects.create(
+            identifier=node, parent=nodes.get(parent) if parent else None, order=order)
+    versions = {}
+    for order, (name, node) in enumerate([("b1", "V1"), ("b2", "V1"), ("b3", "IT"),
+                                          ("b4", "behavior_vision"),
+                                          ("e1", "engineering_vision")]):
+        kind = BenchmarkType.objects.create(identifier=name, parent=nodes[node], order=order)
+        versions[name] = BenchmarkVersion.objects.create(
+            benchmark_type=kind, version=1, ceiling=0.8, public=True, bibtex=f"@misc{{{name}}}")
+        _created_at(versions[name], JAN)
+    # An unpublished newer version of b4 is not on the board.
+    BenchmarkVersion.objects.create(benchmark_type=versions["b4"].benchmark_type, version=2,
+                                    public=False)
+    model_versions = {}
+    for name, public, owner, withdrawn in [("alpha", True, None, False),
+                                           ("beta", True, None, False),
+                                           ("gamma", False, ada, False),
+                                           ("delta", True, None, True)]:
+        model = Model.objects.create(identifier=name, public=public, owner=owner,
+                                     withdrawn=withdrawn, metadata={"family": name[0]})
+        _created_at(model, JAN)
+        model_versions[name] = ModelVersion.objects.create(
+            model=model, version=1, plugin_sha1="a" * 40, visual_degrees=8)
+        _created_at(model_versions[name], JAN)
+
+    def score(model_version, benchmark, value, end, comment=""):
+        Score.objects.create(model_version=model_version, benchmark_version=versions[benchmark],
+                             ceiled=value, raw=value, comment=comment, start=end, end=end)
+
+    for benchmark, value in [("b1", 0.4), ("b2", 0.6), ("b3", 0.5), ("b4", 0.3), ("e1", 0.9)]:
+        score(model_versions["alpha"], benchmark, value, FEB)
+    score(model_versions["beta"], "b1", 0.2, FEB)
+    score(model_versions["beta"], "b3", None, FEB, comment="CUDA out of memory")
+    score(model_versions["beta"], "b4", 0.6, APR)
+    for benchmark in ["b1", "b2", "b3", "b4"]:
+        score(model_versions["gamma"], benchmark, 0.9, FEB)
+        score(model_versions["delta"], benchmark, 1.0, FEB)
+    alpha2 = ModelVersion.objects.create(model=model_versions["alpha"].model, version=2,
+                                         plugin_sha1="b" * 40, visual_degrees=8)
+    _created_at(alpha2, MAY)
+    for benchmark, value in [("b1", 0.8), ("b2", 0.6), ("b3", 0.5), ("b4", 0.3), ("e1", 0.9)]:
+        score(alpha2, benchmark, value, MAY)
+    staff = users.create_user("staff", "staff@example.org", None, is_staff=True)
+    return {"ada": ada, "staff": staff, "versions": versions}
