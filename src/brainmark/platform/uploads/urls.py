@@ -1,6 +1,13 @@
-"""The uploads pages."""
+"""The uploads pages, under ``/uploads/``."""
 
 from __future__ import annotations
 
+from django.urls import path
+
+from brainmark.platform.uploads import views
+
 app_name = "uploads"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.upload, name="upload"),
+    path("<int:pk>/", views.detail, name="detail"),
+]
