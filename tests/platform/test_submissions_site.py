@@ -1,0 +1,250 @@
+"""The submissions pages (``/submissions/``, ``/submissions/<id>/``) and API
+(``/api/submissions/``) through Django's test client, on rows made here.
+
+Owners and staff see a submission; anyone else gets a 404 (never a hint that it exists);
+the anonymous are sent to log in (pages) or get a 401 (API). Jobs scoring another user's
+private model show no name for it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import datetime, timedelta
+from html import unescape
+
+import pytest
+
+pytestmark = pytest.mark.db
+
+_TOKEN_NAMES = itertools.count()
+LOG = "validating archive.zip\n<script>alert('x')</script>\ntests passed\n"
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(database):
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+def _user(email: str, *, staff: bool = False):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user(
+        username=email, email=email, password="not used here", is_staff=staff
+    )
+
+
+def _client(user=None):
+    from django.test import Client
+
+    client = Client(HTTP_HOST="localhost")
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def _token(user) -> str:
+    """A new API token of ``user`` (each with its own name: active names are unique)."""
+    from brainmark.platform.accounts.models import ApiToken
+
+    return ApiToken.objects.create_token(user, f"test {next(_TOKEN_NAMES)}")[1]
+
+
+@pytest.fixture
+def world():
+    """Alice's model submission with three jobs (one on Bob's private model), Bob's own
+    submission, a staff member, and a benchmark."""
+    from django.utils import timezone
+
+    from brainmark.platform.leaderboard.models import (
+        BenchmarkType,
+        BenchmarkVersion,
+        Model,
+        ModelVersion,
+    )
+    from brainmark.platform.submissions.models import Job, Submission
+
+    alice, bob, staff = _user("alice@example.org"), _user("bob@example.org"), _user(
+        "staff@example.org", staff=True
+    )
+    older = Submission.objects.create(user=alice, kind="benchmark", status="rejected",
+                                      log="no benchmark registered")
+    submission = Submission.objects.create(user=alice, kind="model", status="scoring", log=LOG)
+    Submission.objects.filter(pk=older.pk).update(
+        created=submission.created - timedelta(days=1)
+    )
+    older.refresh_from_db()
+    bobs = Submission.objects.create(user=bob, kind="model", status="succeeded", log="bob's")
+    mine = Model.objects.create(identifier="alices-net", owner=alice, public=True)
+    version = ModelVersion.objects.create(model=mine, version=2, plugin_sha1="a" * 40,
+                                          visual_degrees=8, submission=submission)
+    hidden = Model.objects.create(identifier="bobs-secret-net", owner=bob, public=False)
+    hidden_version = ModelVersion.objects.create(model=hidden, version=1, plugin_sha1="b" * 40,
+                                                 visual_degrees=8)
+    kind = BenchmarkType.objects.create(identifier="Coggan2024.V1-rdm")
+    benchmark = BenchmarkVersion.objects.create(benchmark_type=kind, version=1, ceiling=0.4,
+                                                public=True)
+    other_kind = BenchmarkType.objects.create(identifier="Kiani2007.IT-rdm")
+    other = BenchmarkVersion.objects.create(benchmark_type=other_kind, version=3, ceiling=1,
+                                            public=True)
+    jobs = [
+        Job.objects.create(submission=submission, model_version=version,
+                           benchmark_version=benchmark, status="succeeded", attempts=1),
+        Job.objects.create(submission=submission, model_version=version,
+                           benchmark_version=other, status="running", attempts=2,
+                           lease_expires=timezone.now() + timedelta(minutes=5)),
+        Job.objects.create(submission=submission, model_version=hidden_version,
+                           benchmark_version=benchmark, status="queued"),
+    ]
+    return {"alice": alice, "bob": bob, "staff": staff, "submission": submission,
+            "older": older, "bobs": bobs, "jobs": jobs}
+
+
+def _rows(html: str, section: str) -> list[list[str]]:
+    """The text of each body row's cells in the table of ``<section id=section>``."""
+    body = re.search(rf'<section id="{section}">(.*?)</section>', html, re.DOTALL).group(1)
+    rows = re.findall(r"<tr>(.*?)</tr>", body.split("<tbody>")[1], re.DOTALL)
+    return [
+        [" ".join(unescape(re.sub(r"<[^>]+>", " ", cell)).split())
+         for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)]
+        for row in rows
+    ]
+
+
+def test_the_owner_sees_kind_status_times_log_jobs_and_the_models_it_brought(world):
+    submission = world["submission"]
+    response = _client(world["alice"]).get(f"/submissions/{submission.pk}/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f"Submission #{submission.pk}" in html
+    assert "<dd>Model</dd>" in html and "Scoring" in html and "in progress" in html
+    assert submission.created.strftime("%Y-%m-%d %H:%M:%S") in html
+    assert submission.updated.strftime("%Y-%m-%d %H:%M:%S") in html
+    # The log, whole and escaped, in a scrollable monospace block.
+    log = re.search(r'<pre class="log"[^>]*>(.*?)</pre>', html, re.DOTALL).group(1)
+    assert unescape(log) == LOG and "<script>" not in log
+    assert _rows(html, "jobs") == [
+        ["alices-net v2", "Coggan2024.V1-rdm v1", "Succeeded", "1",
+         world["jobs"][0].updated.strftime("%Y-%m-%d %H:%M:%S") + " UTC"],
+        ["alices-net v2", "Kiani2007.IT-rdm v3", "Running", "2",
+         world["jobs"][1].updated.strftime("%Y-%m-%d %H:%M:%S") + " UTC"],
+        ["a private model", "Coggan2024.V1-rdm v1", "Queued", "0",
+         world["jobs"][2].updated.strftime("%Y-%m-%d %H:%M:%S") + " UTC"],
+    ]
+    assert "bobs-secret-net" not in html
+    assert 'href="/models/alices-net/"' in html
+    models = re.search(r'<section id="models">(.*?)</section>', html, re.DOTALL).group(1)
+    assert re.findall(r'href="([^"]+)"', models) == ["/models/alices-net/"]
+    assert 'href="/benchmarks/Kiani2007.IT-rdm/"' in html
+
+
+def test_staff_see_any_submission_with_every_model_named(world):
+    response = _client(world["staff"]).get(f"/submissions/{world['submission'].pk}/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "bobs-secret-net" in html and "alice@example.org" in html
+
+
+def test_others_get_a_404_and_the_anonymous_are_sent_to_log_in(world):
+    path = f"/submissions/{world['submission'].pk}/"
+
+    assert _client(world["bob"]).get(path).status_code == 404
+    assert _client(world["bob"]).get("/submissions/999999/").status_code == 404
+    anonymous = _client().get(path)
+    assert anonymous.status_code == 302
+    assert anonymous["Location"] == f"/accounts/login/?next={path}"
+    assert _client().get("/submissions/").status_code == 302
+
+
+def test_a_finished_submission_without_jobs_says_so(world):
+    response = _client(world["alice"]).get(f"/submissions/{world['older'].pk}/")
+
+    html = response.content.decode()
+    assert "Rejected" in html and "in progress" not in html
+    assert "No scoring jobs." in html and "no benchmark registered" in html
+    assert '<section id="models">' not in html
+
+
+def test_the_list_shows_the_users_own_submissions_newest_first(world):
+    html = _client(world["alice"]).get("/submissions/").content.decode()
+
+    links = re.findall(r'href="/submissions/(\d+)/"', html)
+    assert links == [str(world["submission"].pk), str(world["older"].pk)]
+    assert "Scoring" in html and "Rejected" in html
+    bob = _client(world["bob"]).get("/submissions/").content.decode()
+    assert re.findall(r'href="/submissions/(\d+)/"', bob) == [str(world["bobs"].pk)]
+    nobody = _client(_user("carol@example.org")).get("/submissions/").content.decode()
+    assert "No submissions yet." in nobody
+
+
+def test_the_api_lists_only_the_callers_submissions_by_token_or_session(world):
+    token = _token(world["alice"])
+    by_token = _client().get("/api/submissions/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    by_session = _client(world["alice"]).get("/api/submissions/")
+
+    assert by_token.status_code == 200
+    assert by_token.json() == by_session.json()
+    submission, older = world["submission"], world["older"]
+    assert [
+        (item["id"], item["kind"], item["status"], item["final"]) for item in by_token.json()
+    ] == [(submission.pk, "model", "scoring", False), (older.pk, "benchmark", "rejected", True)]
+    for item, row in zip(by_token.json(), (submission, older), strict=True):
+        for name in ("created", "updated"):  # JSON times carry milliseconds
+            sent = datetime.fromisoformat(item[name].replace("Z", "+00:00"))
+            assert abs(sent - getattr(row, name)) < timedelta(milliseconds=1)
+    assert [s["id"] for s in _client(world["staff"]).get("/api/submissions/").json()] == []
+
+
+def test_the_api_refuses_the_anonymous_and_bad_tokens(world):
+    assert _client().get("/api/submissions/").status_code == 401
+    path = f"/api/submissions/{world['submission'].pk}"
+    assert _client().get(path).status_code == 401
+    assert _client().get(path, HTTP_AUTHORIZATION="Bearer bm_not-a-token").status_code == 401
+
+
+def test_the_api_gives_status_log_jobs_and_models_to_the_owner_only(world):
+    from brainmark.platform.accounts.models import ApiToken
+
+    submission, jobs = world["submission"], world["jobs"]
+    path = f"/api/submissions/{submission.pk}"
+    answer = _client().get(path, HTTP_AUTHORIZATION=f"Bearer {_token(world['alice'])}")
+
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["id"], body["kind"], body["status"], body["final"], body["log"]) == (
+        submission.pk, "model", "scoring", False, LOG
+    )
+    assert [
+        (job["id"], job["model"], job["model_version"], job["benchmark"],
+         job["benchmark_version"], job["status"], job["attempts"]) for job in body["jobs"]
+    ] == [
+        (jobs[0].pk, "alices-net", 2, "Coggan2024.V1-rdm", 1, "succeeded", 1),
+        (jobs[1].pk, "alices-net", 2, "Kiani2007.IT-rdm", 3, "running", 2),
+        (jobs[2].pk, None, 1, "Coggan2024.V1-rdm", 1, "queued", 0),
+    ]
+    assert body["models"] == [{"identifier": "alices-net", "version": 2}]
+
+    bob = _client().get(path, HTTP_AUTHORIZATION=f"Bearer {_token(world['bob'])}")
+    assert bob.status_code == 404 and "alices-net" not in bob.content.decode()
+    staff = _client().get(path, HTTP_AUTHORIZATION=f"Bearer {_token(world['staff'])}")
+    assert staff.status_code == 200
+    assert [job["model"] for job in staff.json()["jobs"]] == [
+        "alices-net", "alices-net", "bobs-secret-net"
+    ]
+    # A revoked token is no longer the owner.
+    token = _token(world["alice"])
+    for row in ApiToken.objects.filter(user=world["alice"]):
+        row.revoke()
+    assert _client().get(path, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+
+
+@pytest.mark.parametrize("submission_id", ["0", "-1", str(2**63), str(10**30), "abc"])
+def test_the_api_answers_ids_out_of_range_without_a_server_error(world, submission_id):
+    response = _client(world["alice"]).get(f"/api/submissions/{submission_id}")
+
+    assert response.status_code in (404, 422)
