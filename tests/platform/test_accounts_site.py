@@ -51,6 +51,15 @@ def _user(email: str, *, active: bool = True, password: str = PASSWORD):
     return create_user(email, password, password, active=active)
 
 
+def _signed_up_user(email: str):
+    """An inactive user awaiting activation, as the sign-up page leaves one (without mail)."""
+    from brainmark.platform.accounts.models import PendingActivation
+
+    user = _user(email, active=False)
+    PendingActivation.objects.create(user=user)
+    return user
+
+
 def _outbox():
     from django.core import mail
 
@@ -83,6 +92,8 @@ def _sign_up(client, email: str, password: str = PASSWORD, again: str | None = N
 def test_signup_mails_an_activation_link_that_activates_and_logs_in(client):
     from django.contrib.auth import get_user_model
 
+    from brainmark.platform.accounts.models import PendingActivation
+
     page = client.get("/accounts/signup/")
     assert page.status_code == 200
     assert b'class="stacked"' in page.content and b'name="password2"' in page.content
@@ -94,6 +105,7 @@ def test_signup_mails_an_activation_link_that_activates_and_logs_in(client):
     assert user.username == "Ada.Lovelace@Example.org"
     assert user.email == "Ada.Lovelace@example.org"  # Django lower-cases the domain.
     assert not user.is_active and user.check_password(PASSWORD)
+    assert PendingActivation.objects.filter(user=user).exists()
     assert _logged_in_user_id(client) is None
     assert b"Ada.Lovelace@example.org" in client.get(response.url).content
 
@@ -107,7 +119,7 @@ def test_signup_mails_an_activation_link_that_activates_and_logs_in(client):
     activated = client.get(path)
     assert activated.status_code == 302 and activated.url == "/accounts/profile/"
     user.refresh_from_db()
-    assert user.is_active
+    assert user.is_active and not PendingActivation.objects.filter(user=user).exists()
     assert _logged_in_user_id(client) == str(user.pk)
     profile = client.get("/accounts/profile/")
     assert profile.status_code == 200
@@ -170,7 +182,7 @@ def test_signup_refuses_bad_input_by_field(client, email, password, again, messa
 
 
 def test_an_inactive_user_is_told_to_activate_and_can_get_the_mail_again(client):
-    user = _user("ada@example.org", active=False)
+    user = _signed_up_user("ada@example.org")
 
     wrong = client.post("/accounts/login/", {"username": "ada@example.org", "password": "nope"})
     assert wrong.status_code == 200
@@ -189,6 +201,28 @@ def test_an_inactive_user_is_told_to_activate_and_can_get_the_mail_again(client)
     assert message.to == ["ada@example.org"]
     assert client.get(_link_path(message.body)).status_code == 302
     assert _logged_in_user_id(client) == str(user.pk)
+
+
+def test_an_account_the_staff_deactivated_cannot_activate_itself(client):
+    from brainmark.platform.accounts.services import activation_link
+
+    user = _signed_up_user("ada@example.org")
+    path = activation_link(user).removeprefix(SITE_URL)
+    assert client.get(path).status_code == 302  # Activated, then used for a while...
+    client.post("/accounts/logout/")
+    user.refresh_from_db()
+    user.is_active = False  # ...until the staff deactivate it.
+    user.save()
+    # Its old link (even one made for the current state) and a new mail do not bring it back.
+    assert client.get(path).status_code == 400
+    assert client.get(activation_link(user).removeprefix(SITE_URL)).status_code == 400
+    refused = client.post("/accounts/login/", {"username": "ada@example.org", "password": PASSWORD})
+    assert b"deactivated by the site&#x27;s staff" in refused.content
+    assert b"Send the activation e-mail again" not in refused.content
+    client.post("/accounts/activate/again/", {"email": "ada@example.org"})
+    assert _outbox() == []
+    user.refresh_from_db()
+    assert not user.is_active and _logged_in_user_id(client) is None
 
 
 def test_resending_to_an_unknown_or_active_address_sends_nothing_and_says_the_same(client):
@@ -290,7 +324,7 @@ def test_the_profile_lists_only_the_users_own_things(client):
     assert 'href="/models/ada-net/"' in page
     assert f'href="/submissions/{own["submission"].pk}/"' in page
     for shown in ("ada2024.IT", "data/ada.nc", own["package"].sha1, "version-of-ada",
-                  "2.0\xa0KB", "ada-laptop", 'href="/uploads/"', 'class="data"'):
+                  "2.0\xa0KB", "ada-laptop", 'href="/uploads/"', 'class="data left"'):
         assert shown in page, shown
     for hidden in ("bob-net", f'/submissions/{other["submission"].pk}/', "bob2024.IT",
                    other["package"].sha1, "bob-laptop"):
@@ -385,7 +419,8 @@ def test_a_token_is_shown_once_authenticates_the_api_and_stops_when_revoked(clie
     }
     token.refresh_from_db()
     assert token.last_used is not None
-    assert api.get("/api/accounts/me").status_code == 401
+    unauthorized = api.get("/api/accounts/me")
+    assert unauthorized.status_code == 401 and unauthorized.json() == {"detail": "Unauthorized"}
     assert api.get("/api/accounts/me", HTTP_AUTHORIZATION="Bearer bm_wrong").status_code == 401
     assert client.get("/api/accounts/me").json()["email"] == "ada@example.org"  # The session.
 

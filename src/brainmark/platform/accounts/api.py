@@ -28,7 +28,18 @@ class Me(Schema):
     models: list[OwnModel]
 
 
-@router.get("/me", response=Me, auth=[ApiTokenAuth(), django_auth])
+class Unauthorized(Schema):
+    """Django Ninja's answer when no valid token or session came with the request."""
+
+    detail: str
+
+
+@router.get(
+    "/me",
+    response={200: Me, 401: Unauthorized},
+    auth=[ApiTokenAuth(), django_auth],
+    summary="The authenticated user",
+)
 def me(request: HttpRequest) -> Me:
     """The user the request authenticates as (a Bearer API token, or a logged-in session):
     their e-mail address, whether they are staff, and their models. 401 otherwise."""

@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from brainmark.platform.accounts.models import ApiToken
 from brainmark.platform.accounts.services import (
     AccountError,
+    awaits_activation,
     check_new_user_email,
     site_link,
     user_for_email,
@@ -24,6 +25,9 @@ from brainmark.platform.accounts.services import (
 INACTIVE_MESSAGE = (
     "This account is not activated yet: open the link in the activation e-mail we sent "
     "to %(email)s. No e-mail? Send it again below."
+)
+DEACTIVATED_MESSAGE = (
+    "This account was deactivated by the site's staff; write to them to have it back."
 )
 
 
@@ -101,6 +105,8 @@ class EmailAuthenticationForm(AuthenticationForm):
         if email and password:
             user = user_for_email(email)
             if user is not None and not user.is_active and user.check_password(password):
+                if not awaits_activation(user):
+                    raise forms.ValidationError(DEACTIVATED_MESSAGE, code="deactivated")
                 self.inactive_email = user.email
                 raise forms.ValidationError(
                     self.error_messages["inactive"], code="inactive",

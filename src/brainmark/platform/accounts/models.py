@@ -1,4 +1,5 @@
-"""API tokens: a user's keys for the CLI and the API, stored only as SHA-256 hashes."""
+"""API tokens (a user's keys for the CLI and the API, stored only as SHA-256 hashes) and
+sign-ups awaiting activation."""
 
 from __future__ import annotations
 
@@ -82,3 +83,19 @@ class ApiToken(models.Model):
         if self.revoked is None:
             self.revoked = timezone.now()
             self.save(update_fields=["revoked"])
+
+
+class PendingActivation(models.Model):
+    """A user who signed up on the site and has not opened their activation link yet.
+
+    Only these inactive users may activate themselves or get the activation e-mail again;
+    an account the staff deactivated has no row here, so it stays inactive.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pending_activation"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} (awaiting activation since {self.created:%Y-%m-%d})"

@@ -27,7 +27,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from brainmark.exceptions import BrainmarkError
-from brainmark.platform.accounts.models import ApiToken
+from brainmark.platform.accounts.models import ApiToken, PendingActivation
 from brainmark.platform.leaderboard.models import Model as LeaderboardModel
 
 # The name given to a token created without one: "cli", then "cli-2", "cli-3", ...
@@ -275,6 +275,7 @@ def sign_up(email: str, password: str, password_again: str) -> AbstractBaseUser:
     try:
         with transaction.atomic():
             user = create_user(email, password, password_again, active=False)
+            PendingActivation.objects.create(user=user)
             send_activation_email(user)
     except (OSError, smtplib.SMTPException) as error:
         raise AccountError(
@@ -284,6 +285,12 @@ def sign_up(email: str, password: str, password_again: str) -> AbstractBaseUser:
     return user
 
 
+def awaits_activation(user: AbstractBaseUser) -> bool:
+    """True for an inactive user who signed up and has not activated yet (not one the staff
+    deactivated)."""
+    return not user.is_active and PendingActivation.objects.filter(user=user).exists()
+
+
 def activate_user(uidb64: str, token: str) -> AbstractBaseUser | None:
     """Activate the user an activation link names; None when the link is invalid or used."""
     user_model = get_user_model()
@@ -291,17 +298,22 @@ def activate_user(uidb64: str, token: str) -> AbstractBaseUser | None:
         user = user_model.objects.get(pk=urlsafe_base64_decode(uidb64).decode())
     except (ValueError, TypeError, OverflowError, user_model.DoesNotExist, DjangoValidationError):
         return None
-    if user.is_active or not activation_token_generator.check_token(user, token):
+    if not activation_token_generator.check_token(user, token):
         return None
-    user.is_active = True
-    user.save(update_fields=["is_active"])
+    with transaction.atomic():
+        # Deleting the pending row is what claims the link: two clicks at once activate once.
+        claimed, _ = PendingActivation.objects.filter(user=user).delete()
+        if not claimed or user.is_active:
+            return None
+        user.is_active = True
+        user.save(update_fields=["is_active"])
     return user
 
 
 def resend_activation_email(email: str) -> bool:
-    """Send a new activation link when ``email`` belongs to an inactive user; True if sent."""
+    """Send a new activation link when ``email``'s account awaits activation; True if sent."""
     user = user_for_email(email)
-    if user is None or user.is_active:
+    if user is None or not awaits_activation(user):
         return False
     send_activation_email(user)
     return True
