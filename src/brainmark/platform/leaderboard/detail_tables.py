@@ -1,0 +1,191 @@
+"""The long tables of the model, benchmark and compare pages, written as HTML strings.
+
+A model page lists every column of the tree (300 benchmarks and more) and every score of
+every version; a benchmark page ranks every public model (1,000 and more). Through the
+template engine each such table costs hundreds of milliseconds (a variable lookup and a
+filter per cell), so they are built here as escaped strings, which takes a few: every
+text from the database goes through :func:`html.escape`, numbers are formatted here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from html import escape
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from django.utils.safestring import SafeString, mark_safe
+
+if TYPE_CHECKING:
+    from brainmark.platform.leaderboard.detail_views import (
+        CompareLine,
+        ModelLine,
+        RankedModel,
+        ScoreLine,
+    )
+
+DASH = '<span class="muted">—</span>'
+
+
+def number(value: float | None, digits: int = 3, *, sign: bool = False) -> str:
+    """A value with ``digits`` decimals (``+`` before a positive one if ``sign``), or a dash."""
+    if value is None:
+        return DASH
+    return f"{value:+.{digits}f}" if sign and value > 0 else f"{value:.{digits}f}"
+
+
+def model_url(identifier: str) -> str:
+    return f"/models/{quote(identifier)}/"
+
+
+def benchmark_url(identifier: str) -> str:
+    return f"/benchmarks/{quote(identifier)}/"
+
+
+def record_url(model: str, score_pk: int) -> str:
+    return f"/models/{quote(model)}/scores/{score_pk}.json"
+
+
+def _error(text: str, *, long: bool) -> str:
+    """An errored score: X with its reason on hover and, when ``long``, in full below."""
+    tip = escape(text[:300], quote=True)
+    if long:
+        return (f'<details class="failed"><summary title="{tip}">X failed</summary>'
+                f'<pre class="error-text">{escape(text)}</pre></details>')
+    return f'<span class="error-text" title="{tip}">X</span>'
+
+
+def _row_header(identifier: str, depth: int, suffix: str = "") -> str:
+    return (f'<th scope="row" class="depth-{min(depth, 6)}">'
+            f'<a href="{escape(benchmark_url(identifier))}">{escape(identifier)}</a>{suffix}</th>')
+
+
+def model_scores_table(model: str, lines: Sequence[ModelLine]) -> SafeString:
+    """The model page's table: one row per column of the tree, in tree order."""
+    parts = [
+        '<table class="data scores"><thead><tr>'
+        '<th scope="col">Benchmark</th><th scope="col">Score ± error</th>'
+        '<th scope="col">Rank</th><th scope="col">Median public</th>'
+        '<th scope="col">Best public</th><th scope="col">Raw</th>'
+        '<th scope="col">Ceiling used</th><th scope="col">Record</th>'
+        "</tr></thead><tbody>"
+    ]
+    for line in lines:
+        column, score = line.column, line.score
+        kind = "benchmark" if column.is_benchmark else "node"
+        if line.error_text:
+            value = _error(line.error_text, long=True)
+        elif line.value is not None:
+            value = number(line.value)
+            if score is not None and score.error is not None:
+                value += f' <span class="muted">± {number(score.error)}</span>'
+        else:
+            value = '<span class="muted" title="Not scored: counts as 0 in its parent">—</span>'
+        rank = (f'{line.rank} <span class="muted">/ {line.stats.count}</span>'
+                if line.rank else DASH)
+        raw = number(score.raw) if score is not None else DASH
+        ceiling = number(line.ceiling) if column.is_benchmark else DASH
+        record = (f'<a href="{escape(record_url(model, score.pk))}">JSON</a>'
+                  if score is not None and score.has_record else "")
+        version = f' <span class="muted">v{column.version}</span>' if column.is_benchmark else ""
+        parts.append(
+            f'<tr class="{kind}" data-column="{escape(column.identifier)}">'
+            f"{_row_header(column.identifier, column.depth, version)}"
+            f'<td class="value">{value}</td><td class="rank">{rank}</td>'
+            f'<td class="median">{number(line.stats.median)}</td>'
+            f'<td class="best">{number(line.stats.best)}</td>'
+            f'<td class="raw">{raw}</td><td class="ceiling">{ceiling}</td>'
+            f"<td>{record}</td></tr>"
+        )
+    parts.append("</tbody></table>")
+    return mark_safe("".join(parts))
+
+
+def history_table(model: str, scores: Iterable[ScoreLine]) -> SafeString:
+    """The scores of one model version, on every benchmark version it was run on."""
+    parts = [
+        '<table class="data history"><thead><tr><th scope="col">Benchmark</th>'
+        '<th scope="col">Version</th><th scope="col">Score ± error</th><th scope="col">Raw</th>'
+        '<th scope="col">Ceiling used</th><th scope="col">Finished</th>'
+        '<th scope="col">Record</th></tr></thead><tbody>'
+    ]
+    for score in scores:
+        if score.ceiled is None:
+            value = (f"{_error(score.comment, long=False)} "
+                     f'<span class="error-text">{escape(score.comment[:200])}</span>')
+        else:
+            value = number(score.ceiled)
+            if score.error is not None:
+                value += f' <span class="muted">± {number(score.error)}</span>'
+        finished = score.end.strftime("%Y-%m-%d %H:%M") if score.end else "—"
+        record = (f'<a href="{escape(record_url(model, score.pk))}">JSON</a>'
+                  if score.has_record else "")
+        parts.append(
+            f'<tr><th scope="row">{escape(score.benchmark)}</th>'
+            f"<td>v{score.benchmark_version}</td><td>{value}</td><td>{number(score.raw)}</td>"
+            f"<td>{number(score.ceiling)}</td><td>{finished}</td><td>{record}</td></tr>"
+        )
+    parts.append("</tbody></table>")
+    return mark_safe("".join(parts))
+
+
+def ranking_table(entries: Iterable[RankedModel], *, aggregate: bool) -> SafeString:
+    """The benchmark page's ranking: rank, model (linked) and value or error, per model."""
+    heading = "Score (mean of children)" if aggregate else "Score (ceiled)"
+    parts = [
+        f'<table class="data ranking"><thead><tr><th scope="col">Rank</th>'
+        f'<th scope="col">Model</th><th scope="col">{heading}</th></tr></thead><tbody>'
+    ]
+    empty = True
+    for entry in entries:
+        empty = False
+        row = entry.row
+        if entry.rank:
+            rank = str(entry.rank)
+        elif not row.public:
+            rank = ('<span class="badge private" title="Private: shown to you, never ranked">'
+                    "private</span>")
+        else:
+            rank = DASH
+        if entry.error_text:
+            value = (f"{_error(entry.error_text, long=False)} "
+                     f'<span class="error-text">{escape(entry.error_text[:120])}</span>')
+        elif entry.value is not None:
+            value = number(entry.value)
+        else:
+            value = '<span class="muted">not scored</span>'
+        parts.append(
+            f'<tr class="{"" if row.public else "private"}" data-model="{escape(row.model)}">'
+            f'<td class="rank">{rank}</td><th scope="row">'
+            f'<a href="{escape(model_url(row.model))}">{escape(row.model)}</a></th>'
+            f'<td class="value">{value}</td></tr>'
+        )
+    if empty:
+        parts.append('<tr><td colspan="3" class="muted">No model on the leaderboard.</td></tr>')
+    parts.append("</tbody></table>")
+    return mark_safe("".join(parts))
+
+
+def compare_table(a: str, b: str, lines: Iterable[CompareLine]) -> SafeString:
+    """The compare page's table: both values, A − B and the higher model, per column."""
+    parts = [
+        f'<table class="data compare"><thead><tr><th scope="col">Benchmark</th>'
+        f'<th scope="col">{escape(a)}</th><th scope="col">{escape(b)}</th>'
+        f'<th scope="col">Difference</th><th scope="col">Higher</th></tr></thead><tbody>'
+    ]
+    names = {"a": escape(a), "b": escape(b), "equal": "equal", "": ""}
+    for line in lines:
+        column = line.column
+        cells = []
+        for side, value, error in (("a", line.a, line.a_error), ("b", line.b, line.b_error)):
+            text = _error(error, long=False) if error else number(value)
+            cells.append(f'<td class="{side}">{text}</td>')
+        parts.append(
+            f'<tr class="{"benchmark" if column.is_benchmark else "node"}" '
+            f'data-column="{escape(column.identifier)}">'
+            f"{_row_header(column.identifier, column.depth)}{''.join(cells)}"
+            f'<td class="difference">{number(line.difference, sign=True)}</td>'
+            f'<td class="higher">{names[line.higher]}</td></tr>'
+        )
+    parts.append("</tbody></table>")
+    return mark_safe("".join(parts))
