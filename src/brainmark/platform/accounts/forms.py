@@ -12,6 +12,7 @@ from django.contrib.auth.password_validation import (
     validate_password,
 )
 from django.http import HttpRequest
+from django.urls import reverse
 
 from brainmark.platform.accounts.models import ApiToken
 from brainmark.platform.accounts.services import (
@@ -133,8 +134,6 @@ class SiteUrlPasswordResetForm(PasswordResetForm):
 
     def send_mail(self, subject_template_name: str, email_template_name: str,
                   context: dict[str, Any], *args: Any, **kwargs: Any) -> None:
-        from django.urls import reverse
-
         path = reverse(
             "accounts:password_reset_confirm",
             kwargs={"uidb64": context["uid"], "token": context["token"]},

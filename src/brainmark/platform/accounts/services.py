@@ -9,7 +9,6 @@ module is imported (it imports the models).
 from __future__ import annotations
 
 import dataclasses
-import smtplib
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -277,7 +276,7 @@ def sign_up(email: str, password: str, password_again: str) -> AbstractBaseUser:
             user = create_user(email, password, password_again, active=False)
             PendingActivation.objects.create(user=user)
             send_activation_email(user)
-    except (OSError, smtplib.SMTPException) as error:
+    except OSError as error:  # Connection errors and smtplib.SMTPException alike.
         raise AccountError(
             f"The activation e-mail to {email.strip()} could not be sent ({error}); no account "
             f"was created. Please try again later."
