@@ -102,6 +102,7 @@ def test_a_board_read_back_from_storage_equals_the_computed_one(synthetic):
 
 
 def test_viewers_with_private_models_get_a_live_board(synthetic):
+    from brainmark.platform.leaderboard.board import build_board
     from brainmark.platform.leaderboard.models import Model
     from brainmark.platform.leaderboard.snapshots import board_for
 
@@ -115,5 +116,24 @@ def test_viewers_with_private_models_get_a_live_board(synthetic):
     board, key = board_for(private.owner)
     assert key is None
     assert private.identifier in {row.model for row in board.rows}
+    assert board == build_board(private.owner)  # public part from storage + private rows
     public_board, _ = board_for(None)
     assert private.identifier not in {row.model for row in public_board.rows}
+
+
+def test_public_board_plus_private_rows_equals_the_viewers_board(database):
+    from datetime import UTC, datetime
+
+    from brainmark.platform.leaderboard import snapshots
+    from brainmark.platform.leaderboard.board import build_board
+    from brainmark.platform.leaderboard.synthetic import write_example_board
+
+    snapshots.forget()
+    users = write_example_board()
+    march = datetime(2026, 3, 1, tzinfo=UTC)
+    for viewer in (users["ada"], users["staff"]):
+        for options in ({}, {"excluded": ["b2"]}, {"as_of": march}):
+            board, key = snapshots.board_for(viewer, **options)
+            assert key is None
+            assert board == build_board(viewer, **options)
+            assert "gamma" in {row.model for row in board.rows}

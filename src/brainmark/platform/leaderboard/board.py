@@ -232,11 +232,28 @@ def assemble_board(
         )
         for entry in models
     ]
-    rows.sort(key=lambda row: (
-        row.values.get("average_vision") is None, -(row.values.get("average_vision") or 0.0),
-        row.model,
-    ))
+    rows.sort(key=_row_order)
     return Board(columns=columns, rows=rows, as_of=as_of, excluded=excluded, ranks=ranks)
+
+
+def _row_order(row: Row) -> tuple:
+    overall = row.values.get("average_vision")
+    return overall is None, -(overall or 0.0), row.model
+
+
+def with_private_rows(public: Board, viewer: AbstractBaseUser | AnonymousUser | None) -> Board:
+    """``public`` (the board of public models) plus the private models ``viewer`` sees,
+    computed alone: private rows change no rank, scale or median, so the public part can
+    come from storage while only the viewer's few private models are read (three queries).
+    """
+    models = load_models(viewer, public.as_of, private_only=True)
+    if not models:
+        return public
+    scores, errors = load_scores(models, public.columns, public.as_of)
+    private = assemble_board(public.columns, models, scores, errors, as_of=public.as_of,
+                             excluded=public.excluded)
+    return Board(public.columns, sorted([*public.rows, *private.rows], key=_row_order),
+                 public.as_of, public.excluded, public.ranks)
 
 
 def _finite(value: float | None) -> float | None:
@@ -292,13 +309,14 @@ def load_columns(as_of: datetime | None = None) -> list[Column]:
 
 
 def load_models(viewer: AbstractBaseUser | AnonymousUser | None,
-                as_of: datetime | None = None, *, public_only: bool = False) -> list[dict]:
-    """The models ``viewer`` sees with their latest version as of ``as_of`` (two queries)."""
+                as_of: datetime | None = None, *, private_only: bool = False) -> list[dict]:
+    """The models ``viewer`` sees with their latest version as of ``as_of`` (two queries);
+    only the private ones with ``private_only``."""
     from brainmark.platform.leaderboard.models import Model, ModelVersion
 
     models = Model.objects.filter(visible_models_filter(viewer))
-    if public_only:
-        models = models.filter(public=True)
+    if private_only:
+        models = models.filter(public=False)
     if as_of is not None:
         models = models.filter(created__lte=as_of)
     by_id = {

@@ -29,6 +29,7 @@ from brainmark.platform.leaderboard.board import (
     board_from_dict,
     board_to_dict,
     build_board,
+    with_private_rows,
 )
 from brainmark.platform.leaderboard.models import BoardKey, BoardSnapshot, Model
 
@@ -104,13 +105,24 @@ def _stored_public_board(key: str) -> Board:
 def board_for(
     viewer: Any, *, as_of: datetime | None = None, excluded: Collection[str] = ()
 ) -> tuple[Board, str | None]:
-    """The board ``viewer`` sees, and the key it is kept under (None when computed live).
+    """The board ``viewer`` sees, and the key it is kept under (None when it holds private
+    rows, which are never kept).
 
     The public board of today, with nothing excluded, comes from :class:`BoardSnapshot`;
     other public boards (as of a date, custom aggregation) are kept in this process only.
+    A viewer who sees private models (their owner, staff) gets the public board plus those
+    models' rows, read for this request.
     """
+    public, key = public_board(as_of=as_of, excluded=excluded)
     if sees_private_models(viewer):
-        return build_board(viewer, as_of=as_of, excluded=excluded), None
+        return with_private_rows(public, viewer), None
+    return public, key
+
+
+def public_board(
+    *, as_of: datetime | None = None, excluded: Collection[str] = ()
+) -> tuple[Board, str | None]:
+    """The board of the public models, and the key it is kept under (None: not kept)."""
     key = current_key()
     excluded = frozenset(excluded)
     if key is None:
