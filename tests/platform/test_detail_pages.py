@@ -399,7 +399,8 @@ def test_compare_shows_hand_computed_differences_and_a_scatter_plot(board_rows):
     texts = svg_texts(svg)
     assert "alpha (ceiled score)" in texts and "beta (ceiled score)" in texts
     assert svg.find(f".//{SVG}line[@class='diagonal']") is not None
-    points = [c.find(f"{SVG}title").text for c in svg.iter(f"{SVG}circle")]
+    points = [c.find(f"{SVG}title").text for c in svg.iter(f"{SVG}circle")
+              if c.find(f"{SVG}title") is not None]  # the legend's circles have no title
     assert sorted(points) == [
         "V1.one: alpha (ceiled score) 0.6, beta (ceiled score) 0.3",
         "V1.two: alpha (ceiled score) 0.4, beta (ceiled score) 0.5",
@@ -431,8 +432,8 @@ def test_compare_form_refuses_bad_choices(board_rows, people):
 
 
 def test_model_page_queries_do_not_grow_with_models_and_benchmarks(board_rows, people):
-    """Ada owns a private model, so her board is built live on every request (no stored
-    board): the count covers building it and everything the pages add."""
+    """Ada owns a private model, so her board is built from the tables on every request:
+    the count covers building it and everything the pages add."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -449,7 +450,10 @@ def test_model_page_queries_do_not_grow_with_models_and_benchmarks(board_rows, p
     def queries(path: str) -> int:
         with CaptureQueriesContext(connection) as captured:
             assert viewer.get(path).status_code == 200
-        return len(captured)
+        # Reads only: storing the public board is an INSERT the first time and an UPDATE
+        # later, with savepoints around either (the board's own business, not growth).
+        return sum(1 for query in captured.captured_queries
+                   if query["sql"].lstrip().upper().startswith("SELECT"))
 
     before = {path: queries(path) for path in
               ("/models/alpha/", "/benchmarks/V1.one/", "/compare/?a=alpha&b=beta")}

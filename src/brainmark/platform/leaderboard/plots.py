@@ -78,7 +78,11 @@ def _ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 
 def _svg(width: float, height: float, title: str, body: list[str]) -> str:
-    """The document around ``body``: a titled, labelled image for screen readers too."""
+    """The document around ``body``: a titled, labelled image for screen readers too.
+
+    Widened (the drawing stays left) when the title would not fit: about 9 px a character
+    at the title's 14 px, bold."""
+    width = max(width, 9.0 * len(title) + 24)
     return "".join([
         f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" role="img" '
         f'viewBox="0 0 {_number(width)} {_number(height)}" width="{_number(width)}" '
@@ -264,7 +268,7 @@ def scatter(points: Sequence[Point], *, title: str, x_label: str, y_label: str) 
     """Two models' values, one point per benchmark, with the diagonal where they are equal:
     points above it are benchmarks where the model on the y axis is higher."""
     left, top, side = 64.0, 36.0, 320.0
-    width, height = left + side + 24, top + side + 52
+    width, height = left + side + 200, top + side + 52
     low, high = _domain([number for point in points for number in (point.x, point.y)])
 
     def x_scale(value: float) -> float:
@@ -280,6 +284,15 @@ def scatter(points: Sequence[Point], *, title: str, x_label: str, y_label: str) 
                 f'y1="{_number(y_scale(low))}" x2="{_number(x_scale(high))}" '
                 f'y2="{_number(y_scale(high))}" stroke="#8a939c" stroke-dasharray="4 3">'
                 f"<title>equal scores</title></line>")
+    for index, (colour, text) in enumerate(((OTHER_COLOUR, "above the diagonal:"),
+                                            (None, "higher on the y axis"),
+                                            (MODEL_COLOUR, "on or below it:"),
+                                            (None, "higher or equal on the x axis"))):
+        y = top + 12 + 16 * index
+        if colour:
+            body.append(_circle(left + side + 20, y - 4, colour, r=4))
+        body.append(f'<text x="{_number(left + side + 30)}" y="{_number(y)}" '
+                    f'fill="#5b6570">{text}</text>')
     for point in points:
         tip = f"{point.label}: {x_label} {_label(point.x)}, {y_label} {_label(point.y)}"
         colour = OTHER_COLOUR if point.y > point.x else MODEL_COLOUR
