@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from brainmark.platform.accounts.models import ApiToken
+from brainmark.platform.accounts.models import ApiToken, PendingActivation
 
 
 @admin.register(ApiToken)
@@ -11,6 +11,18 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_filter = ("revoked",)
     search_fields = ("name", "user__username", "user__email")
     readonly_fields = ("user", "name", "token_hash", "created", "last_used")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(PendingActivation)
+class PendingActivationAdmin(admin.ModelAdmin):
+    """Sign-ups awaiting their activation link; deleting a row stops self-activation."""
+
+    list_display = ("user", "created")
+    search_fields = ("user__username", "user__email")
+    readonly_fields = ("user", "created")
 
     def has_add_permission(self, request) -> bool:
         return False
