@@ -476,3 +476,25 @@ def test_model_page_queries_do_not_grow_with_models_and_benchmarks(board_rows, p
                              record={"x": 1})
     after = {path: queries(path) for path in before}
     assert after == before
+
+
+# ---------------------------------------------------------------------------------------
+# Text from plugins and users is shown as text
+
+
+def test_metadata_and_error_texts_are_escaped(board_rows):
+    from brainmark.platform.leaderboard.models import BenchmarkVersion, Model, Score
+
+    Model.objects.filter(identifier="alpha").update(
+        metadata={"note": "<script>alert('model')</script>"})
+    Score.objects.filter(pk=board_rows["gamma_two"].pk).update(comment="<b>boom</b> & more")
+    BenchmarkVersion.objects.filter(benchmark_type__identifier="V1.one", version=2).update(
+        metadata={"description": "<img src=x onerror=alert(1)>"})
+    model = client_for().get("/models/alpha/").content.decode()
+    assert "<script>alert" not in model and "&lt;script&gt;alert(" in model
+    gamma = client_for().get("/models/gamma/").content.decode()
+    assert "<b>boom</b>" not in gamma and "&lt;b&gt;boom&lt;/b&gt; &amp; more" in gamma
+    benchmark = client_for().get("/benchmarks/V1.two/").content.decode()
+    assert "<b>boom</b>" not in benchmark and "&lt;b&gt;boom&lt;/b&gt;" in benchmark
+    described = client_for().get("/benchmarks/V1.one/").content.decode()
+    assert "<img src=x" not in described and "&lt;img src=x" in described

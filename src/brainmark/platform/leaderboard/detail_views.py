@@ -4,7 +4,7 @@ Every value, node aggregate, rank, best and median shown here comes from the one
 :class:`~brainmark.platform.leaderboard.board.Board` built per request, so these pages agree
 with the leaderboard and never average or rank on their own. What the board does not hold
 (errors, raw scores, ceilings used, layer commitments, older versions, metadata) comes from
-a few queries with ``select_related``, never one query per score.
+a few queries (value lists, ``select_related``), never one query per score.
 
 Who sees what: a private model's page, scores and records are for its owner and staff
 only (404 for anyone else, as if it did not exist); a withdrawn model's page says so, and
