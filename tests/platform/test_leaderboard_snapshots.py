@@ -137,3 +137,26 @@ def test_public_board_plus_private_rows_equals_the_viewers_board(database):
             assert key is None
             assert board == build_board(viewer, **options)
             assert "gamma" in {row.model for row in board.rows}
+
+
+def test_a_committed_write_refreshes_the_stored_board(synthetic):
+    import json
+
+    from django.test import TestCase
+
+    from brainmark.platform.leaderboard.models import BoardSnapshot, Score
+    from brainmark.platform.leaderboard.snapshots import current_key, refresh_public_board
+
+    score = Score.objects.filter(ceiled__isnull=False,
+                                 model_version__model__public=True).first()
+    with TestCase.captureOnCommitCallbacks(execute=True) as callbacks:
+        score.ceiled = 0.123456789
+        score.save()
+    assert callbacks  # the save asked for a refresh once committed
+    stored = BoardSnapshot.objects.get(name="public-board")
+    assert stored.key == current_key()
+    payload = json.loads(stored.payload)
+    names = [column[0] for column in payload["columns"]]
+    row = next(r for r in payload["rows"] if r[3] == score.model_version_id)
+    assert row[6][names.index(score.benchmark_version.benchmark_type.identifier)] == 0.123456789
+    assert refresh_public_board() is False  # already current

@@ -16,13 +16,14 @@ computed live, never stored.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, TypeVar
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from brainmark.platform.leaderboard.board import (
     Board,
@@ -34,6 +35,7 @@ from brainmark.platform.leaderboard.board import (
 from brainmark.platform.leaderboard.models import BoardKey, BoardSnapshot, Model
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 #: How many boards and derived payloads each process keeps.
 MEMO_SIZE = 48
@@ -133,3 +135,48 @@ def public_board(
     return memoized(
         key, name, lambda: build_board(None, as_of=as_of, excluded=excluded)
     ), key
+
+
+def refresh_public_board() -> bool:
+    """Compute and store today's public board now, unless the stored one is current.
+
+    Called after a write commits (see :func:`connect_refresh`), so the next reader finds the
+    board ready instead of computing it. Returns whether it computed. Correctness never
+    depends on it: a write that bypasses it (a bulk update, raw SQL) still changes the key,
+    and the next reader recomputes.
+    """
+    key = current_key()
+    if key is None or BoardSnapshot.objects.filter(name=PUBLIC_BOARD, key=key).exists():
+        return False
+    board = _stored_public_board(key)
+    with _lock:
+        _memo[(connection.settings_dict.get("NAME"), key, ("board",))] = board
+    return True
+
+
+def _refresh_after_commit(**kwargs: Any) -> None:
+    def refresh() -> None:
+        try:
+            refresh_public_board()
+        except DatabaseError:
+            logger.exception("Could not refresh the stored leaderboard; readers recompute it.")
+
+    transaction.on_commit(refresh)
+
+
+def connect_refresh() -> None:
+    """Refresh the stored public board after every committed save or delete of a model,
+    version, benchmark type or score (``LeaderboardConfig.ready``)."""
+    from django.db.models.signals import post_delete, post_save
+
+    from brainmark.platform.leaderboard.models import (
+        BenchmarkType,
+        BenchmarkVersion,
+        ModelVersion,
+        Score,
+    )
+
+    for kind in (Model, ModelVersion, BenchmarkType, BenchmarkVersion, Score):
+        for signal in (post_save, post_delete):
+            signal.connect(_refresh_after_commit, sender=kind,
+                           dispatch_uid=f"leaderboard-refresh-{kind.__name__}-{signal}")
