@@ -498,3 +498,21 @@ def test_metadata_and_error_texts_are_escaped(board_rows):
     assert "<b>boom</b>" not in benchmark and "&lt;b&gt;boom&lt;/b&gt;" in benchmark
     described = client_for().get("/benchmarks/V1.one/").content.decode()
     assert "<img src=x" not in described and "&lt;img src=x" in described
+
+
+def test_unpublished_benchmark_is_404_except_to_staff(board_rows, people):
+    from brainmark.platform.leaderboard.models import BenchmarkType, BenchmarkVersion
+
+    v1 = BenchmarkType.objects.get(identifier="V1")
+    draft = BenchmarkType.objects.create(identifier="V1.draft", parent=v1)
+    BenchmarkVersion.objects.create(benchmark_type=draft, version=1, ceiling=0.9, public=False)
+    assert client_for().get("/benchmarks/V1.draft/").status_code == 404
+    assert client_for(people["ada"]).get("/benchmarks/V1.draft/").status_code == 404
+    staff = client_for(people["staff"]).get("/benchmarks/V1.draft/")
+    assert staff.status_code == 200
+    html = staff.content.decode()
+    assert "unpublished" in html and "not on the leaderboard" in html
+    # The V1 node's page lists it to staff only (as off the leaderboard).
+    node = "/benchmarks/V1/"
+    assert 'href="/benchmarks/V1.draft/"' not in client_for().get(node).content.decode()
+    assert 'href="/benchmarks/V1.draft/"' in client_for(people["staff"]).get(node).content.decode()

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from django import forms
-from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.html import escape
@@ -386,9 +386,12 @@ def benchmark_page(request: HttpRequest, identifier: str) -> HttpResponse:
                     .order_by("-version"))
     if not staff:
         versions = [version for version in versions if version.public]
-    children = list(benchmark.children.all())
-    if not staff:
-        children = [child for child in children if child.visible]
+    children = list(benchmark.children.annotate(published=Exists(
+        BenchmarkVersion.objects.filter(benchmark_type=OuterRef("pk"), public=True)
+    )))
+    if not staff:  # Others see the nodes and the published, visible benchmarks.
+        children = [child for child in children
+                    if child.visible and (child.published or child.identifier in TREE)]
     if not versions and not children and not staff:
         raise Http404(f"No published benchmark named {identifier!r}.")
 
