@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Path, Router, Schema
@@ -93,6 +93,13 @@ class ErrorOut(Schema):
     detail: str
 
 
+class ValidationErrorOut(Schema):
+    """The request did not validate (e.g. an id that is not a positive integer): one entry
+    per problem, saying where (``loc``) and what (``msg``)."""
+
+    detail: list[dict[str, Any]]
+
+
 def _summary(submission: Submission) -> dict:
     return {
         "id": submission.pk,
@@ -112,7 +119,8 @@ def list_submissions(request: HttpRequest) -> list[dict]:
 
 
 @router.get(
-    "/{submission_id}", response={200: SubmissionDetail, 401: ErrorOut, 404: ErrorOut},
+    "/{submission_id}",
+    response={200: SubmissionDetail, 401: ErrorOut, 404: ErrorOut, 422: ValidationErrorOut},
     auth=AUTH,
 )
 def get_submission(
