@@ -356,34 +356,63 @@ def test_an_assembly_uploaded_through_the_api_loads_with_the_snippet(
 ):
     from brainmark.data import open_store
 
+    stimuli = packaged["stimuli"]
+    answers = {}
+    for kind, path in (("stimulus_csv", stimuli["csv_path"]),
+                       ("stimulus_zip", stimuli["zip_path"])):
+        answer = post_api(api, path, kind, "Upload2026", sha1(path.read_bytes()))
+        assert answer.status_code == 201, answer.content
+        answers[kind] = answer.json()
     record = packaged["assembly"]
     data = record["path"].read_bytes()
     answer = post_api(api, record["path"], "assembly", "Upload2026.IT", sha1(data))
     assert answer.status_code == 201, answer.content
     body = answer.json()
-    (row,) = rows()
+    row = next(row for row in rows() if row.kind == "assembly")
     assert body["id"] == row.pk
     assert body["sha1"] == sha1(data) == row.sha1
     assert body["size"] == len(data) == row.size
     assert body["kind"] == "assembly"
     assert body["file_name"] == "assy_Upload2026.IT.nc"
     assert body["key"] == f"uploads/{user.pk}/Upload2026.IT/assy_Upload2026.IT.nc"
+    # Read from the file: the stimulus set and class package_data_assembly_locally recorded.
+    assert body["details"] == {"stimulus_set_identifier": "Upload2026",
+                               "class": "NeuroidAssembly"}
     store = open_store(body["location"])
     assert store.versions(body["file_name"]) == [body["version_id"]] == [row.version_id]
     assert f"sha1='{body['sha1']}'" in body["snippet"]
     assert f"version_id='{body['version_id']}'" in body["snippet"]
+    assert "stimulus_set_registry.load('Upload2026')" in body["snippet"]
     assert list(upload_tmp.iterdir()) == []
+    # The data plugin: the stimulus set's snippet (complete once the ZIP is in) and the
+    # assembly's, pasted one after the other.
     output = run_snippet(
-        body["snippet"],
+        answers["stimulus_zip"]["snippet"] + "\n" + body["snippet"],
         "a = load_upload2026_it()\nimport json\n"
         "print(json.dumps({'values': a.values.tolist(), 'ids': list(a['stimulus_id'].values),"
-        " 'class': type(a).__name__}))",
+        " 'objects': list(a['object_name'].values), 'class': type(a).__name__,"
+        " 'stimuli': len(a.attrs['stimulus_set'])}))",
         tmp_path,
     )
     loaded = json.loads(output)
     assert loaded["class"] == "NeuroidAssembly"
     assert loaded["ids"] == ["s0", "s1", "s2", "s3"]
+    assert loaded["objects"] == ["car", "dog", "car", "dog"]  # Joined from the stimulus set.
+    assert loaded["stimuli"] == 4
     np.testing.assert_array_equal(np.array(loaded["values"]), packaged["values"])
+
+
+def test_an_assembly_packaged_under_another_identifier_is_refused(
+    api, store_root, upload_tmp, packaged
+):
+    path = packaged["assembly"]["path"]
+    answer = post_api(api, path, "assembly", "Upload2026.V4", sha1(path.read_bytes()))
+    assert answer.status_code == 400
+    assert answer.json()["detail"] == (
+        "assy_Upload2026.IT.nc was packaged as assembly 'Upload2026.IT', not 'Upload2026.V4': "
+        "upload it as 'Upload2026.IT', or package it again under the identifier you mean."
+    )
+    assert_refused_and_nothing_kept(store_root, upload_tmp)
 
 
 def test_weights_uploaded_twice_are_two_versions_each_loadable(
@@ -442,9 +471,8 @@ def test_the_openapi_description_names_the_form_and_the_answers(database):
     assert {"201", "400", "413"} <= set(operation["responses"])
     created = operation["responses"]["201"]["content"]["application/json"]["schema"]["$ref"]
     fields = schema["components"]["schemas"][created.rsplit("/", 1)[-1]]["properties"]
-    assert {"identifier", "key", "location", "sha1", "version_id", "size", "snippet"} <= set(
-        fields
-    )
+    assert {"identifier", "key", "location", "sha1", "version_id", "size", "snippet",
+            "details"} <= set(fields)
 
 
 # --- refusals -------------------------------------------------------------------------------

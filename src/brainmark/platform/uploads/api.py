@@ -45,6 +45,7 @@ class DataPackageOut(Schema):
     version_id: str
     size: int
     created: datetime
+    details: dict[str, str]
     snippet: str
 
 

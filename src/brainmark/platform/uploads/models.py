@@ -46,6 +46,11 @@ class DataPackage(models.Model):
         "the key's last part inside it.",
     )
     sha1 = models.CharField(max_length=40, validators=[sha1_validator])
+    details = models.JSONField(
+        default=dict, blank=True,
+        help_text="What the upload read from the file's content, e.g. an assembly's "
+        "stimulus_set_identifier and class.",
+    )
     version_id = models.CharField(max_length=200, help_text="The store's version of the key.")
     size = models.BigIntegerField(help_text="Bytes.")
     created = models.DateTimeField(auto_now_add=True)

@@ -35,6 +35,8 @@ UPLOAD_PREFIX = "uploads"
 FORM_OVERHEAD_BYTES = 64 << 10
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 CLASSIC_NETCDF_SIGNATURES = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
+# The attribute package_data_assembly_locally writes on an assembly's variable.
+PACKAGED_CLASS_ATTRIBUTE = "brainmark_class"
 _READ_CHUNK = 1 << 20
 # What the identifier names, for the library's identifier rule and its messages.
 _IDENTIFIER_KINDS = {
@@ -143,16 +145,18 @@ def upload_folder(user: Any, identifier: str) -> str:
 # --- content checks -------------------------------------------------------------------------
 
 
-def check_content(kind: str, path: Path, name: str) -> None:
-    """Refuse a file whose bytes are not what ``kind`` says, whatever its name."""
+def check_content(kind: str, path: Path, name: str, identifier: str) -> dict[str, str]:
+    """Refuse a file whose bytes are not what ``kind`` says, whatever its name; return what
+    its content records that the snippet uses (an assembly's stimulus set and class)."""
     kind = UploadKind(kind)
     if kind == UploadKind.STIMULUS_CSV:
         _check_stimulus_csv(path, name)
     elif kind == UploadKind.STIMULUS_ZIP:
         _check_zip(path, name)
     elif kind == UploadKind.ASSEMBLY:
-        _check_netcdf(path, name)
+        return _check_netcdf(path, name, identifier)
     # Weights: any bytes; the SHA1 is their check.
+    return {}
 
 
 def _check_stimulus_csv(path: Path, name: str) -> None:
@@ -252,9 +256,10 @@ def _check_zip(path: Path, name: str) -> None:
         raise UploadError(f"{name} is a ZIP archive without files.")
 
 
-def _check_netcdf(path: Path, name: str) -> None:
+def _check_netcdf(path: Path, name: str, identifier: str) -> dict[str, str]:
     """A netCDF-4 (HDF5) file that opens as netCDF and holds a variable: what the library's
-    assembly reader (h5netcdf) reads."""
+    assembly reader (h5netcdf) reads. A file packaged by the library records the assembly's
+    identifier (which must be the one it is uploaded as), its stimulus set and its class."""
     with open(path, "rb") as handle:
         head = handle.read(8)
     if head[:4] in CLASSIC_NETCDF_SIGNATURES:
@@ -271,9 +276,11 @@ def _check_netcdf(path: Path, name: str) -> None:
 
     try:
         with h5netcdf.File(path, "r") as dataset:
-            variables = [
-                variable for variable in dataset.variables if variable not in dataset.dimensions
-            ]
+            variables = {
+                variable_name: dict(variable.attrs)
+                for variable_name, variable in dataset.variables.items()
+                if variable_name not in dataset.dimensions
+            }
     except Exception as error:  # h5py raises several types for broken files.
         raise UploadError(
             f"{name} has the HDF5 signature but does not open as netCDF: "
@@ -281,6 +288,21 @@ def _check_netcdf(path: Path, name: str) -> None:
         ) from None
     if not variables:
         raise UploadError(f"{name} opens as netCDF but holds no data variable.")
+    recorded = next(
+        (attrs for attrs in variables.values() if PACKAGED_CLASS_ATTRIBUTE in attrs), {}
+    )
+    packaged_as = recorded.get("identifier")
+    if isinstance(packaged_as, str) and packaged_as != identifier:
+        raise UploadError(
+            f"{name} was packaged as assembly {packaged_as!r}, not {identifier!r}: upload it "
+            f"as {packaged_as!r}, or package it again under the identifier you mean."
+        )
+    return {
+        key: value for key, value in (
+            ("stimulus_set_identifier", recorded.get("stimulus_set_identifier")),
+            ("class", recorded.get(PACKAGED_CLASS_ATTRIBUTE)),
+        ) if isinstance(value, str) and value
+    }
 
 
 # --- storing --------------------------------------------------------------------------------
@@ -313,7 +335,7 @@ def store_upload(
             f"compute it again ('sha1sum {uploaded_name}') and upload the file that has it. "
             f"Nothing was stored."
         )
-    check_content(kind, path, uploaded_name)
+    details = check_content(kind, path, uploaded_name, identifier)
     used, quota = remaining_quota(user)
     if used + size > quota:
         raise UploadError(quota_message(used, quota, size), status=413)
@@ -344,6 +366,7 @@ def store_upload(
             sha1=sha1,
             version_id=version_id,
             size=size,
+            details=details,
         )
 
 
@@ -433,9 +456,17 @@ def _stimulus_set_snippet(package: DataPackage, others: Iterable[DataPackage] | 
 
 def _assembly_snippet(package: DataPackage) -> str:
     name = _python_name(package.identifier)
+    stimulus_set = (package.details or {}).get("stimulus_set_identifier")
+    # The stimulus set the file records: the loader checks the assembly's ids against it
+    # and adds its metadata to the presentations, as the built-in data plugins do.
+    joined = (
+        [f"        stimulus_set_loader=lambda: stimulus_set_registry.load({stimulus_set!r}),"]
+        if stimulus_set else []
+    )
+    registries = "data_registry, stimulus_set_registry" if stimulus_set else "data_registry"
     return "\n".join([
         "from brainmark.data import load_assembly_from_store",
-        "from brainmark.registry import data_registry",
+        f"from brainmark.registry import {registries}",
         "",
         f"{name.upper()}_BUCKET = {package.location!r}",
         "",
@@ -446,7 +477,7 @@ def _assembly_snippet(package: DataPackage) -> str:
         f"        {name.upper()}_BUCKET,",
         f"        sha1={package.sha1!r},",
         f"        version_id={package.version_id!r},",
-        "        # stimulus_set_loader=<the loader of its stimulus set>,",
+        *joined,
         "    )",
         "",
         "",
@@ -467,7 +498,7 @@ def _weights_snippet(package: DataPackage) -> str:
         "    return fetch_file(",
         f"        {name.upper()}_WEIGHTS,",
         f"        {package.file_name!r},",
-        f"        {package.sha1!r},",
+        f"        sha1={package.sha1!r},",
         f"        version_id={package.version_id!r},",
         f"        identifier={package.identifier!r},",
         "    )",
@@ -493,6 +524,7 @@ def package_summary(
         "version_id": package.version_id,
         "size": package.size,
         "created": package.created,
+        "details": package.details or {},
         "snippet": registration_snippet(package, others),
     }
 
