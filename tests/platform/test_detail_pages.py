@@ -121,9 +121,15 @@ def board_rows(people):
         benchmark_type=one, version=2, ceiling=0.8, ceiling_error=0.02, public=True,
         license="CC-BY-4.0",
         bibtex="@article{one2020,\n  title={One V1 benchmark},\n  year={2020}\n}",
-        metadata={"description": "Responses of V1 neurons to gratings.", "metric": "pls",
-                  "stimuli": {"count": 450, "kind": "gratings"}, "species": "macaque",
-                  "region": "V1", "subjects": None},
+        metadata={  # the shape brainmark sync writes; "subjects" unknown here
+            "description": "Responses of V1 neurons to *gratings*.\n\n- drifting\n- static",
+            "parent": "V1", "visual_degrees": 4.0,
+            "metric": {"identifier": "pls", "description": "Partial least squares."},
+            "data": {"stimulus_set": "one2020", "stimuli": 450, "subjects": None,
+                     "region": "V1", "species": "macaque",
+                     "identifiers": ["one2020.V1", "one2020.V1b"]},
+            "reference_url": "https://doi.org/10.0/one",
+        },
     )
     two_v1 = BenchmarkVersion.objects.create(benchmark_type=two, version=1, ceiling=0.5,
                                              public=True)
@@ -338,10 +344,17 @@ def test_benchmark_page_ranks_public_models_and_describes_the_benchmark(board_ro
     assert [ranking[m]["rank"] for m in ranking] == ["1", "2", "3"]
     assert [ranking[m]["value"] for m in ranking] == ["0.900", "0.600", "0.300"]
     assert 'href="/models/gamma/"' in html
-    assert "Responses of V1 neurons to gratings." in html
-    assert "0.8000 ± 0.0200" in html  # ceiling ± ceiling_error of version 2
-    assert "CC-BY-4.0" in html and "macaque" in html and "gratings" in html
+    # The description is Markdown; the data description shows the keys that exist.
+    assert "Responses of V1 neurons to <em>gratings</em>." in html
+    assert "<li>drifting</li>" in html
+    assert '<h2 class="section">Metric</h2>' in html and "Partial least squares." in html
+    assert "<dt>stimulus set</dt><dd>one2020</dd>" in html
+    assert "<dt>stimuli</dt><dd>450</dd>" in html and "<dd>macaque</dd>" in html
+    assert "<dd>one2020.V1, one2020.V1b</dd>" in html
+    assert 'href="https://doi.org/10.0/one"' in html
     assert "subjects" not in html  # an empty key is left out, not rendered as None
+    assert "0.8000 ± 0.0200" in html  # ceiling ± ceiling_error of version 2
+    assert "CC-BY-4.0" in html
     assert re.search(r'<pre id="bibtex">@article\{one2020,', html)
     assert 'data-copy="bibtex"' in html
     versions = html[html.index('id="versions"'):]

@@ -189,3 +189,40 @@ def compare_table(a: str, b: str, lines: Iterable[CompareLine]) -> SafeString:
         )
     parts.append("</tbody></table>")
     return mark_safe("".join(parts))
+
+
+def _definition_value(value: object) -> str:
+    """One value of a metadata mapping as HTML: a nested mapping as a nested list, a list
+    of plain values joined by commas, a web address as a link, text with line breaks as a
+    pre-wrapped block; everything escaped."""
+    if isinstance(value, dict):
+        return definition_list(value)
+    if isinstance(value, list | tuple):
+        if all(not isinstance(item, dict | list | tuple) for item in value):
+            return escape(", ".join(str(item) for item in value))
+        return "".join(f"<div>{_definition_value(item)}</div>" for item in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value)
+    if isinstance(value, str) and text.startswith(("https://", "http://")) and " " not in text:
+        return f'<a href="{escape(text)}" rel="nofollow noopener">{escape(text)}</a>'
+    if "\n" in text:
+        return f'<div class="multiline">{escape(text)}</div>'
+    return escape(text)
+
+
+def _empty(value: object) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def definition_list(mapping: object) -> SafeString:
+    """Whatever keys a metadata mapping holds, as a ``<dl>`` (empty values left out, so a
+    key a plugin does not fill is simply absent). Keys read as words: ``stimulus_set`` ->
+    "stimulus set"."""
+    if not isinstance(mapping, dict):
+        return mark_safe("" if _empty(mapping) else _definition_value(mapping))
+    items = [
+        f"<dt>{escape(str(key).replace('_', ' '))}</dt><dd>{_definition_value(value)}</dd>"
+        for key, value in mapping.items() if not _empty(value)
+    ]
+    return mark_safe(f'<dl class="metadata">{"".join(items)}</dl>' if items else "")

@@ -13,7 +13,7 @@ its scores stay visible to its owner and staff.
 
 from __future__ import annotations
 
-import json
+import functools
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -44,6 +44,7 @@ from brainmark.platform.leaderboard.models import (
     Score,
 )
 from brainmark.platform.leaderboard.snapshots import board_for, memoized
+from brainmark.platform.site.guides import render_markdown
 
 # ---------------------------------------------------------------------------------------
 # Who may see a model
@@ -156,10 +157,11 @@ class ModelLine:
 
     @property
     def ceiling(self) -> float | None:
-        """The ceiling used for this score, else the benchmark version's current one."""
-        if self.score is not None and self.score.ceiling is not None:
-            return self.score.ceiling
-        return self.column.ceiling
+        """The ceiling this score used (the benchmark version's when the row has none);
+        None without a score."""
+        if self.score is None:
+            return None
+        return self.score.ceiling if self.score.ceiling is not None else self.column.ceiling
 
 
 @dataclass(frozen=True)
@@ -294,7 +296,11 @@ def model_page(request: HttpRequest, identifier: str) -> HttpResponse:
         "public_count": sum(1 for board_row in board.rows if board_row.public),
         "commitments": layer_commitments(latest_scores.values()),
         "history": history,
-        "metadata": _definition_items(model.metadata),
+        "description": _description(model.metadata),
+        "metadata": detail_tables.definition_list(
+            {key: value for key, value in model.metadata.items() if key != "description"}
+            if isinstance(model.metadata, dict) else model.metadata
+        ),
         "plot": mark_safe(model_plot(model.identifier, lines)) if lines else "",
     })
 
@@ -348,21 +354,42 @@ class ChildLine:
     on_board: bool
 
 
-def _definition_items(metadata: Any) -> list[tuple[str, str, bool]]:
-    """A JSON object as (label, text, preformatted) items for a definition list: whatever
-    keys exist, in order, nested values as indented JSON."""
-    if not isinstance(metadata, dict):
-        return [("metadata", json.dumps(metadata, indent=2), True)] if metadata else []
-    items = []
-    for key, value in metadata.items():
-        if value is None or value == "" or value == [] or value == {}:
-            continue
-        label = str(key).replace("_", " ")
-        if isinstance(value, dict | list):
-            items.append((label, json.dumps(value, indent=2, sort_keys=True), True))
-        else:
-            items.append((label, str(value), False))
-    return items
+#: The parts of a benchmark version's metadata shown under their own heading, in order.
+METADATA_SECTIONS = (("metric", "Metric"), ("ceiler", "Ceiling"), ("data", "Data"))
+
+
+@functools.lru_cache(maxsize=256)
+def description_html(text: str) -> str:
+    """A plugin's description (Markdown, as the plugins write their docstrings) as HTML,
+    raw HTML escaped and unsafe links dropped, by the guides' converter."""
+    return render_markdown(text)[0]
+
+
+def _description(metadata: Any) -> str:
+    """The ``description`` a plugin wrote into its metadata, as HTML ("" when none)."""
+    text = metadata.get("description") if isinstance(metadata, dict) else None
+    if not isinstance(text, str) or not text.strip():
+        return ""
+    return mark_safe(description_html(text))
+
+
+def metadata_sections(metadata: Any) -> list[tuple[str, str]]:
+    """A benchmark version's metadata as (heading, HTML) sections: metric, ceiling, data,
+    then whatever other keys exist; a missing key is simply left out."""
+    rest = dict(metadata) if isinstance(metadata, dict) else {"metadata": metadata}
+    rest.pop("description", None)
+    rest.pop("parent", None)  # shown with the facts, linked, as the node of the tree
+    sections = []
+    for key, heading in METADATA_SECTIONS:
+        value = rest.pop(key, None)
+        if value not in (None, "", {}, []):
+            html = detail_tables.definition_list(value)
+            sections.append((heading, html if isinstance(value, dict)
+                             else mark_safe(f"<p>{html}</p>")))
+    other = detail_tables.definition_list(rest)
+    if other:
+        sections.append(("More", other))
+    return sections
 
 
 def _ancestors(benchmark: BenchmarkType) -> list[BenchmarkType]:
@@ -403,9 +430,7 @@ def benchmark_page(request: HttpRequest, identifier: str) -> HttpResponse:
     if column is not None and column.is_benchmark:
         current = next((v for v in versions if v.pk == column.benchmark_version_id), current)
     values = board.column_values(identifier) if column is not None else []
-    metadata = dict(current.metadata) if current is not None and isinstance(
-        current.metadata, dict) else {}
-    description = metadata.pop("description", "")
+    metadata = current.metadata if current is not None else {}
     return render(request, "leaderboard/benchmark.html", {
         "benchmark": benchmark,
         "ancestors": _ancestors(benchmark),
@@ -413,8 +438,8 @@ def benchmark_page(request: HttpRequest, identifier: str) -> HttpResponse:
         "is_leaf": bool(versions) or (column is not None and column.is_benchmark),
         "current": current,
         "versions": versions,
-        "description": description,
-        "metadata": _definition_items(metadata),
+        "description": _description(metadata),
+        "sections": metadata_sections(metadata),
         "children": [
             ChildLine(child.identifier, child.identifier not in TREE,
                       stats.get(child.identifier, ColumnStats(0, None, None)),
