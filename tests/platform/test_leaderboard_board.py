@@ -186,3 +186,31 @@ def test_board_queries_do_not_grow_with_rows(rows):
     with CaptureQueriesContext(connection) as queries:
         build_board(rows["ada"])
     assert len(queries) <= 5
+
+
+def test_as_of_parsing_and_formatting():
+    from brainmark.platform.leaderboard.forms import BoardStateError, format_as_of, parse_as_of
+
+    assert parse_as_of("2026-05-01") == datetime(2026, 5, 1, 23, 59, 59, 999999, tzinfo=UTC)
+    assert format_as_of(parse_as_of("2026-05-01")) == "2026-05-01"
+    noon = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    assert parse_as_of("2026-05-01T12:00:00Z") == noon
+    assert parse_as_of("2026-05-01T12:00:00") == noon  # no zone: UTC
+    assert parse_as_of("2026-05-01T14:00:00+02:00") == noon
+    assert parse_as_of("2026-05-01T14:00:00 02:00") == noon  # '+' decoded to a space
+    assert format_as_of(noon) == "2026-05-01T12:00:00Z"
+    for text in ("yesterday", "2026-13-01", "9999-12-31T23:59:59-05:00"):
+        with pytest.raises(BoardStateError, match="as_of"):
+            parse_as_of(text)
+
+
+def test_model_filter_by_text_and_metadata():
+    from brainmark.platform.leaderboard.forms import matches
+
+    metadata = {"architecture": "ViT", "parameters": 86000000}
+    assert matches("vit-b16", metadata, "")
+    assert matches("vit-b16", metadata, "B16 architecture:vit")
+    assert matches("model-x", metadata, "vit")  # a metadata value
+    assert not matches("model-x", metadata, "architecture:resnet")
+    assert not matches("model-x", metadata, "family:vit")  # no such key
+    assert not matches("model-x", metadata, "vit convnext")  # every word must match

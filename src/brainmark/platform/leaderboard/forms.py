@@ -43,12 +43,13 @@ def parse_as_of(text: str) -> datetime:
             moment = datetime.fromisoformat(text)
         except ValueError:  # a '+' of the zone that a URL decoded into a space
             moment = datetime.fromisoformat(text[:-6] + text[-6:].replace(" ", "+"))
-    except ValueError:
+        moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         raise BoardStateError(
             f"as_of={text!r} is not a date (2026-05-01) or a date and time "
             f"(2026-05-01T12:00:00Z)."
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment
 
 
 class _StateForm(forms.Form):
