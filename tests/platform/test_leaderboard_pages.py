@@ -260,3 +260,16 @@ def test_page_queries_do_not_grow_with_models_or_benchmarks(database):
     small, large = counts[:3], counts[3:]
     assert [(u, c, w) for u, _, c, w in small] == [(u, c, w) for u, _, c, w in large]
     assert all(warm == 1 for _, _, _, warm in counts)  # the board key, nothing else
+
+
+def test_an_empty_leaderboard_says_how_to_fill_it(database):
+    from django.test import Client
+
+    from brainmark.platform.leaderboard import snapshots
+
+    snapshots.forget()
+    response = Client(HTTP_HOST="localhost").get("/")
+    assert response.status_code == 200
+    assert "brainmark sync --score" in response.content.decode()
+    assert Client(HTTP_HOST="localhost").get("/leaderboard.csv").content == \
+        b"rank,model,model_version\n"
