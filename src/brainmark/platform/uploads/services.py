@@ -76,15 +76,17 @@ def remaining_quota(user: Any) -> tuple[int, int]:
     return used_bytes(user), quota_bytes()
 
 
-def format_bytes(size: int) -> str:
-    """``'1.5 MB (1,500,000 bytes)'``: decimal units, as the quota is set, and the exact count."""
+def format_bytes(size: int, *, exact: bool = True) -> str:
+    """``'1.5 MB (1,500,000 bytes)'``: decimal units, as the quota is set, and (``exact``)
+    the byte count."""
     value, unit = float(size), "bytes"
     for name in ("kB", "MB", "GB", "TB"):
         if value < 1000:
             break
         value, unit = value / 1000, name
-    short = f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-    return short if unit == "bytes" else f"{short} ({size:,} bytes)"
+    if unit == "bytes":
+        return f"{size:,} bytes"
+    return f"{value:.1f} {unit}" + (f" ({size:,} bytes)" if exact else "")
 
 
 def quota_message(used: int, quota: int, size: int, *, at_least: bool = False) -> str:

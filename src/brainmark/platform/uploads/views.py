@@ -59,7 +59,7 @@ def _store(request: HttpRequest) -> HttpResponse:
                      status=error.status)
     messages.success(
         request,
-        f"Stored {package.file_name} ({format_bytes(package.size)}), SHA1 {package.sha1}, "
+        f"Stored {package.file_name}: {format_bytes(package.size)}, SHA1 {package.sha1}, "
         f"version {package.version_id}. Paste the snippet below into your plugin.",
     )
     return redirect("uploads:detail", pk=package.pk)
@@ -76,7 +76,10 @@ def _page(request: HttpRequest, form: UploadForm, *, error: str | None = None,
     context = {
         "form": form,
         "error": error,
-        "packages": uploads_of(request.user),
+        "packages": [
+            (package, format_bytes(package.size, exact=False))
+            for package in uploads_of(request.user)
+        ],
         "used": used,
         "quota": quota,
         "left": max(quota - used, 0),
