@@ -431,6 +431,8 @@ def test_compare_form_refuses_bad_choices(board_rows, people):
     assert page.status_code == 200 and '<select name="a"' in page.content.decode()
     same = client_for().get("/compare/?a=alpha&b=alpha").content.decode()
     assert "Choose two different models to compare." in same
+    missing = client_for().get("/compare/?a=alpha").content.decode()
+    assert "Model B: choose a model." in missing
     unknown = client_for().get("/compare/?a=alpha&b=zzz").content.decode()
     assert "Model B: no model named zzz is on the leaderboard." in unknown
     # A private model is unknown to others, and comparable for its owner.

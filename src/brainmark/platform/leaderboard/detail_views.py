@@ -495,9 +495,11 @@ class CompareForm(forms.Form):
         ]
         for name in ("a", "b"):
             self.fields[name].choices = choices
-            self.fields[name].error_messages["invalid_choice"] = (
-                f"Model {name.upper()}: no model named %(value)s is on the leaderboard."
-            )
+            self.fields[name].error_messages.update({
+                "invalid_choice":
+                    f"Model {name.upper()}: no model named %(value)s is on the leaderboard.",
+                "required": f"Model {name.upper()}: choose a model.",
+            })
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
