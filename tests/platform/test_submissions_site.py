@@ -106,7 +106,7 @@ def world():
 def _rows(html: str, section: str) -> list[list[str]]:
     """The text of each body row's cells in the table of ``<section id=section>``."""
     body = re.search(rf'<section id="{section}">(.*?)</section>', html, re.DOTALL).group(1)
-    rows = re.findall(r"<tr>(.*?)</tr>", body.split("<tbody>")[1], re.DOTALL)
+    rows = re.findall(r"<tr>(.*?)</tr>", body.split("<tbody")[1], re.DOTALL)
     return [
         [" ".join(unescape(re.sub(r"<[^>]+>", " ", cell)).split())
          for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)]
@@ -140,6 +140,9 @@ def test_the_owner_sees_kind_status_times_log_jobs_and_the_models_it_brought(wor
     models = re.search(r'<section id="models">(.*?)</section>', html, re.DOTALL).group(1)
     assert re.findall(r'href="([^"]+)"', models) == ["/models/alices-net/"]
     assert 'href="/benchmarks/Kiani2007.IT-rdm/"' in html
+    # In progress: the page follows it through the API (with the page's session).
+    assert f'data-api="/api/submissions/{submission.pk}"' in html
+    assert re.search(r'<script src="/static/submissions/live\.js"', html)
 
 
 def test_staff_see_any_submission_with_every_model_named(world):
@@ -168,6 +171,7 @@ def test_a_finished_submission_without_jobs_says_so(world):
     assert "Rejected" in html and "in progress" not in html
     assert "No scoring jobs." in html and "no benchmark registered" in html
     assert '<section id="models">' not in html
+    assert "live.js" not in html and "data-api" not in html  # a final status stays
 
 
 def test_the_list_shows_the_users_own_submissions_newest_first(world):
@@ -216,16 +220,16 @@ def test_the_api_gives_status_log_jobs_and_models_to_the_owner_only(world):
 
     assert answer.status_code == 200
     body = answer.json()
-    assert (body["id"], body["kind"], body["status"], body["final"], body["log"]) == (
-        submission.pk, "model", "scoring", False, LOG
-    )
+    assert (body["id"], body["kind"], body["status"], body["status_display"], body["final"],
+            body["log"]) == (submission.pk, "model", "scoring", "Scoring", False, LOG)
     assert [
         (job["id"], job["model"], job["model_version"], job["benchmark"],
-         job["benchmark_version"], job["status"], job["attempts"]) for job in body["jobs"]
+         job["benchmark_version"], job["status"], job["status_display"], job["attempts"])
+        for job in body["jobs"]
     ] == [
-        (jobs[0].pk, "alices-net", 2, "Coggan2024.V1-rdm", 1, "succeeded", 1),
-        (jobs[1].pk, "alices-net", 2, "Kiani2007.IT-rdm", 3, "running", 2),
-        (jobs[2].pk, None, 1, "Coggan2024.V1-rdm", 1, "queued", 0),
+        (jobs[0].pk, "alices-net", 2, "Coggan2024.V1-rdm", 1, "succeeded", "Succeeded", 1),
+        (jobs[1].pk, "alices-net", 2, "Kiani2007.IT-rdm", 3, "running", "Running", 2),
+        (jobs[2].pk, None, 1, "Coggan2024.V1-rdm", 1, "queued", "Queued", 0),
     ]
     assert body["models"] == [{"identifier": "alices-net", "version": 2}]
 

@@ -51,6 +51,7 @@ class SubmissionSummary(Schema):
     id: int
     kind: Kind
     status: Status
+    status_display: str
     final: bool
     created: datetime
     updated: datetime
@@ -66,6 +67,7 @@ class JobOut(Schema):
     benchmark: str
     benchmark_version: int
     status: JobState
+    status_display: str
     attempts: int
     created: datetime
     updated: datetime
@@ -105,6 +107,7 @@ def _summary(submission: Submission) -> dict:
         "id": submission.pk,
         "kind": submission.kind,
         "status": submission.status,
+        "status_display": submission.get_status_display(),
         "final": submission.status in Submission.FINAL_STATUSES,
         "created": submission.created,
         "updated": submission.updated,
