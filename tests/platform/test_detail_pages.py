@@ -303,6 +303,15 @@ def test_private_model_stays_out_of_the_medians_bests_and_ranks_its_owner_sees(
     assert rows["V1"]["best"] == "0.500"
     benchmark = client_for(people["bob"]).get("/benchmarks/V1.one/").content.decode()
     assert "delta" not in benchmark
+    # Ada sees her delta listed, unranked, and not counted in the distribution plot.
+    own = client_for(people["ada"]).get("/benchmarks/V1.one/").content.decode()
+    ranking = table_rows(own, "model")
+    assert list(ranking) == ["gamma", "alpha", "beta", "delta"]
+    assert [ranking[m]["rank"] for m in ranking] == ["1", "2", "3", "private"]
+    (svg,) = svgs(own)
+    bars = ["".join(rect.itertext()) for rect in svg.iter(f"{SVG}rect")
+            if rect.find(f"{SVG}title") is not None]
+    assert bars == ["1 model in [0.3, 0.4)", "1 model in [0.6, 0.7)", "1 model in [0.9, 1]"]
 
 
 def test_withdrawn_model_says_so_and_shows_scores_only_to_its_owner(board_rows, people):
