@@ -30,8 +30,6 @@ from html.parser import HTMLParser
 
 import pytest
 
-pytestmark = pytest.mark.db
-
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -193,6 +191,7 @@ def client_for(user=None):
 # Model page
 
 
+@pytest.mark.db
 def test_model_page_shows_hand_worked_values_ranks_medians_and_bests(board_rows):
     response = client_for().get("/models/alpha/")
     assert response.status_code == 200
@@ -213,6 +212,7 @@ def test_model_page_shows_hand_worked_values_ranks_medians_and_bests(board_rows)
         assert (rows[node]["median"], rows[node]["best"]) == ("0.450", "0.500")
 
 
+@pytest.mark.db
 def test_ranks_of_the_other_models(board_rows):
     beta = table_rows(client_for().get("/models/beta/").content.decode())
     gamma = table_rows(client_for().get("/models/gamma/").content.decode())
@@ -222,6 +222,7 @@ def test_ranks_of_the_other_models(board_rows):
     assert gamma["V1"]["value"] == "0.450"  # (0.9 + 0) / 2: the errored child counts 0
 
 
+@pytest.mark.db
 def test_errored_score_shows_its_text(board_rows):
     html = client_for().get("/models/gamma/").content.decode()
     rows = table_rows(html)
@@ -230,6 +231,7 @@ def test_errored_score_shows_its_text(board_rows):
     assert rows["V1.two"]["rank"] == "—"
 
 
+@pytest.mark.db
 def test_layer_commitment_metadata_license_and_built_in_owner(board_rows):
     html = client_for().get("/models/alpha/").content.decode()
     assert "features.2" in html
@@ -237,6 +239,7 @@ def test_layer_commitment_metadata_license_and_built_in_owner(board_rows):
     assert "built-in" in html
 
 
+@pytest.mark.db
 def test_version_history_lists_both_versions_and_the_old_score(board_rows):
     html = client_for().get("/models/alpha/").content.decode()
     assert 'id="version-1"' in html and 'id="version-2"' in html
@@ -245,6 +248,7 @@ def test_version_history_lists_both_versions_and_the_old_score(board_rows):
     assert "0.550" in old_version  # version 1's score on V1.one v1 stays visible
 
 
+@pytest.mark.db
 def test_record_link_returns_the_stored_record(board_rows):
     score = board_rows["alpha_one"]
     url = f"/models/alpha/scores/{score.pk}.json"
@@ -260,6 +264,7 @@ def test_record_link_returns_the_stored_record(board_rows):
                             ).status_code == 404
 
 
+@pytest.mark.db
 def test_model_page_plot_is_well_formed_svg_with_axis_labels(board_rows):
     html = client_for().get("/models/alpha/").content.decode()
     (svg,) = svgs(html)
@@ -272,6 +277,7 @@ def test_model_page_plot_is_well_formed_svg_with_axis_labels(board_rows):
     assert "V1.one: best public model 0.9" in tips
 
 
+@pytest.mark.db
 def test_unknown_model_is_404(board_rows):
     assert client_for().get("/models/no-such-model/").status_code == 404
 
@@ -280,6 +286,7 @@ def test_unknown_model_is_404(board_rows):
 # Private and withdrawn models
 
 
+@pytest.mark.db
 def test_private_model_is_404_to_others_and_visible_to_its_owner_and_staff(board_rows, people):
     record = f"/models/delta/scores/{board_rows['delta_one'].pk}.json"
     for viewer in (None, people["bob"]):
@@ -294,6 +301,7 @@ def test_private_model_is_404_to_others_and_visible_to_its_owner_and_staff(board
         assert client_for(viewer).get(record).status_code == 200
 
 
+@pytest.mark.db
 def test_private_model_stays_out_of_the_medians_bests_and_ranks_its_owner_sees(
         board_rows, people):
     # Ada sees her private delta (0.95) on the board, yet alpha's numbers are unchanged.
@@ -314,6 +322,7 @@ def test_private_model_stays_out_of_the_medians_bests_and_ranks_its_owner_sees(
     assert bars == ["1 model in [0.3, 0.4)", "1 model in [0.6, 0.7)", "1 model in [0.9, 1]"]
 
 
+@pytest.mark.db
 def test_withdrawn_model_says_so_and_shows_scores_only_to_its_owner(board_rows, people):
     anonymous = client_for().get("/models/omega/")
     assert anonymous.status_code == 200
@@ -344,6 +353,7 @@ def test_withdrawn_model_says_so_and_shows_scores_only_to_its_owner(board_rows, 
 # Benchmark page
 
 
+@pytest.mark.db
 def test_benchmark_page_ranks_public_models_and_describes_the_benchmark(board_rows):
     response = client_for().get("/benchmarks/V1.one/")
     assert response.status_code == 200
@@ -370,6 +380,7 @@ def test_benchmark_page_ranks_public_models_and_describes_the_benchmark(board_ro
     assert "0.7000 ± 0.0500" in versions and "0.8000 ± 0.0200" in versions
 
 
+@pytest.mark.db
 def test_benchmark_page_shows_errored_and_unscored_models(board_rows):
     ranking = table_rows(client_for().get("/benchmarks/V1.two/").content.decode(), "model")
     assert list(ranking) == ["beta", "alpha", "gamma"]
@@ -377,6 +388,7 @@ def test_benchmark_page_shows_errored_and_unscored_models(board_rows):
     assert ranking["gamma"]["rank"] == "—"
 
 
+@pytest.mark.db
 def test_benchmark_histogram_counts_the_public_models(board_rows):
     (svg,) = svgs(client_for().get("/benchmarks/V1.one/").content.decode())
     texts = svg_texts(svg)
@@ -387,6 +399,7 @@ def test_benchmark_histogram_counts_the_public_models(board_rows):
     assert bars == ["1 model in [0.3, 0.4)", "1 model in [0.6, 0.7)", "1 model in [0.9, 1]"]
 
 
+@pytest.mark.db
 def test_inner_node_lists_children_and_ranks_on_its_aggregate(board_rows):
     html = client_for().get("/benchmarks/V1/").content.decode()
     assert 'href="/benchmarks/V1.one/"' in html and 'href="/benchmarks/V1.two/"' in html
@@ -397,6 +410,7 @@ def test_inner_node_lists_children_and_ranks_on_its_aggregate(board_rows):
     svgs(html)  # well-formed
 
 
+@pytest.mark.db
 def test_unknown_benchmark_is_404(board_rows):
     assert client_for().get("/benchmarks/V9.nothing/").status_code == 404
 
@@ -405,6 +419,7 @@ def test_unknown_benchmark_is_404(board_rows):
 # Compare page
 
 
+@pytest.mark.db
 def test_compare_shows_hand_computed_differences_and_a_scatter_plot(board_rows):
     response = client_for().get("/compare/", {"a": "alpha", "b": "beta"})
     assert response.status_code == 200
@@ -429,12 +444,14 @@ def test_compare_shows_hand_computed_differences_and_a_scatter_plot(board_rows):
     ]
 
 
+@pytest.mark.db
 def test_compare_with_an_errored_benchmark_has_no_difference(board_rows):
     rows = table_rows(client_for().get("/compare/?a=gamma&b=alpha").content.decode())
     assert rows["V1.two"]["a"] == "X" and rows["V1.two"]["difference"] == "—"
     assert rows["V1"]["difference"] == "-0.050"  # 0.45 - 0.5
 
 
+@pytest.mark.db
 def test_compare_form_refuses_bad_choices(board_rows, people):
     page = client_for().get("/compare/")
     assert page.status_code == 200 and '<select name="a"' in page.content.decode()
@@ -455,6 +472,7 @@ def test_compare_form_refuses_bad_choices(board_rows, people):
 # Speed: a fixed number of queries, whatever the number of scores
 
 
+@pytest.mark.db
 def test_model_page_queries_do_not_grow_with_models_and_benchmarks(board_rows, people):
     """Ada owns a private model, so her board is built from the tables on every request:
     the count covers building it and everything the pages add."""
@@ -506,6 +524,7 @@ def test_model_page_queries_do_not_grow_with_models_and_benchmarks(board_rows, p
 # Text from plugins and users is shown as text
 
 
+@pytest.mark.db
 def test_metadata_and_error_texts_are_escaped(board_rows):
     from brainmark.platform.leaderboard.models import BenchmarkVersion, Model, Score
 
@@ -524,6 +543,7 @@ def test_metadata_and_error_texts_are_escaped(board_rows):
     assert "<img src=x" not in described and "&lt;img src=x" in described
 
 
+@pytest.mark.db
 def test_unpublished_benchmark_is_404_except_to_staff(board_rows, people):
     from brainmark.platform.leaderboard.models import BenchmarkType, BenchmarkVersion
 
@@ -540,3 +560,45 @@ def test_unpublished_benchmark_is_404_except_to_staff(board_rows, people):
     node = "/benchmarks/V1/"
     assert 'href="/benchmarks/V1.draft/"' not in client_for().get(node).content.decode()
     assert 'href="/benchmarks/V1.draft/"' in client_for(people["staff"]).get(node).content.decode()
+
+
+
+# ---------------------------------------------------------------------------------------
+# The plots on their own (no database)
+
+
+def test_histogram_bins_close_on_the_right_and_widen_for_values_outside_zero_one():
+    from brainmark.platform.leaderboard import plots
+
+    # 1.0 falls in the last bin, [0.9, 1]; 0.05 and 0.0 in the first, [0, 0.1).
+    svg = ET.fromstring(plots.histogram([0.0, 0.05, 1.0], title="t"))
+    bars = ["".join(rect.itertext()) for rect in svg.iter(f"{SVG}rect")
+            if rect.find(f"{SVG}title") is not None]
+    assert bars == ["2 models in [0, 0.1)", "1 model in [0.9, 1]"]
+    # An unclamped ceiled score of 1.5 widens the axis to [0, 1.5]: bins of 0.15.
+    svg = ET.fromstring(plots.histogram([0.2, 1.5], title="t"))
+    bars = ["".join(rect.itertext()) for rect in svg.iter(f"{SVG}rect")
+            if rect.find(f"{SVG}title") is not None]
+    assert bars == ["1 model in [0.15, 0.3)", "1 model in [1.35, 1.5]"]
+    assert "1.5" in svg_texts(svg)  # a tick at the widened end
+
+
+def test_plots_escape_names_and_draw_empty_states():
+    from brainmark.platform.leaderboard import plots
+
+    svg = ET.fromstring(plots.scatter([], title="<a> & <b>", x_label="x <1>", y_label="y"))
+    assert svg.find(f"{SVG}title").text == "<a> & <b>"  # escaped in the document, text here
+    assert "no benchmark scored for both" in svg_texts(svg)
+    assert "no public model has a score yet" in svg_texts(
+        ET.fromstring(plots.histogram([], title="t")))
+    rows = [plots.DotRow("V1 <x>", 1, False, None, None, None, None)]
+    svg = ET.fromstring(plots.dot_plot(rows, title="m", model="m <&>"))
+    assert "V1 <x>" in svg_texts(svg) and "m <&>" in svg_texts(svg)
+
+
+def test_ticks_are_round_numbers_covering_the_axis():
+    from brainmark.platform.leaderboard.plots import _ticks
+
+    assert _ticks(0, 1) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert _ticks(-0.2, 1.3) == [0, 0.5, 1.0]  # span 1.5 / 5 = 0.3 -> step 0.5
+    assert _ticks(0, 7, 5) == [0, 2, 4, 6]
