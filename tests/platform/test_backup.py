@@ -318,7 +318,7 @@ def test_a_backup_of_another_database_vendor_is_refused(sqlite_platform, tmp_pat
     _assert_same(sqlite_platform.answers(), before)
 
 
-def test_backup_refuses_an_existing_folder_and_leaves_nothing(sqlite_platform, tmp_path):
+def test_backup_and_restore_refuse_what_is_not_their_folder(sqlite_platform, tmp_path):
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "something").write_text("x")
@@ -326,6 +326,12 @@ def test_backup_refuses_an_existing_folder_and_leaves_nothing(sqlite_platform, t
     assert result.returncode == 1
     assert "already exists and is not an empty folder" in result.stderr
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+    archive = tmp_path / "backup.tar.gz"
+    archive.write_bytes(b"")
+    result = sqlite_platform.brainmark("restore", str(archive), "--yes")
+    assert result.returncode == 1
+    assert "Unpack an archive of it first" in result.stderr
 
 
 # --- an S3 store: the index only, checked on restore ----------------------------------------

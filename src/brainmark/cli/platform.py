@@ -167,7 +167,7 @@ def backup(path: Path) -> None:
 
 
 @click.command()
-@click.argument("path", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("path", type=click.Path(path_type=Path, exists=True))
 @click.option("--yes", is_flag=True, help="Replace a database that holds tables without asking.")
 def restore(path: Path, yes: bool) -> None:
     """Bring back a backup written by 'brainmark backup PATH'.

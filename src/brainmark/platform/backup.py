@@ -413,6 +413,11 @@ def create_backup(path: Path) -> Manifest:
 def verify_backup(path: Path) -> Manifest:
     """The backup's manifest, after checking every file against it (SHA1, no file extra)."""
     path = Path(path).absolute()
+    if path.is_file():
+        raise BackupError(
+            f"{path} is a file; a backup is the folder 'brainmark backup' wrote. Unpack an "
+            f"archive of it first (tar xzf {path.name}) and give the folder."
+        )
     manifest = Manifest.read(path)
     found = _describe_files(path)
     problems = []
