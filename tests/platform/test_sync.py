@@ -194,6 +194,13 @@ def test_sync_stores_what_each_plugin_states_about_its_data_metric_and_model(
                 "identifier": metric,
                 "description": inspect.getdoc(type(benchmark.metric)).splitlines()[0],
             }
+        # Ceilers given as anonymous functions (no_ceiling for ground truth and the one
+        # pooled RDM) have no name to show; Mur2013 states none.
+        anonymous = {"Kiani2007.IT-rdm", "Geirhos2021edge-top1", "Geirhos2021silhouette-top1",
+                     "Mur2013-rdm"}
+        assert ("ceiler" in metadata) == (identifier not in anonymous)
+        if "ceiler" in metadata:
+            assert isinstance(benchmark.ceiler, metric_registry[metadata["ceiler"]["identifier"]])
         assert metadata["parent"] == benchmark.parent
 
     for model_row in Model.objects.all():
@@ -235,6 +242,60 @@ def _checkpoint_parameter_count(model_registry, identifier: str) -> int:
         tensor.numel() for name, tensor in state.items()
         if not name.endswith(("running_mean", "running_var", "num_batches_tracked"))
     )
+
+
+README = """# my-net
+
+## Weights: `weights.pt`
+
+- Source: https://example.org/my-net
+- License: Apache-2.0, Copyright (c) 2024 Somebody.
+
+```python
+# Not a heading: a comment in a code block.
+```
+
+## Test images
+
+- License: CC-BY-4.0 (these images are not shipped with the model).
+
+```bibtex
+@article{somebody2024,
+  title = {A {Net} of Mine},
+  doi = {10.1000/xyz.123},
+  year = 2024
+}
+```
+"""
+
+
+def test_licences_and_references_are_read_from_what_a_readme_states():
+    from brainmark.platform.leaderboard.plugin_facts import (
+        bibtex_entries,
+        license_identifiers,
+        license_statement,
+        readme_bibtex,
+        reference_url,
+    )
+
+    # A model's licence is that of the weights it ships, not of its test images.
+    assert license_statement(README) == "License: Apache-2.0, Copyright (c) 2024 Somebody."
+    assert license_identifiers(license_statement(README)) == "Apache-2.0"
+    data_readme = "# Data\n\n## License\n\nImages CC-BY-SA-4.0; code MIT.\n\n## Citation\n"
+    assert license_statement(data_readme) == "Images CC-BY-SA-4.0; code MIT."
+    assert license_identifiers("Images CC-BY-SA-4.0; code MIT.") == "CC-BY-SA-4.0, MIT"
+    assert license_statement("# Nothing about licences\n") is None
+    assert license_identifiers(None) == ""
+    assert license_identifiers(" ".join(["MIT", "Apache-2.0"] * 3 + ["CC0-1.0"] * 40)) == (
+        "MIT, Apache-2.0, CC0-1.0"  # each once
+    )
+    (entry,) = bibtex_entries(readme_bibtex(README)).values()
+    assert entry == {"title": "A {Net} of Mine", "doi": "10.1000/xyz.123", "year": "2024"}
+    assert reference_url(entry) == "https://doi.org/10.1000/xyz.123"
+    assert reference_url({"howpublished": r"\url{https://github.com/x/y}"}) == (
+        "https://github.com/x/y"
+    )
+    assert reference_url({"url": "javascript:alert(1)"}) is None
 
 
 def test_a_second_sync_changes_nothing(database, builtin_facts):

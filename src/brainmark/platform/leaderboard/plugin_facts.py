@@ -62,9 +62,11 @@ def plugin_description(factory: Any) -> str | None:
 def readme_sections(text: str) -> dict[str, str]:
     """A Markdown file's sections: heading (lower case, ``#`` removed) -> its text."""
     sections: dict[str, list[str]] = {}
-    current = ""
+    current, fenced = "", False
     for line in text.splitlines():
-        heading = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        heading = None if fenced else re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
         if heading:
             current = heading.group(1).strip().lower()
             sections.setdefault(current, [])
@@ -94,10 +96,15 @@ def license_statement(readme: str) -> str | None:
 
 
 def license_identifiers(statement: str | None) -> str:
-    """The SPDX licence identifiers a statement names, in order, joined by ', '."""
-    found = list(dict.fromkeys(LICENSE_PATTERN.findall(statement or "")))
-    joined = ", ".join(found)
-    return joined if len(joined) <= LICENSE_MAX_LENGTH else ""
+    """The SPDX licence identifiers a statement names, in order, joined by ', ' (as many as
+    the column holds; the statement itself is kept whole in the metadata)."""
+    joined = ""
+    for identifier in dict.fromkeys(LICENSE_PATTERN.findall(statement or "")):
+        longer = f"{joined}, {identifier}" if joined else identifier
+        if len(longer) > LICENSE_MAX_LENGTH:
+            break
+        joined = longer
+    return joined
 
 
 def bibtex_entries(text: str) -> dict[str, dict[str, str]]:
