@@ -383,6 +383,7 @@ def _facts(**facts) -> dict:
         ("model", {"metadata": {"layers": []}}, "metadata: layers:"),
         ("model", {"metadata": {"region_layer_map": {"V1": 3}}}, "metadata: region_layer_map:"),
         ("model", {"license": 7}, "is not a string"),
+        ("model", {"metadata": {"description": "a\x00b"}}, "holds a NUL character"),
     ],
 )
 def test_a_malformed_metadata_fact_is_reported_not_stored(database, kind, change, complaint):

@@ -137,8 +137,11 @@ def _number(value: Any, *, positive: bool, optional: bool) -> float | None:
 
 
 def _text(value: Any, *, empty: bool = False) -> str:
+    """A (non-empty) string a database stores: PostgreSQL refuses NUL characters."""
     if not isinstance(value, str) or (not empty and not value):
         raise ValueError(f"{value!r} is not a {'' if empty else 'non-empty '}string")
+    if "\x00" in value:
+        raise ValueError(f"{value[:40]!r}... holds a NUL character")
     return value
 
 
