@@ -144,6 +144,7 @@ def test_a_committed_write_refreshes_the_stored_board(synthetic):
 
     from django.test import TestCase
 
+    from brainmark.platform.leaderboard.board import board_from_dict
     from brainmark.platform.leaderboard.models import BoardSnapshot, Score
     from brainmark.platform.leaderboard.snapshots import current_key, refresh_public_board
 
@@ -155,8 +156,7 @@ def test_a_committed_write_refreshes_the_stored_board(synthetic):
     assert callbacks  # the save asked for a refresh once committed
     stored = BoardSnapshot.objects.get(name="public-board")
     assert stored.key == current_key()
-    payload = json.loads(stored.payload)
-    names = [column[0] for column in payload["columns"]]
-    row = next(r for r in payload["rows"] if r[3] == score.model_version_id)
-    assert row[6][names.index(score.benchmark_version.benchmark_type.identifier)] == 0.123456789
+    board = board_from_dict(json.loads(stored.payload))
+    row = next(r for r in board.rows if r.model_version_id == score.model_version_id)
+    assert row.values[score.benchmark_version.benchmark_type.identifier] == 0.123456789
     assert refresh_public_board() is False  # already current
