@@ -793,3 +793,55 @@ def test_sizes_read_in_decimal_units(django_configured):
     assert format_bytes(5_000_000_000) == "5.0 GB (5,000,000,000 bytes)"
     assert format_bytes(0) == "0 bytes"
     assert format_bytes(2_500_000, exact=False) == "2.5 MB"
+
+
+# --- malformed requests ---------------------------------------------------------------------
+
+
+def multipart_body(fields: dict[str, str], file_bytes: bytes, file_name: str = "w.pt") -> bytes:
+    from django.test.client import BOUNDARY
+
+    parts = [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        .encode() for name, value in fields.items()
+    ]
+    parts.append(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{file_name}"'
+        f"\r\nContent-Type: application/octet-stream\r\n\r\n".encode() + file_bytes + b"\r\n"
+    )
+    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+
+
+def test_a_body_cut_short_stores_nothing(token, store_root, upload_tmp):
+    """A client that goes away mid-file: Content-Length promises more than arrives."""
+    import io
+
+    from django.test import Client
+    from django.test.client import MULTIPART_CONTENT
+
+    data = os.urandom(600_000)
+    body = multipart_body({"kind": "weights", "identifier": "my-net", "sha1": sha1(data)}, data)
+    cut = body[: len(body) // 2]
+    api = Client(headers={"Authorization": f"Bearer {token}"})
+    answer = api.generic("POST", "/api/uploads/", CONTENT_TYPE=MULTIPART_CONTENT,
+                         CONTENT_LENGTH=str(len(body)), **{"wsgi.input": io.BytesIO(cut)})
+    assert answer.status_code == 400
+    assert answer.json()["detail"].startswith("The upload was cut short: the request ended after")
+    assert_refused_and_nothing_kept(store_root, upload_tmp)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "expected"),
+    [
+        ("application/json", b'{"kind": "weights"}', "file: This field is required."),
+        ("multipart/form-data", b"--x\r\n", "could not be read as a multipart form"),
+        ("multipart/form-data; boundary=zz", b"no parts at all", "file: This field is required."),
+    ],
+    ids=["json", "no-boundary", "no-parts"],
+)
+def test_malformed_requests_are_answered_400(api, store_root, upload_tmp, content_type, body,
+                                             expected):
+    answer = api.generic("POST", "/api/uploads/", body, content_type=content_type)
+    assert answer.status_code == 400, answer.content
+    assert expected in answer.json()["detail"]
+    assert_refused_and_nothing_kept(store_root, upload_tmp)

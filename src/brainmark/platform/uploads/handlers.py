@@ -100,6 +100,8 @@ class HashingUploadHandler(FileUploadHandler):
         self.refusal: str | None = None
         self.skipped: list[str] = []
         self.parsed = False
+        self.interrupted: str | None = None
+        self.complete = False
 
     def new_file(self, field_name: str, file_name: str, content_type: str,
                  content_length: int | None, charset: str | None = None,
@@ -125,10 +127,23 @@ class HashingUploadHandler(FileUploadHandler):
         if self.upload is None:
             return None
         self.upload.finish()
+        self.complete = True
         return self.upload
 
     def upload_interrupted(self) -> None:
-        """The client went away mid-file: nothing of it is kept."""
+        """The client went away mid-file: nothing of it is kept.
+
+        Django also calls this when the request's last file part was skipped (a second
+        file); the file already complete is then kept for the view to refuse the request.
+        """
+        if self.upload is not None and self.complete:
+            return
+        if self.upload is not None:
+            self.interrupted = (
+                f"The upload was cut short: the request ended after {self.upload.size:,} "
+                f"bytes of {self.upload.name}, before the file's end. Nothing was stored; "
+                f"send it again."
+            )
         self.discard()
 
     def discard(self) -> None:
@@ -165,6 +180,8 @@ def received_file(request: HttpRequest, handler: HashingUploadHandler) -> None:
     handler.parsed = True
     if handler.refusal:
         raise UploadError(handler.refusal, status=413)
+    if handler.interrupted:
+        raise UploadError(handler.interrupted)
     if handler.skipped:
         raise UploadError(
             f"Send one file per upload, in the field '{FILE_FIELD}'; this request also held "
