@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Sum
 from django.http import HttpRequest
@@ -89,14 +90,19 @@ def format_bytes(size: int, *, exact: bool = True) -> str:
     return f"{value:.1f} {unit}" + (f" ({size:,} bytes)" if exact else "")
 
 
-def quota_message(used: int, quota: int, size: int, *, at_least: bool = False) -> str:
+def quota_message(used: int, quota: int, size: int, *, at_least: bool = False,
+                  raced: bool = False) -> str:
     """Why a file does not fit: what is used, the quota, and the file's size."""
     this = f"{'at least ' if at_least else ''}{format_bytes(size)}"
+    outcome = (
+        "Another upload of yours was recorded while this one was stored, so this one is not "
+        "recorded (its stored copy counts nowhere)" if raced else "Nothing was stored"
+    )
     return (
         f"Upload quota exceeded: you have stored {format_bytes(used)} of your "
         f"{format_bytes(quota)}, and this file is {this}, more than the "
-        f"{format_bytes(max(quota - used, 0))} left. Nothing was stored; "
-        f"the site's maintainers can raise your quota."
+        f"{format_bytes(max(quota - used, 0))} left. {outcome}; the site's maintainers can "
+        f"raise your quota."
     )
 
 
@@ -359,6 +365,13 @@ def store_upload(
             status=502,
         )
     with transaction.atomic():
+        # Two uploads of one user at once both passed the check above: the second to get
+        # here sees the first's row (the user's row is locked on PostgreSQL; SQLite lets one
+        # writer in at a time) and is refused, so the rows never pass the quota.
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        used = used_bytes(user)
+        if used + size > quota:
+            raise UploadError(quota_message(used, quota, size, raced=True), status=413)
         return DataPackage.objects.create(
             owner=user,
             identifier=identifier,
