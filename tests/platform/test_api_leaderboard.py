@@ -136,6 +136,9 @@ def test_scores_filters_and_pages(client):
     assert len(first["items"]) == 4 and {s["id"] for s in first["items"]}.isdisjoint(
         {s["id"] for s in second["items"]})
     assert client.get("/api/scores?version=0").status_code == 422
+    assert client.get(f"/api/scores?version={2**40}").status_code == 422
+    assert client.get(f"/api/scores?page={10**20}").status_code == 422
+    assert client.get("/api/scores?page_size=5000").status_code == 422
 
 
 def test_openapi_describes_the_endpoints(client):

@@ -65,6 +65,35 @@ def _benchmark_versions_seen_by(viewer: Any) -> Q:
     return Q(public=True)
 
 
+class LeaderboardError(Schema):
+    """Why there is no answer: a bad parameter (400), a token that is not valid (401), no
+    such model or benchmark for the caller (404)."""
+
+    detail: str
+
+
+class LeaderboardValidationError(Schema):
+    """A parameter did not validate (e.g. a page that is not a positive integer): one entry
+    per problem, saying where (``loc``) and what (``msg``)."""
+
+    detail: list[dict[str, Any]]
+
+
+ERRORS = {401: LeaderboardError, 422: LeaderboardValidationError}
+LARGEST_VERSION = 2**31 - 1  # a PositiveIntegerField's largest value
+
+
+class Pages(PageNumberPagination):
+    """Page-number pagination (100 a page by default, at most 1,000) with bounded numbers."""
+
+    class Input(Schema):
+        page: int = Field(1, ge=1, le=10**6)
+        page_size: int | None = Field(None, ge=1, le=1000)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(page_size=100, max_page_size=1000, **kwargs)
+
+
 # ---------------------------------------------------------------------------------------
 # The board
 
@@ -98,7 +127,7 @@ class LeaderboardOut(Schema):
     rows: list[RowOut]
 
 
-@router.get("/leaderboard", response=LeaderboardOut)
+@router.get("/leaderboard", response={200: LeaderboardOut, 400: LeaderboardError, **ERRORS})
 def leaderboard(
     request: HttpRequest,
     exclude: str = Query("", description="Benchmarks to leave out of the averages, a,b"),
@@ -172,7 +201,7 @@ class ScoreOut(Schema):
         return score.benchmark_version.version
 
 
-class ModelVersionOut(Schema):
+class ModelVersionWithScores(Schema):
     version: int
     plugin_sha1: str
     visual_degrees: float
@@ -181,7 +210,7 @@ class ModelVersionOut(Schema):
 
 
 class ModelDetail(ModelSummary):
-    versions: list[ModelVersionOut]
+    versions: list[ModelVersionWithScores]
 
 
 def _model_summary(model: Model) -> dict:
@@ -193,8 +222,8 @@ def _model_summary(model: Model) -> dict:
     }
 
 
-@router.get("/models", response=list[ModelSummary])
-@paginate(PageNumberPagination, page_size=100)
+@router.get("/models", response={200: list[ModelSummary], **ERRORS})
+@paginate(Pages)
 def models(request: HttpRequest) -> Any:
     """Every model the caller may see (public ones, plus their own), by identifier."""
     viewer = api_viewer(request)
@@ -205,7 +234,7 @@ def models(request: HttpRequest) -> Any:
     ]
 
 
-@router.get("/models/{identifier}", response=ModelDetail)
+@router.get("/models/{identifier}", response={200: ModelDetail, 404: LeaderboardError, **ERRORS})
 def model(request: HttpRequest, identifier: str) -> Any:
     """One model with every version and each version's scores (404 when private to
     someone else)."""
@@ -271,8 +300,8 @@ def _benchmark_summary(kind: BenchmarkType, versions: list[BenchmarkVersion]) ->
     }
 
 
-@router.get("/benchmarks", response=list[BenchmarkSummary])
-@paginate(PageNumberPagination, page_size=100)
+@router.get("/benchmarks", response={200: list[BenchmarkSummary], **ERRORS})
+@paginate(Pages)
 def benchmarks(request: HttpRequest) -> Any:
     """The benchmark tree: its nodes and the benchmarks with a published version."""
     viewer = api_viewer(request)
@@ -290,7 +319,8 @@ def benchmarks(request: HttpRequest) -> Any:
     ]
 
 
-@router.get("/benchmarks/{identifier}", response=BenchmarkDetail)
+@router.get("/benchmarks/{identifier}",
+            response={200: BenchmarkDetail, 404: LeaderboardError, **ERRORS})
 def benchmark(request: HttpRequest, identifier: str) -> Any:
     """One benchmark (or tree node): its versions with ceilings and references."""
     viewer = api_viewer(request)
@@ -317,14 +347,16 @@ def benchmark(request: HttpRequest, identifier: str) -> Any:
 # Scores
 
 
-@router.get("/scores", response=list[ScoreOut])
-@paginate(PageNumberPagination, page_size=100)
+@router.get("/scores", response={200: list[ScoreOut], **ERRORS})
+@paginate(Pages)
 def scores(
     request: HttpRequest,
     model: str = Query("", description="Only this model's scores"),
     benchmark: str = Query("", description="Only this benchmark's scores"),
-    version: int | None = Query(None, ge=1, description="Only this model version"),
-    benchmark_version: int | None = Query(None, ge=1, description="Only this benchmark version"),
+    version: int | None = Query(None, ge=1, le=LARGEST_VERSION,
+                                description="Only this model version"),
+    benchmark_version: int | None = Query(None, ge=1, le=LARGEST_VERSION,
+                                          description="Only this benchmark version"),
 ) -> Any:
     """Scores (every version's, oldest first), filtered by model, benchmark and versions."""
     viewer = api_viewer(request)
