@@ -426,6 +426,24 @@ def test_well_formed_metadata_is_stored_as_given(database):
     assert (model.license, model.metadata) == ("MIT", {"parameter_count": 0})
 
 
+def test_a_sync_leaves_public_as_people_set_it(database):
+    """A sync publishes what it creates; a model its owner made private (or a benchmark
+    version staff unpublished) stays so when the plugins are synced again."""
+    from brainmark.platform.leaderboard.models import BenchmarkVersion, Model
+    from brainmark.platform.leaderboard.sync import write_plugin_facts
+
+    facts = _facts(benchmarks=[_benchmark("Good.V1")], models=[_model("good")])
+    write_plugin_facts(facts)
+    assert Model.objects.get().public and BenchmarkVersion.objects.get().public
+    Model.objects.update(public=False)
+    BenchmarkVersion.objects.update(public=False)
+
+    report = write_plugin_facts(facts)
+
+    assert (report.created, report.updated) == ({}, {})
+    assert not Model.objects.get().public and not BenchmarkVersion.objects.get().public
+
+
 def test_invalid_facts_are_reported_and_skipped_and_the_rest_written(database):
     from brainmark.platform.leaderboard.models import BenchmarkVersion, Model, ModelVersion
     from brainmark.platform.leaderboard.sync import write_plugin_facts

@@ -329,9 +329,14 @@ def _save_changes(row: Any, values: Mapping[str, Any]) -> bool:
 
 
 def _put(kind: type, report: SyncReport, lookup: Mapping[str, Any],
-         values: Mapping[str, Any]) -> Any:
-    """The row matching ``lookup``, created with ``values`` or brought up to date."""
-    row, created = kind.objects.get_or_create(**lookup, defaults=dict(values))
+         values: Mapping[str, Any], initial: Mapping[str, Any] | None = None) -> Any:
+    """The row matching ``lookup``, created with ``values`` (and ``initial``) or brought up
+    to date with ``values``. ``initial`` holds what people may change afterwards (whether
+    a model or benchmark version is public), which a later sync must leave as they set it.
+    """
+    row, created = kind.objects.get_or_create(
+        **lookup, defaults={**(initial or {}), **values}
+    )
     if created:
         report.count(kind.__name__, created=True)
     elif _save_changes(row, values):
@@ -367,13 +372,14 @@ def write_plugin_facts(facts: Mapping[str, Any]) -> SyncReport:
                         **benchmark["metadata"],
                     },
                     "license": benchmark["license"],
-                    "public": True,
                 },
+                initial={"public": True},
             )
         for entry in facts["models"]:
             model = _put(
                 Model, report, {"identifier": entry["identifier"]},
-                {"public": True, "metadata": entry["metadata"], "license": entry["license"]},
+                {"metadata": entry["metadata"], "license": entry["license"]},
+                initial={"public": True},
             )
             latest = model.versions.order_by("-version").first()
             if latest is None or (latest.plugin_sha1, latest.visual_degrees) != (
