@@ -36,7 +36,9 @@ def test_populate_writes_a_scored_tree(synthetic):
 
 
 def test_node_values_are_means_of_children_with_missing_as_zero(synthetic):
-    """An independent check of the whole synthetic board with numpy."""
+    """An independent check of the whole synthetic board with numpy: a node is the mean of
+    its children (leaves clamped to [0, 1]), a child without a score counting 0, and empty
+    when none of its children has one."""
     from brainmark.platform.leaderboard.board import build_board
 
     board = build_board(None)
@@ -46,7 +48,11 @@ def test_node_values_are_means_of_children_with_missing_as_zero(synthetic):
             children.setdefault(column.parent, []).append(column.identifier)
     for row in board.rows:
         for node in (c.identifier for c in reversed(board.columns) if not c.is_benchmark):
-            expected = np.mean([row.values[child] or 0.0 for child in children[node]])
+            values = [row.values[child] for child in children[node]]
+            if all(value is None for value in values):  # nothing scored beneath: empty
+                assert row.values[node] is None
+                continue
+            expected = np.mean([min(max(value or 0.0, 0.0), 1.0) for value in values])
             assert row.values[node] == pytest.approx(expected, abs=1e-12)
 
 
@@ -160,3 +166,26 @@ def test_a_committed_write_refreshes_the_stored_board(synthetic):
     row = next(r for r in board.rows if r.model_version_id == score.model_version_id)
     assert row.values[score.benchmark_version.benchmark_type.identifier] == 0.123456789
     assert refresh_public_board() is False  # already current
+
+
+def test_the_memo_keeps_to_its_limits(database, monkeypatch):
+    from brainmark.platform.leaderboard import snapshots
+
+    snapshots.forget()
+    monkeypatch.setattr(snapshots, "MEMO_BYTES", 3000)
+    monkeypatch.setattr(snapshots, "MEMO_SIZE", 10)
+    computed = []
+
+    def payload(name: str) -> str:
+        return snapshots.memoized("k", (name,), lambda: computed.append(name) or "x" * 1000)
+
+    for name in "abc":
+        payload(name)
+    payload("a")  # a is now the most recently used
+    payload("d")  # over 3000 bytes: b, the least recently used, goes
+    payload("a")
+    payload("c")
+    payload("b")
+    assert computed == ["a", "b", "c", "d", "b"]
+    assert snapshots.memoized(None, ("a",), lambda: "live") == "live"  # no key: not kept
+    snapshots.forget()

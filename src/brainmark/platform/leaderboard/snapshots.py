@@ -37,10 +37,15 @@ from brainmark.platform.leaderboard.models import BoardKey, BoardSnapshot, Model
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
-#: How many boards and derived payloads each process keeps.
+#: How many boards and derived payloads each process keeps, and about how many bytes: a
+#: board of 1,000 models x 300 benchmarks takes about 30 MB, its JSON download 12 MB.
 MEMO_SIZE = 48
+MEMO_BYTES = 256 * 2**20
+#: Bytes a board is counted for, per cell (value, rank and their dict entries).
+BOARD_CELL_BYTES = 100
 
 _memo: OrderedDict[tuple, Any] = OrderedDict()
+_weights: dict[tuple, int] = {}
 _lock = threading.Lock()
 
 #: The snapshot row holding the public board (today, nothing excluded).
@@ -73,17 +78,36 @@ def memoized(key: str | None, name: tuple, compute: Callable[[], T]) -> T:
             _memo.move_to_end(memo_key)
             return _memo[memo_key]
     value = compute()
+    _remember(memo_key, value)
+    return value
+
+
+def _weight(value: Any) -> int:
+    if isinstance(value, Board):
+        return BOARD_CELL_BYTES * max(1, len(value.rows)) * max(1, len(value.columns))
+    if isinstance(value, str | bytes):
+        return len(value)
+    return 1024
+
+
+def _remember(memo_key: tuple, value: Any) -> None:
+    """Keep ``value``, dropping the least recently used entries beyond the limits."""
     with _lock:
         _memo[memo_key] = value
-        while len(_memo) > MEMO_SIZE:
-            _memo.popitem(last=False)
-    return value
+        _memo.move_to_end(memo_key)
+        _weights[memo_key] = _weight(value)
+        while len(_memo) > 1 and (
+            len(_memo) > MEMO_SIZE or sum(_weights.values()) > MEMO_BYTES
+        ):
+            oldest, _ = _memo.popitem(last=False)
+            _weights.pop(oldest, None)
 
 
 def forget() -> None:
     """Empty this process's memo (tests that compare a stored board with a fresh one)."""
     with _lock:
         _memo.clear()
+        _weights.clear()
 
 
 def _stored_public_board(key: str) -> Board:
@@ -148,9 +172,7 @@ def refresh_public_board() -> bool:
     key = current_key()
     if key is None or BoardSnapshot.objects.filter(name=PUBLIC_BOARD, key=key).exists():
         return False
-    board = _stored_public_board(key)
-    with _lock:
-        _memo[(connection.settings_dict.get("NAME"), key, ("board",))] = board
+    _remember((connection.settings_dict.get("NAME"), key, ("board",)), _stored_public_board(key))
     return True
 
 
