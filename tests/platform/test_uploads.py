@@ -845,3 +845,53 @@ def test_malformed_requests_are_answered_400(api, store_root, upload_tmp, conten
     assert answer.status_code == 400, answer.content
     assert expected in answer.json()["detail"]
     assert_refused_and_nothing_kept(store_root, upload_tmp)
+
+
+# --- boundaries -----------------------------------------------------------------------------
+
+UPLOAD_IN_A_FRESH_SITE = """
+import hashlib, sys
+from pathlib import Path
+import django
+django.setup()
+from django.core.management import call_command
+from django.test import Client, override_settings
+call_command("migrate", verbosity=0)
+from django.contrib.auth import get_user_model
+user = get_user_model().objects.create_user("a@example.org", "a@example.org", "pass phrase 42")
+browser = Client()
+browser.force_login(user)
+uploads = [(Path(sys.argv[1]), "assembly", "Upload2026.IT"),
+           (Path(sys.argv[2]), "stimulus_csv", "Upload2026"),
+           (Path(sys.argv[3]), "stimulus_zip", "Upload2026")]
+with override_settings(ALLOWED_HOSTS=["testserver"]):
+    for path, kind, identifier in uploads:
+        with open(path, "rb") as handle:
+            answer = browser.post("/uploads/", {"file": handle, "kind": kind,
+                                  "identifier": identifier,
+                                  "sha1": hashlib.sha1(path.read_bytes()).hexdigest()})
+        assert answer.status_code == 302, answer.content
+        assert browser.get(answer["Location"]).status_code == 200
+    assert browser.get("/uploads/").status_code == 200
+loaded = sorted(
+    m for m in sys.modules if m == "torch" or m.startswith(("torch.", "brainmark.plugins"))
+)
+assert not loaded, loaded
+"""
+
+
+def test_uploading_imports_no_torch_and_no_plugin(packaged, tmp_path):
+    """The web process checks content with h5netcdf and the library's naming rules only."""
+    environment = {
+        name: value for name, value in os.environ.items()
+        if name not in ("DATABASE_URL", "BRAINMARK_DATABASE_URL")
+    }
+    environment |= {"BRAINMARK_HOME": str(tmp_path / "site-home"),
+                    "DJANGO_SETTINGS_MODULE": "brainmark.platform.settings"}
+    stimuli = packaged["stimuli"]
+    result = subprocess.run(
+        [sys.executable, "-c", UPLOAD_IN_A_FRESH_SITE, str(packaged["assembly"]["path"]),
+         str(stimuli["csv_path"]), str(stimuli["zip_path"])],
+        capture_output=True, text=True, timeout=300, env=environment,
+    )
+    assert result.returncode == 0, result.stderr
