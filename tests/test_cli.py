@@ -79,7 +79,8 @@ def test_table_json_reports_an_unknown_model_as_an_error_not_a_crash(tmp_path):
     table = json.loads(output.read_text())
     [record] = table["results"]
     assert record["score"] is None and "no-such-model" in record["error_message"]
-    assert table["nodes"]["no-such-model"]["V1"] == 0.0
+    # An errored score counts 0 in a parent; a node with no score beneath it is empty.
+    assert table["nodes"]["no-such-model"]["V1"] is None
 
 
 def test_table_prints_the_table_and_the_failures_then_exits_1():

@@ -4,7 +4,13 @@ import sys
 
 import pytest
 
-from brainmark.benchmarks.tree import TREE, aggregate_scores, aggregate_table, parent_node
+from brainmark.benchmarks.tree import (
+    TREE,
+    aggregate_scores,
+    aggregate_table,
+    clamp_score,
+    parent_node,
+)
 from brainmark.exceptions import ValidationError
 
 PARENTS = {
@@ -42,8 +48,25 @@ def test_engineering_is_not_averaged_into_the_vision_average():
 def test_missing_and_nan_children_count_as_zero():
     nodes = aggregate_scores({"A2020.V1-rdm": 0.2, "B2021.V1-pls": math.nan}, PARENTS)
     assert nodes["V1"] == pytest.approx(0.1)
-    assert nodes["IT"] == 0.0
-    assert nodes["behavior_vision"] == 0.0
+    # IT and behavior have no score at all: empty, yet each counts 0 in its parent.
+    assert nodes["IT"] is None and nodes["behavior_vision"] is None
+    assert nodes["neural_vision"] == pytest.approx((0.1 + 0) / 2)
+    assert nodes["average_vision"] == pytest.approx((0.05 + 0) / 2)
+    assert nodes["engineering_vision"] is None
+
+
+def test_a_model_with_no_score_at_all_has_empty_nodes():
+    nodes = aggregate_scores({}, PARENTS)
+    assert set(nodes) == {"average_vision", "neural_vision", "behavior_vision", "V1", "IT",
+                          "engineering_vision"}
+    assert all(value is None for value in nodes.values())
+
+
+def test_leaf_scores_are_clamped_to_the_unit_interval_before_averaging():
+    nodes = aggregate_scores({"A2020.V1-rdm": 1.6, "B2021.V1-pls": -0.3}, PARENTS)
+    assert nodes["V1"] == pytest.approx((1.0 + 0.0) / 2)
+    assert clamp_score(1.6) == 1.0 and clamp_score(-0.3) == 0.0 and clamp_score(0.25) == 0.25
+    assert clamp_score(None) is None and clamp_score(math.nan) is None
 
 
 def test_nodes_without_benchmarks_are_left_out():
@@ -66,7 +89,8 @@ def test_aggregate_table_gives_every_model_the_same_nodes():
     assert list(nodes["m1"]) == list(nodes["m2"]) == [
         "average_vision", "neural_vision", "V1", "IT"
     ]
-    assert nodes["m2"]["V1"] == 0.0
+    assert nodes["m2"]["V1"] is None  # its one benchmark has no score
+    assert nodes["m2"]["neural_vision"] == pytest.approx((0 + 0.4) / 2)
     assert nodes["m1"]["neural_vision"] == pytest.approx(0.4)
     # (0.2 + 0.6) / 2 over V1 and IT, then over neural_vision alone: behavior is absent.
     assert nodes["m1"]["average_vision"] == pytest.approx(0.4)

@@ -283,9 +283,10 @@ def read_database(path: Path) -> Expected:
 
 
 def node_values(leaves: dict[str, float | None], parents: dict[str, str],
-                excluded: frozenset[str] = frozenset()) -> dict[str, float]:
-    """Every node's value for one model: the mean of its children, a missing or failed
-    child counting 0; a node with no benchmark beneath it (all excluded) is no child."""
+                excluded: frozenset[str] = frozenset()) -> dict[str, float | None]:
+    """Every node's value for one model, Brain-Score's rules: leaves clamped to [0, 1], the
+    mean over all children with a missing or failed child counting 0, a node whose children
+    all lack a value empty (None); a node with no benchmark beneath it is no child."""
     children: dict[str, list[str]] = {}
     for benchmark, parent in parents.items():
         if benchmark not in excluded:
@@ -293,17 +294,20 @@ def node_values(leaves: dict[str, float | None], parents: dict[str, str],
     for node, parent in TREE.items():
         if parent is not None:
             children.setdefault(parent, []).append(node)
-    values: dict[str, float] = {}
+    values: dict[str, float | None] = {}
 
-    def value(name: str) -> float | None:
+    def value(name: str) -> tuple[bool, float | None]:
+        """(has a benchmark beneath, value)."""
         if name not in TREE:
             leaf = leaves.get(name)
-            return 0.0 if leaf is None else leaf
-        below = [v for v in (value(child) for child in children.get(name, [])) if v is not None]
+            return True, None if leaf is None else float(np.clip(leaf, 0, 1))
+        below = [value(child) for child in children.get(name, [])]
+        below = [v for present, v in below if present]
         if not below:
-            return None
-        values[name] = float(np.mean(below))
-        return values[name]
+            return False, None
+        values[name] = (None if all(v is None for v in below)
+                        else float(np.mean([0.0 if v is None else v for v in below])))
+        return True, values[name]
 
     for node in TREE:
         value(node)
@@ -454,7 +458,7 @@ def test_leaderboard_expand_sort_untick_and_reload(page, site: Site, artifacts: 
     assert order[:len(present)] == present, f"missing values not last: {order}"
     for model, row in shown.items():
         want = node_values(expected.leaves[model], expected.parents)["V1"]
-        assert row["V1"] == pytest.approx(want, abs=1e-9), model
+        assert row["V1"] == (None if want is None else pytest.approx(want, abs=1e-9)), model
 
     # Expand behavior_vision too, so every leaf under average_vision is on the grid.
     page.locator(".tabulator-col[tabulator-field='v:behavior_vision'] .expander").click()
@@ -553,8 +557,7 @@ def test_csv_download_matches_the_database(page, site: Site) -> None:
     rows = list(csv.DictReader(io.StringIO(text)))
     header = next(csv.reader(io.StringIO(text)))
 
-    nodes = [node for node in TREE
-             if node_values({}, expected.parents).get(node) is not None]
+    nodes = [node for node in TREE if node in node_values({}, expected.parents)]
     assert set(header) == {"rank", "model", "model_version", *nodes, *expected.parents}
     assert {row["model"] for row in rows} == set(expected.leaves)
     averages = {model: node_values(leaves, expected.parents)["average_vision"]
@@ -574,5 +577,8 @@ def test_csv_download_matches_the_database(page, site: Site) -> None:
             else:
                 assert float(row[benchmark]) == pytest.approx(want, abs=1e-9), (model, benchmark)
         for node, want in node_values(expected.leaves[model], expected.parents).items():
-            assert float(row[node]) == pytest.approx(want, abs=1e-9), (model, node)
+            if want is None:
+                assert row[node] == "", (model, node)
+            else:
+                assert float(row[node]) == pytest.approx(want, abs=1e-9), (model, node)
     assert failures, "the synthetic board should hold failed scores (seed changed?)"

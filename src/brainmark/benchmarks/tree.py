@@ -12,9 +12,16 @@ Leaf benchmarks name their parent (``V1``, ``V2``, ``V4``, ``IT``, ``behavior``,
     │   └── IT ── ...
     └── behavior_vision ── <behavior benchmarks>
 
-A node's score is the mean of its children's scores; a child without a score (not run,
-errored, NaN) counts as 0, as on Brain-Score. Nodes with no benchmark anywhere beneath them
-are left out of the tree (they are not a missing score, there is nothing to score).
+The rules are Brain-Score's, so the numbers read the same:
+
+- a leaf's ceiled score is clamped to [0, 1] before it is aggregated (the unclamped value
+  stays in the score record, so a bad ceiling remains visible);
+- a node's score is the sum of its children's scores divided by the number of all its
+  children (equal weight per child at each level, not per leaf); a child without a score
+  (not run, errored, NaN, or a node whose children are all without one) counts as 0;
+- a node whose children are all without a score is itself without one (empty, not 0);
+- nodes with no benchmark anywhere beneath them are left out of the tree (they are not a
+  missing score, there is nothing to score).
 """
 
 from __future__ import annotations
@@ -57,10 +64,19 @@ def parent_node(parent: str) -> str:
     return node
 
 
+def clamp_score(value: object) -> float | None:
+    """A leaf score as aggregated and displayed: clamped to [0, 1]; None when not a number."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else min(max(number, 0.0), 1.0)
+
+
 def aggregate_scores(
     scores: Mapping[str, float | None], parents: Mapping[str, str]
-) -> dict[str, float]:
-    """Node scores from the leaf scores of one model.
+) -> dict[str, float | None]:
+    """Node scores from the leaf scores of one model (the rules are in the module docstring).
 
     Parameters
     ----------
@@ -73,8 +89,8 @@ def aggregate_scores(
     Returns
     -------
     dict
-        node name -> mean of its children (missing children count 0), for every node
-        with at least one benchmark beneath it.
+        node name -> its score, for every node with at least one benchmark beneath it;
+        ``None`` for a node whose children all lack a score.
     """
     unknown = sorted(set(scores) - set(parents))
     if unknown:
@@ -89,24 +105,26 @@ def aggregate_scores(
         if parent is not None:
             children.setdefault(parent, []).append(node)
 
-    result: dict[str, float] = {}
+    # Nodes with a benchmark beneath them; TREE lists parents first, so walk it backwards.
+    present: set[str] = set()
+    for node in reversed(TREE):
+        if any(child not in TREE or child in present for child in children.get(node, [])):
+            present.add(node)
 
-    def value(name: str) -> float | None:
-        """Score of a leaf or node; None for a node with nothing beneath it."""
-        if name not in TREE:  # a benchmark
-            leaf = scores.get(name)
-            return 0.0 if leaf is None or math.isnan(float(leaf)) else float(leaf)
-        if name in result:
-            return result[name]
-        values = [v for v in (value(child) for child in children.get(name, [])) if v is not None]
-        if not values:
-            return None
-        result[name] = sum(values) / len(values)
-        return result[name]
-
-    for node in TREE:
-        value(node)
-    return result
+    result: dict[str, float | None] = {}
+    for node in reversed(TREE):  # children before their parents
+        if node not in present:
+            continue
+        values = [
+            result[child] if child in TREE else clamp_score(scores.get(child))
+            for child in children.get(node, [])
+            if child not in TREE or child in present
+        ]
+        result[node] = (
+            None if all(value is None for value in values)
+            else sum(value or 0.0 for value in values) / len(values)
+        )
+    return {node: result[node] for node in TREE if node in result}
 
 
 def aggregate_table(
@@ -120,16 +138,9 @@ def aggregate_table(
     """
     rows = {
         model: aggregate_scores(
-            {benchmark: _as_float(value) for benchmark, value in row.items()}, parents
+            {benchmark: clamp_score(value) for benchmark, value in row.items()}, parents
         )
         for model, row in scores.items()
     }
     nodes = [node for node in TREE if any(node in row for row in rows.values())]
     return {model: {node: row.get(node) for node in nodes} for model, row in rows.items()}
-
-
-def _as_float(value: object) -> float | None:
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
