@@ -215,3 +215,15 @@ def test_model_filter_by_text_and_metadata():
     assert not matches("model-x", metadata, "architecture:resnet")
     assert not matches("model-x", metadata, "family:vit")  # no such key
     assert not matches("model-x", metadata, "vit convnext")  # every word must match
+
+
+def test_leaf_scores_are_shown_and_averaged_clamped_to_the_unit_interval():
+    from brainmark.platform.leaderboard.board import assemble_board, tree_columns
+
+    columns = tree_columns([("b1", "V1", 1, 1, None), ("b2", "V1", 2, 1, None)])
+    models = [{"model": "x", "model_id": 1, "model_version": 1, "model_version_id": 1,
+               "public": True, "owner_id": None}]
+    board = assemble_board(columns, models, {"x": {"b1": 1.3, "b2": -0.2}}, {})
+    values = board.rows[0].values
+    assert (values["b1"], values["b2"]) == (1.0, 0.0)
+    assert values["V1"] == pytest.approx((1.0 + 0.0) / 2)

@@ -28,7 +28,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from brainmark.benchmarks.tree import PARENT_ALIASES, TREE, aggregate_scores, aggregate_table
+from brainmark.benchmarks.tree import (
+    PARENT_ALIASES,
+    TREE,
+    aggregate_scores,
+    aggregate_table,
+    clamp_score,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -59,7 +65,8 @@ class Row:
     public: bool
     owner_id: int | None
     values: dict[str, float | None]
-    """Column identifier -> ceiled score (benchmarks) or aggregate (nodes); None if none."""
+    """Column identifier -> ceiled score clamped to [0, 1] (benchmarks) or aggregate
+    (nodes); None if none."""
     errors: dict[str, str]
     """Benchmark identifier -> error text, for scores that failed."""
     rank: int | None
@@ -178,8 +185,10 @@ def assemble_board(
     ``models``: mappings with the :class:`Row` fields ``model``, ``model_id``,
     ``model_version``, ``model_version_id``, ``public``, ``owner_id`` (and optionally
     ``metadata``); ``scores``: model -> benchmark -> ceiled score (None or NaN when it
-    failed); ``errors``: model -> benchmark -> error text. Nodes are recomputed without the
-    ``excluded`` benchmarks by the library's :func:`aggregate_table`.
+    failed); ``errors``: model -> benchmark -> error text. Leaf values are shown as the
+    library aggregates them (:func:`clamp_score`: clamped to [0, 1]; the unclamped value
+    stays in the score row and record). Nodes are recomputed without the ``excluded``
+    benchmarks by the library's :func:`aggregate_table`.
     """
     excluded = frozenset(excluded)
     benchmark_columns = [column for column in columns if column.is_benchmark]
@@ -190,7 +199,7 @@ def assemble_board(
     models = list(models)
     leaf_values = {
         entry["model"]: {
-            column.identifier: _finite(scores.get(entry["model"], {}).get(column.identifier))
+            column.identifier: clamp_score(scores.get(entry["model"], {}).get(column.identifier))
             for column in benchmark_columns
         }
         for entry in models
@@ -257,10 +266,6 @@ def with_private_rows(public: Board, viewer: AbstractBaseUser | AnonymousUser | 
                              excluded=public.excluded)
     return Board(public.columns, sorted([*public.rows, *private.rows], key=_row_order),
                  public.as_of, public.excluded, public.ranks)
-
-
-def _finite(value: float | None) -> float | None:
-    return None if value is None or math.isnan(value) else float(value)
 
 
 def visible_models_filter(viewer: AbstractBaseUser | AnonymousUser | None):

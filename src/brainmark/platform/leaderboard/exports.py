@@ -16,7 +16,9 @@ from brainmark.platform.leaderboard.forms import format_as_of
 
 RULE = (
     "A node's score is the mean of its children's scores; a missing or errored child "
-    "counts as 0. Ranks and colour scales are over public models only."
+    "counts as 0, and a node with no score anywhere beneath it is empty (null). Leaf "
+    "scores are ceiled and clamped to [0, 1]. Ranks and colour scales are over public "
+    "models only."
 )
 
 
