@@ -189,3 +189,21 @@ def test_the_memo_keeps_to_its_limits(database, monkeypatch):
     assert computed == ["a", "b", "c", "d", "b"]
     assert snapshots.memoized(None, ("a",), lambda: "live") == "live"  # no key: not kept
     snapshots.forget()
+
+
+def test_postgresql_takes_the_board_key_before_each_statement(database):
+    """The key's row is locked before a statement locks its own rows (no deadlock between
+    two writers of overlapping rows); SQLite has one writer and row triggers."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tgrelid::regclass::text, tgtype FROM pg_trigger "
+                       "WHERE tgname LIKE 'leaderboard_%_new_board_key'")
+        triggers = dict(cursor.fetchall())
+    assert set(triggers) == {"leaderboard_model", "leaderboard_modelversion",
+                             "leaderboard_benchmarktype", "leaderboard_benchmarkversion",
+                             "leaderboard_score"}
+    before, row_level = 1 << 1, 1 << 0  # pg_trigger.tgtype bits
+    assert all(tgtype & before and not tgtype & row_level for tgtype in triggers.values())
