@@ -83,7 +83,7 @@ class Board:
     as_of: datetime | None
     excluded: frozenset[str] = frozenset()
     """Benchmarks left out of the node values (custom aggregation); their columns stay."""
-    ranks: dict[str, dict[str, int]] = field(default_factory=dict, repr=False)
+    ranks: Mapping[str, dict[str, int]] = field(default_factory=dict, repr=False)
     """Column -> model -> rank among public models (filled by :func:`rank_rows`)."""
 
     def column(self, identifier: str) -> Column:
@@ -437,14 +437,40 @@ def _little_endian(numbers: array) -> array:
     return numbers
 
 
+class _PackedRanks(Mapping):
+    """Column -> model -> rank, read from the stored int32 matrix one column at a time
+    (a page asks for a few columns; building all 300,000 entries would cost more)."""
+
+    def __init__(self, names: list[str], models: list[str], matrix: array) -> None:
+        self._names, self._models, self._matrix = names, models, matrix
+        self._index = {name: position for position, name in enumerate(names)}
+        self._columns: dict[str, dict[str, int]] = {}
+
+    def __getitem__(self, column: str) -> dict[str, int]:
+        if column not in self._columns:
+            position, width = self._index[column], len(self._names)
+            self._columns[column] = {
+                model: rank
+                for model, rank in zip(self._models, self._matrix[position::width], strict=True)
+                if rank
+            }
+        return self._columns[column]
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
 def board_from_dict(data: Mapping) -> Board:
     """The board :func:`board_to_dict` wrote."""
     columns = [Column(*entry) for entry in data["columns"]]
     names = [column.identifier for column in columns]
     width = len(names)
     values = _little_endian(array("d", base64.b64decode(data["values"])))
-    ranks_matrix = _little_endian(array("i", base64.b64decode(data["ranks"])))
-    rows, ranks = [], {name: {} for name in names}
+    ranks = _little_endian(array("i", base64.b64decode(data["ranks"])))
+    rows = []
     for index, (model, model_id, model_version, model_version_id, public, owner_id, errors,
                 rank, metadata) in enumerate(data["rows"]):
         cells = values[index * width:(index + 1) * width]
@@ -452,9 +478,6 @@ def board_from_dict(data: Mapping) -> Board:
                         {name: None if value != value else value
                          for name, value in zip(names, cells, strict=True)},
                         errors, rank, metadata))
-        for name, value in zip(names, ranks_matrix[index * width:(index + 1) * width],
-                               strict=True):
-            if value:
-                ranks[name][model] = value
     as_of = datetime.fromisoformat(data["as_of"]) if data["as_of"] else None
-    return Board(columns, rows, as_of, frozenset(data["excluded"]), ranks)
+    return Board(columns, rows, as_of, frozenset(data["excluded"]),
+                 _PackedRanks(names, [row.model for row in rows], ranks))
