@@ -171,8 +171,8 @@
     const options = {
       data: gridRows(),
       columns: gridColumns(),
-      layout: "fitDataTable",
-      height: "70vh",
+      layout: "fitData",
+      maxHeight: "70vh",
       nestedFieldSeparator: false,
       initialSort: sorters(),
       placeholder: "No model matches.",
