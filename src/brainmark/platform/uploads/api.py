@@ -50,7 +50,7 @@ class DataPackageOut(Schema):
 
 
 class UploadErrorOut(Schema):
-    """Why an upload was refused; nothing of it was stored."""
+    """Why an upload was refused (nothing of it was stored), or a missing or invalid token."""
 
     detail: str
 
@@ -86,8 +86,8 @@ UPLOAD_REQUEST_BODY = {
 @router.post(
     "/",
     auth=ApiTokenAuth(),
-    response={201: DataPackageOut, 400: UploadErrorOut, 413: UploadErrorOut,
-              502: UploadErrorOut},
+    response={201: DataPackageOut, 400: UploadErrorOut, 401: UploadErrorOut,
+              413: UploadErrorOut, 502: UploadErrorOut},
     openapi_extra={"requestBody": UPLOAD_REQUEST_BODY},
     summary="Upload a data file or model weights",
 )
@@ -113,7 +113,7 @@ def upload(request: HttpRequest) -> Status:
 @router.get(
     "/",
     auth=[ApiTokenAuth(), django_auth],
-    response=list[DataPackageOut],
+    response={200: list[DataPackageOut], 401: UploadErrorOut},
     summary="Your uploads",
 )
 def list_uploads(request: HttpRequest) -> list[dict]:
