@@ -8,6 +8,7 @@ from ninja.security import django_auth
 
 from brainmark.platform.accounts.auth import ApiTokenAuth
 from brainmark.platform.leaderboard.models import Model
+from brainmark.platform.schemas import ErrorOut
 
 router = Router(tags=["accounts"])
 
@@ -28,15 +29,9 @@ class Me(Schema):
     models: list[OwnModel]
 
 
-class Unauthorized(Schema):
-    """Django Ninja's answer when no valid token or session came with the request."""
-
-    detail: str
-
-
 @router.get(
     "/me",
-    response={200: Me, 401: Unauthorized},
+    response={200: Me, 401: ErrorOut},
     auth=[ApiTokenAuth(), django_auth],
     summary="The authenticated user",
 )

@@ -27,6 +27,7 @@ from brainmark.platform.leaderboard.models import (
     Score,
 )
 from brainmark.platform.leaderboard.snapshots import board_for, memoized
+from brainmark.platform.schemas import ErrorOut, ValidationErrorOut
 
 router = Router(tags=["leaderboard"])
 
@@ -65,21 +66,7 @@ def _benchmark_versions_seen_by(viewer: Any) -> Q:
     return Q(public=True)
 
 
-class LeaderboardError(Schema):
-    """Why there is no answer: a bad parameter (400), a token that is not valid (401), no
-    such model or benchmark for the caller (404)."""
-
-    detail: str
-
-
-class LeaderboardValidationError(Schema):
-    """A parameter did not validate (e.g. a page that is not a positive integer): one entry
-    per problem, saying where (``loc``) and what (``msg``)."""
-
-    detail: list[dict[str, Any]]
-
-
-ERRORS = {401: LeaderboardError, 422: LeaderboardValidationError}
+ERRORS = {401: ErrorOut, 422: ValidationErrorOut}
 LARGEST_VERSION = 2**31 - 1  # a PositiveIntegerField's largest value
 
 
@@ -127,7 +114,7 @@ class LeaderboardOut(Schema):
     rows: list[RowOut]
 
 
-@router.get("/leaderboard", response={200: LeaderboardOut, 400: LeaderboardError, **ERRORS})
+@router.get("/leaderboard", response={200: LeaderboardOut, 400: ErrorOut, **ERRORS})
 def leaderboard(
     request: HttpRequest,
     exclude: str = Query("", description="Benchmarks to leave out of the averages, a,b"),
@@ -234,7 +221,7 @@ def models(request: HttpRequest) -> Any:
     ]
 
 
-@router.get("/models/{identifier}", response={200: ModelDetail, 404: LeaderboardError, **ERRORS})
+@router.get("/models/{identifier}", response={200: ModelDetail, 404: ErrorOut, **ERRORS})
 def model(request: HttpRequest, identifier: str) -> Any:
     """One model with every version and each version's scores (404 when private to
     someone else)."""
@@ -320,7 +307,7 @@ def benchmarks(request: HttpRequest) -> Any:
 
 
 @router.get("/benchmarks/{identifier}",
-            response={200: BenchmarkDetail, 404: LeaderboardError, **ERRORS})
+            response={200: BenchmarkDetail, 404: ErrorOut, **ERRORS})
 def benchmark(request: HttpRequest, identifier: str) -> Any:
     """One benchmark (or tree node): its versions with ceilings and references."""
     viewer = api_viewer(request)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from django.http import HttpRequest
 from ninja import Path, Router, Schema
 from ninja.security import django_auth
 
 from brainmark.platform.accounts.auth import ApiTokenAuth
+from brainmark.platform.schemas import ErrorOut, ValidationErrorOut
 from brainmark.platform.submissions.models import (
     JobStatus,
     Submission,
@@ -86,20 +87,6 @@ class SubmissionDetail(SubmissionSummary):
     log: str
     jobs: list[JobOut]
     models: list[ModelVersionOut]
-
-
-class ErrorOut(Schema):
-    """Why there is no answer: no valid token or session (401), or no such submission of
-    the caller's (404)."""
-
-    detail: str
-
-
-class ValidationErrorOut(Schema):
-    """The request did not validate (e.g. an id that is not a positive integer): one entry
-    per problem, saying where (``loc``) and what (``msg``)."""
-
-    detail: list[dict[str, Any]]
 
 
 def _summary(submission: Submission) -> dict:

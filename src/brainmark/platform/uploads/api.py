@@ -17,6 +17,7 @@ from ninja import Router, Schema, Status
 from ninja.security import django_auth
 
 from brainmark.platform.accounts.auth import ApiTokenAuth
+from brainmark.platform.schemas import ErrorOut
 from brainmark.platform.uploads.forms import UploadForm
 from brainmark.platform.uploads.handlers import received_file, store_received, streamed_upload
 from brainmark.platform.uploads.models import UploadKind
@@ -47,12 +48,6 @@ class DataPackageOut(Schema):
     created: datetime
     details: dict[str, str]
     snippet: str
-
-
-class UploadErrorOut(Schema):
-    """Why an upload was refused (nothing of it was stored), or a missing or invalid token."""
-
-    detail: str
 
 
 UPLOAD_REQUEST_BODY = {
@@ -86,8 +81,8 @@ UPLOAD_REQUEST_BODY = {
 @router.post(
     "/",
     auth=ApiTokenAuth(),
-    response={201: DataPackageOut, 400: UploadErrorOut, 401: UploadErrorOut,
-              413: UploadErrorOut, 502: UploadErrorOut},
+    response={201: DataPackageOut, 400: ErrorOut, 401: ErrorOut,
+              413: ErrorOut, 502: ErrorOut},
     openapi_extra={"requestBody": UPLOAD_REQUEST_BODY},
     summary="Upload a data file or model weights",
 )
@@ -113,7 +108,7 @@ def upload(request: HttpRequest) -> Status:
 @router.get(
     "/",
     auth=[ApiTokenAuth(), django_auth],
-    response={200: list[DataPackageOut], 401: UploadErrorOut},
+    response={200: list[DataPackageOut], 401: ErrorOut},
     summary="Your uploads",
 )
 def list_uploads(request: HttpRequest) -> list[dict]:
