@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import textwrap
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -40,3 +40,15 @@ def plugin_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def unique() -> str:
     """Registries are process-wide, so each test registers names of its own."""
     return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3-protocol HTTP server on 127.0.0.1 (a free port), for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

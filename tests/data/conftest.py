@@ -1,9 +1,10 @@
-"""Fixtures for the data tests: real image files, stores, and moto's S3 server on loopback."""
+"""Fixtures for the data tests: real image files and stores (moto's S3 server on loopback is
+the root conftest's ``s3_endpoint``)."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -69,18 +70,6 @@ def neuroid_assembly() -> NeuroidAssembly:
         },
         attrs={"experiment": "unit test"},
     )
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """moto's S3-protocol HTTP server on 127.0.0.1 (a free port), for the whole session."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture

@@ -9,8 +9,10 @@ for the ``database`` fixture, which rolls back whatever they wrote.
 from __future__ import annotations
 
 import os
+import selectors
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -79,3 +81,30 @@ def sqlite_environment(brainmark_home: Path) -> dict[str, str]:
         name: value for name, value in os.environ.items()
         if name not in ("DATABASE_URL", "BRAINMARK_DATABASE_URL", "DJANGO_SETTINGS_MODULE")
     }
+
+
+SERVER_START_TIMEOUT_S = 60
+
+
+def _read_server_address(process: subprocess.Popen, stderr_text: Callable[[], str]) -> str:
+    """The first line ``brainmark serve`` prints on stdout (its address), waiting at most
+    SERVER_START_TIMEOUT_S; a server that exits or stays silent is killed and its stderr shown."""
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if selector.select(timeout=0.5):
+            line = process.stdout.readline()
+            if line:
+                return line.strip()
+        if process.poll() is not None:
+            break
+    process.kill()
+    process.wait()
+    raise AssertionError(f"brainmark serve printed no address; stderr:\n{stderr_text()}")
+
+
+@pytest.fixture(scope="session")
+def read_server_address() -> Callable[[subprocess.Popen, Callable[[], str]], str]:
+    """``read_server_address(process, stderr_text)``: the address a started server prints."""
+    return _read_server_address

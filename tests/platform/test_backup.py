@@ -338,23 +338,18 @@ def test_backup_and_restore_refuse_what_is_not_their_folder(sqlite_platform, tmp
 
 
 @pytest.fixture
-def s3_bucket() -> Iterator[tuple[str, str]]:
-    """A versioned bucket on a moto S3 server on loopback: (endpoint, bucket)."""
+def s3_bucket(s3_endpoint: str, unique: str) -> tuple[str, str]:
+    """A versioned bucket of its own on the moto S3 server on loopback: (endpoint, bucket)."""
     import boto3
-    from moto.server import ThreadedMotoServer
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    bucket = f"platform-{unique}"
     client = boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id="testing",
+        "s3", endpoint_url=s3_endpoint, aws_access_key_id="testing",
         aws_secret_access_key="testing", region_name="us-east-1",
     )
-    client.create_bucket(Bucket="platform")
-    client.put_bucket_versioning(Bucket="platform", VersioningConfiguration={"Status": "Enabled"})
-    yield endpoint, "platform"
-    server.stop()
+    client.create_bucket(Bucket=bucket)
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return s3_endpoint, bucket
 
 
 def test_an_s3_store_is_indexed_and_missing_versions_are_reported(

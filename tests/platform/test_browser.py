@@ -20,12 +20,10 @@ import io
 import math
 import os
 import re
-import selectors
 import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +39,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
 BRAINMARK = Path(sys.executable).with_name("brainmark")
 REPOSITORY = Path(__file__).resolve().parents[2]
 SEED = 11  # 6 models x 8 benchmarks: failed scores, a missing one, regions of two benchmarks
-START_TIMEOUT_S = 60
 TIMEOUT_MS = 20_000
 EMAIL = "ada.lovelace@example.org"
 PASSWORD = "Corvid-lumen-7342!quartz"
@@ -79,23 +76,6 @@ def _run(args: list[str], env: dict[str, str]) -> None:
     assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
 
 
-def _read_address(process: subprocess.Popen, stderr: Path) -> str:
-    """The first line the server prints on stdout (its address), waiting at most a minute."""
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if selector.select(timeout=0.5):
-            line = process.stdout.readline()
-            if line:
-                return line.strip()
-        if process.poll() is not None:
-            break
-    process.kill()
-    process.wait()
-    raise AssertionError(f"brainmark serve printed no address; stderr:\n{stderr.read_text()}")
-
-
 def _stop(process: subprocess.Popen) -> None:
     process.terminate()
     try:
@@ -106,7 +86,7 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory, read_server_address) -> Iterator[Site]:
     """``brainmark serve`` on a migrated SQLite home holding a synthetic board.
 
     The port is chosen first so that ``BRAINMARK_SITE_URL`` (the links of the mails) can
@@ -140,7 +120,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 stdout=subprocess.PIPE, stderr=log, text=True,
             )
         try:
-            printed = _read_address(process, stderr)
+            printed = read_server_address(process, stderr.read_text)
         except AssertionError:
             if attempt < 2 and "already in use" in stderr.read_text():
                 continue

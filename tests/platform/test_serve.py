@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,7 +21,6 @@ import pytest
 
 BRAINMARK = Path(sys.executable).with_name("brainmark")
 
-START_TIMEOUT_S = 60
 SITE_STATIC = Path(__file__).resolve().parents[2] / "src/brainmark/platform/site/static/site"
 
 
@@ -41,22 +38,6 @@ def _get(url: str) -> tuple[int, bytes, str]:
         return error.code, error.read(), error.headers.get("Content-Type", "")
 
 
-def _read_address(process: subprocess.Popen) -> str:
-    """The first line the server prints on stdout, waiting at most START_TIMEOUT_S."""
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if selector.select(timeout=0.5):
-            line = process.stdout.readline()
-            if line:
-                return line.strip()
-        if process.poll() is not None:
-            break
-    process.kill()
-    raise AssertionError(f"no address printed; stderr: {process.stderr.read()}")
-
-
 @pytest.fixture
 def migrated_home(brainmark_home: Path, sqlite_environment: dict[str, str], run_brainmark):
     result = run_brainmark("migrate", env=sqlite_environment)
@@ -65,7 +46,8 @@ def migrated_home(brainmark_home: Path, sqlite_environment: dict[str, str], run_
 
 
 @pytest.fixture
-def server(migrated_home: Path, sqlite_environment: dict[str, str]) -> Iterator[dict]:
+def server(migrated_home: Path, sqlite_environment: dict[str, str],
+           read_server_address) -> Iterator[dict]:
     """A running ``brainmark serve`` on a free port: its address, process and stderr."""
     port = _free_port()
     process = subprocess.Popen(
@@ -76,7 +58,7 @@ def server(migrated_home: Path, sqlite_environment: dict[str, str]) -> Iterator[
         text=True,
     )
     try:
-        address = _read_address(process)
+        address = read_server_address(process, process.stderr.read)
         yield {"address": address, "port": port, "process": process}
     finally:
         if process.poll() is None:
@@ -136,7 +118,7 @@ def test_serve_refuses_a_port_in_use(migrated_home, run_brainmark, sqlite_enviro
     assert "Traceback" not in result.stderr
 
 
-def test_serve_port_zero_picks_a_free_port(migrated_home, sqlite_environment):
+def test_serve_port_zero_picks_a_free_port(migrated_home, sqlite_environment, read_server_address):
     process = subprocess.Popen(
         [str(BRAINMARK), "serve", "--port", "0", "--workers", "1"],
         env={**sqlite_environment, "PYTHONUNBUFFERED": "1"},
@@ -145,7 +127,7 @@ def test_serve_port_zero_picks_a_free_port(migrated_home, sqlite_environment):
         text=True,
     )
     try:
-        address = _read_address(process)
+        address = read_server_address(process, process.stderr.read)
         assert address.startswith("http://127.0.0.1:") and not address.endswith(":0")
         assert _get(f"{address}/api/openapi.json")[0] == 200
     finally:

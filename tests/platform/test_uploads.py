@@ -645,20 +645,8 @@ def test_an_upload_passing_the_quota_is_stopped_while_it_streams(
 # --- S3 -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    """moto's S3-protocol server on 127.0.0.1 (a free port), as tests/data/conftest.py runs it."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def s3_site_store(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, database: None):
+def s3_site_store(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, database: None):
     """A versioned bucket as the site's store: credentials from the environment, as deployed."""
     import boto3
 
@@ -667,10 +655,10 @@ def s3_site_store(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, database:
     for name, value in S3_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     bucket = f"brainmark-uploads-{next(_buckets)}"
-    client = boto3.client("s3", endpoint_url=moto_endpoint)
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
     client.create_bucket(Bucket=bucket)
     client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    with override_settings(store=f"s3://{bucket}/site", s3_endpoint_url=moto_endpoint):
+    with override_settings(store=f"s3://{bucket}/site", s3_endpoint_url=s3_endpoint):
         yield bucket, client
 
 
