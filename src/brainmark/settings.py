@@ -210,6 +210,11 @@ class Settings:
         return self.cache_dir / "plugin_index.json"
 
     @property
+    def plugin_facts_dir(self) -> Path:
+        """What ``brainmark sync`` read from the plugins, keyed by their code and versions."""
+        return self.cache_dir / "plugin_facts"
+
+    @property
     def results_dir(self) -> Path:
         """Score records of local runs."""
         return self.home / "results"

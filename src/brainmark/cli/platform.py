@@ -80,11 +80,16 @@ def manage(args: tuple[str, ...]) -> None:
               help="With --score: score only this model (repeatable).")
 @click.option("--benchmark", "benchmarks", multiple=True, metavar="BENCHMARK",
               help="With --score: score only on this benchmark (repeatable).")
-def sync(score_pairs: bool, models: tuple[str, ...], benchmarks: tuple[str, ...]) -> None:
+@click.option("--no-cache", is_flag=True,
+              help="Read the plugins again even if their facts are cached for the same code.")
+def sync(score_pairs: bool, models: tuple[str, ...], benchmarks: tuple[str, ...],
+         no_cache: bool) -> None:
     """Bring the plugins' models and benchmarks into the platform's database.
 
     The plugins are loaded in a child process (ceilings computed there), so this process
-    imports no plugin or torch. A benchmark or model that fails to load is reported and
+    imports no plugin or torch. What they state is cached, keyed by the plugins' and the
+    library's code and the installed packages: a sync with none of them changed reuses it
+    (--no-cache reads them again). A benchmark or model that fails to load is reported and
     skipped. Running it again changes nothing. With --score, every unscored pair is then
     scored, each in its own child process ('brainmark score --json'); a failure is stored
     with its error text. Run 'brainmark migrate' first.
@@ -98,7 +103,7 @@ def sync(score_pairs: bool, models: tuple[str, ...], benchmarks: tuple[str, ...]
         unknown_identifiers,
     )
 
-    report = sync_plugins()
+    report = sync_plugins(use_cache=not no_cache)
     for problem in report.problems:
         click.echo(f"Skipped {problem}", err=True)
     changes = {**{f"{k} created": v for k, v in report.created.items()},

@@ -44,6 +44,8 @@ See :mod:`brainmark.platform.leaderboard.plugin_facts` for where each value come
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import json
 import math
 import subprocess
@@ -51,6 +53,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -58,6 +61,7 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
+from brainmark._files import distrust_cache_file, read_checked_json, write_checked_json
 from brainmark.benchmarks.tree import TREE, parent_node
 from brainmark.platform.leaderboard.models import (
     BenchmarkType,
@@ -66,6 +70,7 @@ from brainmark.platform.leaderboard.models import (
     ModelVersion,
     Score,
 )
+from brainmark.settings import get_settings
 
 #: How long the child reading every plugin may take (ceilings are computed there).
 FACTS_TIMEOUT_S = 3600
@@ -105,8 +110,32 @@ class ScoreOutcome:
 # Reading the plugins (child process) and checking what it printed
 
 
-def read_plugin_facts() -> dict[str, Any]:
-    """Run the child that loads every plugin, and return its checked JSON facts."""
+def read_plugin_facts(*, use_cache: bool = True) -> dict[str, Any]:
+    """The checked facts of every plugin: reused from the facts cache when nothing they
+    derive from changed (:func:`plugin_facts_key`), else read by the child and cached.
+
+    ``use_cache`` False (``brainmark sync --no-cache``), or the setting ``reuse_cache``
+    false, runs the child whatever is cached. Facts that name a problem are not cached: a
+    plugin may fail for a passing reason (its data store unreachable), and a cached failure
+    would hide it until its code changed.
+    """
+    reuse = use_cache and get_settings().reuse_cache
+    key = plugin_facts_key()
+    if reuse:
+        cached = cached_plugin_facts(key)
+        if cached is not None:
+            return cached
+    raw = run_plugin_facts_child()
+    facts = validate_plugin_facts(raw)
+    # A plugin edited while the child ran may have been read either way: cache only facts
+    # whose inputs were the same before and after.
+    if not facts["problems"] and plugin_facts_key() == key:
+        store_plugin_facts(key, raw)
+    return facts
+
+
+def run_plugin_facts_child() -> Any:
+    """Run the child that loads every plugin, and return the JSON it printed (unchecked)."""
     command = [sys.executable, "-m", "brainmark.platform.leaderboard.plugin_facts"]
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=FACTS_TIMEOUT_S, check=False
@@ -117,11 +146,98 @@ def read_plugin_facts() -> dict[str, Any]:
             f"{result.stderr.strip()[-4000:]}"
         )
     try:
-        facts = json.loads(result.stdout)
+        return json.loads(result.stdout)
     except json.JSONDecodeError as error:
         raise SyncError(f"Reading the plugins printed no JSON ({error}): "
                         f"{result.stdout[:500]!r}") from error
-    return validate_plugin_facts(facts)
+
+
+# ---------------------------------------------------------------------------------------
+# The facts cache: keyed by everything the facts are derived from, checked when read
+
+#: Bump when what the child prints changes meaning, so older cached facts are not reused.
+FACTS_CACHE_FORMAT = 1
+#: How many cached readings are kept (one per key: switching plugin paths back and forth).
+FACTS_CACHE_KEEP = 8
+
+
+def plugin_facts_key() -> dict[str, Any]:
+    """What the child's facts are derived from, computed without importing any plugin.
+
+    - the library's own code (:func:`~brainmark._provenance.library_sha1`): the child and
+      the metrics and ceilers it runs;
+    - every plugin folder of every plugin root (built-in, ``BRAINMARK_PLUGIN_PATH``, entry
+      points) with its content hash (:func:`~brainmark._provenance.plugin_content_sha1`,
+      which skips ``test.py``, as the facts do), data plugins included, so their data and
+      READMEs are covered; a folder added or removed changes the list;
+    - the name and version of every installed distribution (torch, torchvision, numpy and
+      whatever a plugin imports), and Python's version.
+
+    The other settings (device, workers, batch size, stores) change no fact: data fetched
+    from a store is checked against the SHA1 its plugin names.
+    """
+    from brainmark._plugin_index import plugin_folders, plugin_roots
+    from brainmark._provenance import library_sha1, plugin_content_sha1
+
+    return {
+        "format": FACTS_CACHE_FORMAT,
+        "library_sha1": library_sha1(),
+        "plugins": [
+            [str(folder), plugin_content_sha1(folder)]
+            for root in plugin_roots()
+            for folder in plugin_folders(root)
+        ],
+        "packages": _installed_versions(),
+        "python": sys.version,
+    }
+
+
+def _installed_versions() -> list[list[str]]:
+    """[name, version] of every installed distribution, read from metadata (no import)."""
+    versions: dict[str, str] = {}
+    for distribution in importlib.metadata.distributions():
+        name = distribution.metadata["Name"]
+        if name:  # A distribution shadowed on sys.path is listed again: the first wins.
+            versions.setdefault(name.lower().replace("_", "-"), distribution.version)
+    return [[name, versions[name]] for name in sorted(versions)]
+
+
+def plugin_facts_cache_path(key: Mapping[str, Any]) -> Path:
+    """The cache file of the facts read under ``key``."""
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    return get_settings().plugin_facts_dir / f"{digest}.json"
+
+
+def cached_plugin_facts(key: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The checked facts cached under ``key``, or None (a damaged file warns and is None)."""
+    path = plugin_facts_cache_path(key)
+    record = read_checked_json(path, what="plugin facts")
+    if record is None:
+        return None
+    if not isinstance(record, dict) or record.get("key") != key:
+        distrust_cache_file(path, "plugin facts", "it holds facts of other plugin code")
+        return None
+    try:
+        facts = validate_plugin_facts(record.get("facts"))
+    except SyncError as error:
+        distrust_cache_file(path, "plugin facts", str(error))
+        return None
+    return facts
+
+
+def store_plugin_facts(key: Mapping[str, Any], raw: Any) -> Path:
+    """Cache the child's JSON under ``key`` (atomically, with its checksum); keep only the
+    newest :data:`FACTS_CACHE_KEEP` files."""
+    path = plugin_facts_cache_path(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_checked_json(path, {"key": key, "facts": raw})
+    older = sorted(
+        (candidate for candidate in path.parent.glob("*.json") if candidate != path),
+        key=lambda candidate: candidate.stat().st_mtime_ns, reverse=True,
+    )
+    for stale in older[FACTS_CACHE_KEEP - 1:]:
+        stale.unlink(missing_ok=True)
+    return path
 
 
 def _number(value: Any, *, positive: bool, optional: bool) -> float | None:
@@ -508,6 +624,7 @@ def score_unscored(
     return outcomes
 
 
-def sync_plugins() -> SyncReport:
-    """Read every plugin in a child process and write the rows (see the module docstring)."""
-    return write_plugin_facts(read_plugin_facts())
+def sync_plugins(*, use_cache: bool = True) -> SyncReport:
+    """Read every plugin in a child process (or reuse the facts cached from the same plugin
+    code, :func:`read_plugin_facts`) and write the rows (see the module docstring)."""
+    return write_plugin_facts(read_plugin_facts(use_cache=use_cache))
