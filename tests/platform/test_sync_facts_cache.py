@@ -232,3 +232,20 @@ def test_the_key_is_computed_without_importing_a_plugin_or_torch(probe_plugin, t
         env=env, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_only_the_newest_readings_are_kept(probe_plugin):
+    from brainmark.platform.leaderboard.sync import (
+        FACTS_CACHE_KEEP,
+        cached_plugin_facts,
+        plugin_facts_key,
+        store_plugin_facts,
+    )
+
+    key = plugin_facts_key()
+    paths = [store_plugin_facts({**key, "python": f"other {n}"}, _payload(str(n)))
+             for n in range(FACTS_CACHE_KEEP + 3)]
+    assert len(list(paths[-1].parent.glob("*.json"))) == FACTS_CACHE_KEEP
+    assert paths[-1].is_file()
+    assert _probe(cached_plugin_facts({**key, "python": f"other {FACTS_CACHE_KEEP + 2}"}))[
+        "metadata"]["description"] == str(FACTS_CACHE_KEEP + 2)

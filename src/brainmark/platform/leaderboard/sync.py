@@ -40,6 +40,11 @@ the plugin does not state is absent, never guessed):
 
 ``Model.license``: the licence identifiers the model plugin's README names for what it ships.
 See :mod:`brainmark.platform.leaderboard.plugin_facts` for where each value comes from.
+
+The child's JSON is cached in ``<home>/cache/plugin_facts/`` (checked JSON, one file per
+key), keyed by everything it derives from (:func:`plugin_facts_key`: the library's code,
+every plugin folder's content hash, the installed packages), which this process computes
+without importing a plugin: a sync with nothing changed starts no child.
 """
 
 from __future__ import annotations
