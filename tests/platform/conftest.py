@@ -108,3 +108,14 @@ def _read_server_address(process: subprocess.Popen, stderr_text: Callable[[], st
 def read_server_address() -> Callable[[subprocess.Popen, Callable[[], str]], str]:
     """``read_server_address(process, stderr_text)``: the address a started server prints."""
     return _read_server_address
+
+
+@pytest.fixture
+def rows(database: None) -> dict:
+    """The example board of :func:`synthetic.write_example_board` (its docstring's table),
+    with the process's board memo emptied so nothing of another test's board is read."""
+    from brainmark.platform.leaderboard import snapshots
+    from brainmark.platform.leaderboard.synthetic import write_example_board
+
+    snapshots.forget()
+    return write_example_board()

@@ -73,14 +73,6 @@ def test_assemble_board_without_a_database():
 # From the database
 
 
-@pytest.fixture
-def rows(database):
-    """The example board of :func:`synthetic.write_example_board` (its docstring's table)."""
-    from brainmark.platform.leaderboard.synthetic import write_example_board
-
-    return write_example_board()
-
-
 @pytest.mark.db
 def test_anonymous_board_values_ranks_and_errors(rows):
     from brainmark.platform.leaderboard.board import build_board

@@ -22,15 +22,6 @@ pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-def rows(database):
-    from brainmark.platform.leaderboard import snapshots
-    from brainmark.platform.leaderboard.synthetic import write_example_board
-
-    snapshots.forget()
-    return write_example_board()
-
-
-@pytest.fixture
 def client(rows):
     from django.test import Client
 
