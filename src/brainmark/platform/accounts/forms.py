@@ -14,6 +14,7 @@ from django.contrib.auth.password_validation import (
 from django.http import HttpRequest
 from django.urls import reverse
 
+from brainmark.platform.accounts import ratelimit
 from brainmark.platform.accounts.models import ApiToken
 from brainmark.platform.accounts.services import (
     AccountError,
@@ -83,7 +84,10 @@ class SignupForm(forms.Form):
 class EmailAuthenticationForm(AuthenticationForm):
     """Log in by e-mail (any case) and password; an inactive account is told to activate.
 
-    Only someone who knows the password learns that the account is inactive.
+    Only someone who knows the password learns that the account is inactive. Every try
+    counts against the limit on failed log-ins of this address from this client address
+    (:data:`~brainmark.platform.accounts.ratelimit.LOGIN_FAILURE`) until the password proves
+    right; once the limit is reached, tries are refused before the password is looked at.
     """
 
     username = forms.EmailField(
@@ -99,13 +103,22 @@ class EmailAuthenticationForm(AuthenticationForm):
     def __init__(self, request: HttpRequest | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(request, *args, **kwargs)
         self.inactive_email: str | None = None
+        self.rate_limited: ratelimit.RateLimited | None = None
 
     def clean(self) -> dict[str, Any]:
         email = self.cleaned_data.get("username")
         password = self.cleaned_data.get("password")
         if email and password:
+            client = ratelimit.client_ip(self.request) if self.request is not None else "unknown"
+            key = f"{ratelimit.normalize_email(email)} from {client}"
+            try:
+                attempt = ratelimit.record([(ratelimit.LOGIN_FAILURE, key)])
+            except ratelimit.RateLimited as refusal:
+                self.rate_limited = refusal
+                raise forms.ValidationError(refusal.message(), code="rate_limited") from refusal
             user = user_for_email(email)
             if user is not None and not user.is_active and user.check_password(password):
+                ratelimit.forget(attempt)  # The right password: not a failure.
                 if not awaits_activation(user):
                     raise forms.ValidationError(DEACTIVATED_MESSAGE, code="deactivated")
                 self.inactive_email = user.email
@@ -117,6 +130,7 @@ class EmailAuthenticationForm(AuthenticationForm):
             self.user_cache = authenticate(self.request, username=username, password=password)
             if self.user_cache is None:
                 raise self.get_invalid_login_error()
+            ratelimit.forget(attempt)  # A success does not count.
             self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data
 

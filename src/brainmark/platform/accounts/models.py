@@ -99,3 +99,24 @@ class PendingActivation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} (awaiting activation since {self.created:%Y-%m-%d})"
+
+
+class RateLimitAttempt(models.Model):
+    """One counted attempt (a mail asked for, a failed log-in) of some ``kind`` by ``key``.
+
+    Kept in the database, not in a process's memory or a local cache, because every
+    gunicorn worker must see the same counts. :mod:`brainmark.platform.accounts.ratelimit`
+    counts the rows of the sliding window and prunes older ones when it writes.
+    """
+
+    kind = models.CharField(max_length=32, help_text="What was attempted, e.g. 'login_failure'.")
+    key = models.CharField(
+        max_length=300, help_text="Who attempted it: a lower-cased e-mail address, an IP, or both."
+    )
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "key", "at"], name="accounts_ratelimit_window")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} by {self.key} at {self.at:%Y-%m-%d %H:%M:%S}"

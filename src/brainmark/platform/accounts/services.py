@@ -9,6 +9,7 @@ module is imported (it imports the models).
 from __future__ import annotations
 
 import dataclasses
+import datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -22,6 +23,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
@@ -282,6 +284,34 @@ def sign_up(email: str, password: str, password_again: str) -> AbstractBaseUser:
             f"was created. Please try again later."
         ) from error
     return user
+
+
+# Sign-ups not activated within this many days are deleted (``BRAINMARK_UNACTIVATED_DAYS``).
+DEFAULT_UNACTIVATED_DAYS = 7
+
+
+def unactivated_days() -> int:
+    """Days a sign-up may wait for activation before the next sign-up deletes it."""
+    return int(getattr(settings, "BRAINMARK_UNACTIVATED_DAYS", DEFAULT_UNACTIVATED_DAYS))
+
+
+def delete_stale_signups(now: datetime.datetime | None = None) -> int:
+    """Delete the users who signed up more than :func:`unactivated_days` ago and never
+    activated (their :class:`PendingActivation` goes with them); return how many.
+
+    Called when a sign-up is written, so no scheduled job is needed, and an address whose
+    sign-up was never completed can sign up again. Users the staff deactivated have no
+    pending row and stay. Such users cannot have logged in, so they own nothing else.
+    """
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(days=unactivated_days())
+    stale = get_user_model().objects.filter(
+        is_active=False, pending_activation__created__lt=cutoff
+    )
+    user_model = get_user_model()
+    with transaction.atomic():  # The users and their pending rows, or neither.
+        _, per_model = stale.delete()
+    return per_model.get(user_model._meta.label, 0)
 
 
 def awaits_activation(user: AbstractBaseUser) -> bool:

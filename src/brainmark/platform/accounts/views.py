@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
+from brainmark.platform.accounts import ratelimit
 from brainmark.platform.accounts.forms import (
     DeleteAccountForm,
     EmailAuthenticationForm,
@@ -31,10 +32,12 @@ from brainmark.platform.accounts.services import (
     activate_user,
     create_token_for_user,
     delete_account,
+    delete_stale_signups,
     resend_activation_email,
     set_model_flags,
     sign_up,
     site_link,
+    unactivated_days,
 )
 from brainmark.platform.leaderboard.models import Model
 
@@ -46,9 +49,15 @@ def signup(request: HttpRequest) -> HttpResponse:
     """E-mail and password; an inactive account is created and its activation link mailed."""
     if request.user.is_authenticated:
         return redirect("accounts:profile")
+    if request.method == "POST":
+        # Before the form's check, so an address whose sign-up expired is free again.
+        delete_stale_signups()
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        refused = _rate_limited(request, data["email"], ratelimit.SIGNUP_IP)
+        if refused is not None:
+            return refused
         try:
             user = sign_up(data["email"], data["password1"], data["password2"])
         except AccountError as error:
@@ -56,7 +65,8 @@ def signup(request: HttpRequest) -> HttpResponse:
         else:
             request.session[SIGNUP_EMAIL_SESSION_KEY] = user.email
             return redirect("accounts:signup_done")
-    return render(request, "accounts/signup.html", {"form": form})
+    context = {"form": form, "unactivated_days": unactivated_days()}
+    return render(request, "accounts/signup.html", context)
 
 
 def signup_done(request: HttpRequest) -> HttpResponse:
@@ -81,6 +91,10 @@ def resend_activation(request: HttpRequest) -> HttpResponse:
     form = ResendActivationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
+        # Counted whether or not the address has an account, so the answer reveals nothing.
+        refused = _rate_limited(request, email, ratelimit.RESEND_ACTIVATION_IP)
+        if refused is not None:
+            return refused
         try:
             resend_activation_email(email)
         except OSError as error:
@@ -102,6 +116,13 @@ class LoginView(auth_views.LoginView):
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
 
+    def form_invalid(self, form: EmailAuthenticationForm) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.rate_limited is not None:  # Too many failures: refused, whatever the password.
+            response.status_code = 429
+            response["Retry-After"] = str(form.rate_limited.retry_after_seconds())
+        return response
+
 
 class PasswordResetView(auth_views.PasswordResetView):
     """Asks for the e-mail address; the mail links to ``SITE_URL``."""
@@ -113,8 +134,34 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("accounts:password_reset_done")
 
     def form_valid(self, form: SiteUrlPasswordResetForm) -> HttpResponse:
+        # Counted whether or not the address has an account, so the answer reveals nothing.
+        refused = _rate_limited(self.request, form.cleaned_data["email"],
+                                ratelimit.PASSWORD_RESET_IP)
+        if refused is not None:
+            return refused
         self.extra_email_context = {"site_url": site_link("")}
         return super().form_valid(form)
+
+
+def _rate_limited(request: HttpRequest, email: str, ip_kind: str) -> HttpResponse | None:
+    """Count a mail asked for to ``email`` from this client (limit ``ip_kind`` per client
+    address); None when allowed, else the 429 page saying what is limited and until when."""
+    attempts = [
+        (ratelimit.MAIL_TO_ADDRESS, ratelimit.normalize_email(email)),
+        (ip_kind, ratelimit.client_ip(request)),
+    ]
+    try:
+        ratelimit.record(attempts)
+    except ratelimit.RateLimited as refusal:
+        response = render(
+            request,
+            "accounts/rate_limited.html",
+            {"refusal": refusal, "back": request.path},
+            status=429,
+        )
+        response["Retry-After"] = str(refusal.retry_after_seconds())
+        return response
+    return None
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
