@@ -1,0 +1,1 @@
+"""Running jobs: the job state machine, executors and the dispatcher."""
