@@ -440,3 +440,17 @@ def test_any_event_sequence_is_refused_or_keeps_the_invariants(events, max_attem
             assert isinstance(event, Rerun)
         check_invariants(after, policy)
         state = after
+
+
+def test_the_state_machine_loads_no_django():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, brainmark.execution.states\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] == 'django' "
+        "or m.startswith('brainmark.platform')]\n"
+        "assert not bad, bad\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

@@ -275,3 +275,14 @@ def test_concurrent_commits_all_land_one_after_the_other(tmp_path):
         n.replace("-", "_") for n in names
     ]
     assert git(path, "status", "--porcelain") == ""
+
+
+def test_the_plugin_store_loads_no_django():
+    code = (
+        "import sys, brainmark.pipeline.plugin_store\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] == 'django' "
+        "or m.startswith('brainmark.platform')]\n"
+        "assert not bad, bad\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
