@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -286,3 +287,53 @@ def test_the_plugin_store_loads_no_django():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+COMMIT_IN_A_CHILD = """
+import sys, time
+from pathlib import Path
+from brainmark.pipeline.plugin_store import PluginStore
+store, archive, submission, start = sys.argv[1:]
+while time.time() < float(start):
+    time.sleep(0.001)
+print(PluginStore(store).commit_submission(
+    Path(archive), submission_id=int(submission), author_name="Ada",
+    author_email="ada@example.org",
+))
+"""
+
+
+def test_two_dispatcher_processes_commit_one_after_the_other(tmp_path):
+    path = tmp_path / "plugins"
+    PluginStore(path).init()
+    for name in ("proc-a", "proc-b"):
+        scaffold_model(tmp_path / name, name)
+    start = str(time.time() + 1.0)  # both children commit at the same moment
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                COMMIT_IN_A_CHILD,
+                str(path),
+                str(tmp_path / name),
+                str(i),
+                start,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i, name in enumerate(("proc-a", "proc-b"), start=200)
+    ]
+    shas = []
+    for child in children:
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err
+        shas.append(out.strip())
+    lines = git(path, "rev-list", "--parents", "HEAD").splitlines()
+    assert len(lines) == 3
+    assert sorted(line.split()[0] for line in lines[:2]) == sorted(shas)
+    for line, older in itertools.pairwise(lines):
+        assert line.split()[1:] == [older.split()[0]]
+    assert sorted(p.name for p in (path / "models").iterdir()) == ["proc_a", "proc_b"]
