@@ -6,6 +6,7 @@ write it; each is refused with the file and the rule, and leaves nothing behind.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
 import os
@@ -310,6 +311,32 @@ def test_a_damaged_entry_is_refused_by_its_checksum(tmp_path):
     zip_path.write_bytes(zip_path.read_bytes().replace(b"'AAAA'", b"'AAAB'"))
     error = refused_zip(tmp_path, zip_path)
     assert_refused_for(error, "models/my_net/model.py", "checksum")
+
+
+def test_entries_sharing_their_data_are_refused(tmp_path):
+    """The 'overlapping files' bomb: many central entries pointing at one compressed blob."""
+    zip_path = tmp_path / "submission.zip"
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in plugin_entries():
+            zf.writestr(name, data)
+        zf.writestr("models/my_net/a.bin", bytes(1000))
+        twin = copy.copy(zf.getinfo("models/my_net/a.bin"))
+        twin.filename = twin.orig_filename = "models/my_net/b.bin"
+        zf.filelist.append(twin)  # a second central entry, the same local data
+    error = refused_zip(tmp_path, zip_path)
+    assert_refused_for(error, "models/my_net/b.bin", "no overlapping entries")
+
+
+def test_a_local_header_naming_another_file_is_refused(tmp_path):
+    zip_path = make_zip(
+        tmp_path / "submission.zip", [*plugin_entries(), ("models/my_net/QQ.py", b"x = 1\n")]
+    )
+    data = zip_path.read_bytes()
+    local = data.index(b"QQ.py")  # the local header comes first, the central entry last
+    zip_path.write_bytes(data[:local] + b"RR.py" + data[local + 5 :])
+    error = refused_zip(tmp_path, zip_path)
+    assert_refused_for(error, "models/my_net/QQ.py", "zip format")
+    assert "local header names another file" in str(error)
 
 
 def test_not_a_zip_is_refused(tmp_path):

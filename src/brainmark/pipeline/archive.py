@@ -403,7 +403,7 @@ def _checked_name(info: zipfile.ZipInfo) -> PurePosixPath:
     if "\\" in name:
         raise _refuse(shown, "forward slashes only",
                       "the name holds a backslash: use '/' between folders.")
-    if name.startswith("/") or re.match(r"[A-Za-z]:", name):
+    if name.startswith("/") or re.match(r"[A-Za-z]:(/|$)", name):
         raise _refuse(shown, "relative paths only",
                       "the name is an absolute path; paths must be relative to the archive.")
     parts = name.rstrip("/").split("/")
@@ -455,15 +455,25 @@ def _refuse_duplicates(entries: list[tuple[PurePosixPath, zipfile.ZipInfo]]) -> 
 
 def _refuse_overlaps(entries: list[tuple[PurePosixPath, zipfile.ZipInfo]], size: int) -> None:
     """Entries sharing compressed bytes (the 'overlapping files' bomb) are refused."""
-    spans = sorted((info.header_offset, info.header_offset + 30 + len(info.orig_filename.encode(
-        "utf-8" if info.flag_bits & 0x800 else "cp437")) + info.compress_size, name)
-        for name, info in entries)
+    # Each entry spans at least its local header, name and data (its extra field and data
+    # descriptor are not counted: a lower bound, so no false alarm).
+    spans = sorted(
+        (info.header_offset,
+         info.header_offset + _LOCAL_HEADER.size + len(_raw_name(info)) + info.compress_size,
+         name)
+        for name, info in entries
+    )
     for (_, end, name), (start, _, other) in itertools.pairwise(spans):
         if start < end:
             raise _refuse(str(other), "no overlapping entries",
                           f"its data overlaps that of {name}: a crafted archive.")
     if spans and spans[-1][1] > size:
         raise _refuse(str(spans[-1][2]), "zip format", "the entry runs past the archive's end.")
+
+
+def _raw_name(info: zipfile.ZipInfo) -> bytes:
+    """The entry's name as the bytes stored in the archive."""
+    return info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
 
 
 def _is_junk(name: PurePosixPath) -> bool:
@@ -508,7 +518,11 @@ def _extract_file(
         raise _refuse(shown, "zip format", "the entry's local header is missing or damaged.")
     fields = _LOCAL_HEADER.unpack(header)
     name_length, extra_length = fields[-2], fields[-1]
-    raw.seek(name_length + extra_length, os.SEEK_CUR)
+    if raw.read(name_length) != _raw_name(info):
+        raise _refuse(shown, "zip format",
+                      "the entry's local header names another file than the central directory: "
+                      "a crafted archive.")
+    raw.seek(extra_length, os.SEEK_CUR)
     remaining = info.compress_size
     decompressor = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
     produced = 0
