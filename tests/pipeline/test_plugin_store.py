@@ -337,3 +337,25 @@ def test_two_dispatcher_processes_commit_one_after_the_other(tmp_path):
     for line, older in itertools.pairwise(lines):
         assert line.split()[1:] == [older.split()[0]]
     assert sorted(p.name for p in (path / "models").iterdir()) == ["proc_a", "proc_b"]
+
+
+def test_merging_a_submission_again_returns_its_commit_until_it_is_reverted(store, tmp_path):
+    folder = scaffold_model(tmp_path / "a", "my-net")
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "model.cpython-311.pyc").write_bytes(b"\0")
+    kwargs = {"submission_id": 9, "author_name": "Ada", "author_email": "ada@example.org"}
+    first = store.commit_submission(tmp_path / "a", **kwargs)
+    assert store.commit_submission(tmp_path / "a", **kwargs) == first
+    assert len(store.history()) == 2
+    assert not (store.path / "models" / "my_net" / "__pycache__").exists()
+    store.revert_submission(9, by="Staff")
+    again = store.commit_submission(tmp_path / "a", **kwargs)
+    assert again != first
+    assert git(store.path, "log", "--format=%s").splitlines() == [
+        "Submission 9",
+        "Revert submission 9",
+        "Submission 9",
+        "Plugin store created",
+    ]
+    store.revert_submission(9, by="Staff")  # the merge made after the first revert
+    assert not (store.path / "models" / "my_net").exists()

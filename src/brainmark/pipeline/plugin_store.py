@@ -132,6 +132,8 @@ class PluginStore:
         taken) or a mapping of plugin type to one folder or several. A folder already in the
         store is replaced only with ``allow_replace`` (the platform has checked that the
         submitter owns it); otherwise nothing is changed and the error names the folder.
+        Merging a submission again returns its commit without a new one (a retried merge step),
+        unless it was reverted since.
         """
         if isinstance(submission_id, bool) or not isinstance(submission_id, int):
             raise PluginStoreError(f"submission_id must be an int; got {submission_id!r}.")
@@ -140,6 +142,9 @@ class PluginStore:
         with self._locked():
             self._require_repository()
             self._restore_last_commit()
+            merged = self._merged_commit(submission_id)
+            if merged is not None:
+                return merged  # merged already (a retried merge step): one commit per submission
             existing = [
                 f"{kind}/{folder.name}"
                 for kind, folder in folders
@@ -180,19 +185,23 @@ class PluginStore:
             self._require_repository()
             self._restore_last_commit()
             history = self._history()
-            merged = [c for c in history if c.submission_id == submission_id]
-            if not merged:
+            # The newest commit about this submission decides: a merge is reverted, a revert
+            # means there is nothing left to revert.
+            latest = next(
+                (c for c in history if submission_id in (c.submission_id, c.reverts_submission)),
+                None,
+            )
+            if latest is None:
                 raise PluginStoreError(
                     f"Submission {submission_id} has no commit in the plugin store "
                     f"{self.path}; nothing to revert."
                 )
-            reverted = [c for c in history if c.reverts_submission == submission_id]
-            if reverted:
+            if latest.reverts_submission == submission_id:
                 raise PluginStoreError(
                     f"Submission {submission_id} was already reverted by commit "
-                    f"{reverted[0].sha[:12]} ({reverted[0].author_name})."
+                    f"{latest.sha[:12]} ({latest.author_name})."
                 )
-            target = merged[0]
+            target = latest
             try:
                 self._git("revert", "--no-commit", target.sha)
             except PluginStoreError as error:
@@ -224,6 +233,15 @@ class PluginStore:
                 },
             )  # fmt: skip
             return self._git("rev-parse", "HEAD").strip()
+
+    def _merged_commit(self, submission_id: int) -> str | None:
+        """The sha of the submission's commit, unless there is none or it was reverted since."""
+        for commit in self._history():  # newest first
+            if commit.reverts_submission == submission_id:
+                return None
+            if commit.submission_id == submission_id:
+                return commit.sha
+        return None
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -319,7 +337,9 @@ class PluginStore:
         try:
             for kind, source in folders:
                 staged = Path(tempfile.mkdtemp(dir=staging)) / source.name
-                shutil.copytree(source, staged, ignore=shutil.ignore_patterns(*_EXCLUDES[2:]))
+                shutil.copytree(
+                    source, staged, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+                )
                 target = self.path / kind / source.name
                 target.parent.mkdir(exist_ok=True)
                 if target.exists():
