@@ -222,6 +222,8 @@ def test_writes_only_in_workdir(job: dict[str, Path]) -> None:
     assert result.ok, output(result)
     outcome = last_json(result)
     assert outcome[str(inside_work)] == "written" and inside_work.read_text() == "x"
+    if os.geteuid() == 0:  # the job really is uid 65534 on this machine, not root
+        assert inside_work.stat().st_uid == 65534
     assert outcome["/tmp/scratch"] == "written"  # a private tmpfs, gone afterwards
     for path in refused:
         assert outcome[str(path)] != "written", path

@@ -17,16 +17,30 @@ Isolation, best first (:func:`available_isolation` says which this machine suppo
     ``sys.base_prefix``, and the brainmark source folder when installed editable), the
     caller's ``readonly_paths``, ``workdir`` writable at its own path (the only writable
     host path), a tmpfs ``/tmp`` and a private tmpfs home ``/home/sandbox``, ``--dev /dev
-    --proc /proc``, the new root itself read-only (``--remount-ro /``), ``--unshare-all``
-    (a new network namespace with only a loopback that has nothing listening: a connection
-    to 127.0.0.1:5432 inside is refused; new PID, IPC, UTS, cgroup and user namespaces),
-    ``--uid 65534 --gid 65534`` inside, ``--die-with-parent``, ``--new-session`` (no
-    TIOCSTI into the caller's terminal) and ``--clearenv`` plus ``--setenv`` of the
-    variables below. No GPU devices are bound yet (``--dev`` is a minimal ``/dev``).
+    --proc /proc``, the new root itself read-only (``--remount-ro /``), new network, PID,
+    IPC, UTS and cgroup namespaces (the network namespace has only a loopback with nothing
+    listening: a connection to 127.0.0.1:5432 inside is refused, any other address is
+    unreachable), ``--die-with-parent``, ``--new-session`` (no TIOCSTI into the caller's
+    terminal) and ``--clearenv`` plus ``--setenv`` of the variables below. No GPU devices
+    are bound yet (``--dev`` is a minimal ``/dev``).
+
+    The job runs as uid/gid 65534 (nobody), in one of two ways:
+
+    - As root (the platform's case here): bwrap runs privileged, without a user namespace,
+      keeps only ``CAP_SETUID``/``CAP_SETGID`` for the job, and the job starts under
+      ``setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all
+      --bounding-set=-all``: it is really uid 65534 on this machine, with no capabilities,
+      so ``RLIMIT_NPROC`` applies to it and an escape is not root. ``workdir`` (and what is
+      in it) is chowned to 65534 first, so the results it writes are owned by 65534.
+      Every ``readonly_paths`` entry must be readable by others (mode o+r).
+    - Otherwise: ``--unshare-all --unshare-user --uid 65534 --gid 65534`` (the caller's
+      uid mapped to 65534 in a user namespace).
 ``"rlimits+netns"``
     Where bwrap is missing or cannot start (no user namespaces): the command under
-    ``unshare --net`` (no network) with the same limits and scrubbed environment, cwd =
-    ``workdir``; the file system is NOT hidden. Record this on the submission.
+    ``unshare --net`` (no network; loopback down, so even 127.0.0.1 is unreachable) with the
+    same limits, cgroups and scrubbed environment, cwd = ``workdir``, HOME = ``workdir``,
+    as the caller's uid (root, if the platform runs as root). The file system is NOT
+    hidden. Record this on the submission.
 ``"rlimits"``
     Only the limits and the scrubbed environment.
 
@@ -51,19 +65,24 @@ Limits (:class:`SandboxLimits`) and how each is enforced, as verified on the bui
   through the cgroup ``memory`` controller when one is writable (an OOM kill in the cgroup
   is reported as ``killed_by="memory"``, as is a ``MemoryError`` from ``RLIMIT_AS``).
 - File size: ``RLIMIT_FSIZE`` (SIGXFSZ). Open files: ``RLIMIT_NOFILE``.
-- Processes: ``RLIMIT_NPROC`` is set, but the kernel exempts root from it and a job that
-  root starts in bwrap is still root outside its user namespace (uid 65534 inside maps to
-  0 outside), so a fork bomb is NOT stopped by rlimits alone when the platform runs as
-  root. Starting bwrap as an unprivileged user instead (``setpriv --reuid=65534``) was
-  tried here and fails: the platform's interpreter lives under ``/root`` (mode 700), which
-  that user cannot traverse, so bwrap cannot bind it (``Can't find source path``), even
-  through ``--ro-bind-fd``. What works here, and what this module does as root, is a cgroup:
-  a fresh cgroup per job in the v1 ``pids`` controller (``pids.max``) and the ``memory``
-  controller (``memory.limit_in_bytes``), created under this process's own cgroup, joined by
-  the child before it execs, killed and removed when the job ends. cgroup v2 is not handled
-  yet; without a writable cgroup a root job has no process bound, and the result says so
-  (``SandboxResult.process_limit``). When the platform does not run as root, ``RLIMIT_NPROC``
-  holds (it counts all of that user's processes).
+- Processes: a fresh cgroup per job in the v1 ``pids`` controller (``pids.max``), made
+  under this process's own cgroup together with a ``memory`` one
+  (``memory.limit_in_bytes``) and a ``cpuacct`` one (CPU time of the whole job, which
+  rusage misses under bwrap), joined by the child before it execs, killed and removed when
+  the job ends. With that cgroup ``RLIMIT_NPROC`` is not set, because it counts every
+  process of uid 65534 and concurrent jobs would eat into each other's limit. Without a
+  writable cgroup (cgroup v2 is not handled yet, nor a non-root platform) ``RLIMIT_NPROC``
+  is the bound; ``SandboxResult.process_limit`` says which (``"none"`` for a fallback run
+  as root, whom the kernel exempts from ``RLIMIT_NPROC``).
+
+  Verified here: root is exempt from ``RLIMIT_NPROC`` and a job root starts in an
+  unprivileged-style bwrap (``--unshare-user --uid 65534``) is still uid 0 outside, so
+  rlimits alone do not stop its fork bomb. Starting bwrap itself as 65534 (``setpriv
+  --reuid=65534 bwrap ...``, as ../shared/PLATFORM.md suggests) fails here: the
+  interpreter lives under ``/root`` (mode 700), which that user cannot traverse, so bwrap
+  cannot bind it (``Can't find source path``), not even through ``--ro-bind-fd``. Hence
+  setpriv *inside* a privileged bwrap (above). bwrap run by root makes missing parent
+  folders of a bind with mode 0700; each one is made 0755 first (``--perms 0755 --dir``).
 - Wall clock: enforced by the parent, which kills the whole process group (bwrap's PID
   namespace dies with its init) and every process left in the job's cgroup.
 - Log: stdout and stderr go, merged, to ``log_path``, written as they arrive (a caller can
@@ -91,6 +110,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 BWRAP = "bwrap"
+SETPRIV = "/usr/bin/setpriv"
 ISOLATIONS = ("bubblewrap", "rlimits+netns", "rlimits")
 SANDBOX_UID = 65534
 SANDBOX_HOME = "/home/sandbox"
@@ -168,7 +188,7 @@ def _probe(isolation: str) -> bool:
     if isolation == "bubblewrap":
         if shutil.which(BWRAP) is None:
             return False
-        command = [BWRAP, *_system_binds(), "--dev", "/dev", "--proc", "/proc",
+        command = [BWRAP, *_system_mounts().args, "--dev", "/dev", "--proc", "/proc",
                    "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID),
                    "--gid", str(SANDBOX_UID), "--die-with-parent", "--clearenv", "true"]
     else:
@@ -220,17 +240,20 @@ def run_sandboxed(
     child_env = _child_env(env or {}, workdir, isolation)
 
     if isolation == "bubblewrap":
-        argv = [BWRAP, *_bwrap_args(workdir, readonly, child_env), "--", *command]
-    elif isolation == "rlimits+netns":
-        argv = [*_unshare_net(), "--", *command]
+        as_root = os.geteuid() == 0 and Path(SETPRIV).exists()
+        if as_root:
+            _give_to_sandbox_user(workdir)
+        argv = [BWRAP, *_bwrap_args(workdir, readonly, child_env, as_root), *command]
     else:
-        argv = list(command)
+        as_root = False  # the fallbacks run as the caller: as root, as root
+        argv = [*_unshare_net(), "--", *command] if isolation == "rlimits+netns" else [*command]
 
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with _job_cgroups(limits) as cgroups:
+        unprivileged = as_root or os.geteuid() != 0  # RLIMIT_NPROC binds the job's uid
         process_limit = ("cgroup" if "pids" in cgroups
-                         else "rlimit" if os.geteuid() != 0 and limits.processes else "none")
+                         else "rlimit" if unprivileged and limits.processes else "none")
         return _run(argv, workdir=workdir, env=child_env, limits=limits, log_path=log_path,
                     isolation=isolation, cgroups=cgroups, process_limit=process_limit)
 
@@ -245,7 +268,9 @@ def _run(argv: list[str], *, workdir: Path, env: dict[str, str], limits: Sandbox
         for procs in procs_files:
             with open(procs, "w") as handle:
                 handle.write(str(os.getpid()))
-        _set_rlimits(limits)
+        # With a pids cgroup RLIMIT_NPROC is left alone: it counts every process of the
+        # uid, so concurrent jobs (all uid 65534) would eat into each other's limit.
+        _set_rlimits(limits, nproc=process_limit != "cgroup")
 
     started = time.monotonic()
     process = subprocess.Popen(  # the argv is built above; no shell
@@ -267,14 +292,17 @@ def _run(argv: list[str], *, workdir: Path, env: dict[str, str], limits: Sandbox
     timer = threading.Timer(limits.wall_seconds, kill)
     timer.start()
     try:
-        _, status, usage = os.wait4(process.pid, 0)
+        # Wait without reaping: while the child is a zombie its process-group id cannot be
+        # reused, so killing the group's leftovers below cannot hit a stranger.
+        os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
     finally:
         timer.cancel()
-    process.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait again
     wall = time.monotonic() - started
     _kill_group(process.pid)  # leftovers of the session (the fallbacks have no PID namespace)
     for path in cgroups.values():
         _kill_cgroup(path)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait again
     reader.join(timeout=10)
     log.close()
 
@@ -349,12 +377,12 @@ class _LogWriter:
         self.handle.close()
 
 
-def _set_rlimits(limits: SandboxLimits) -> None:
+def _set_rlimits(limits: SandboxLimits, *, nproc: bool) -> None:
     """Apply ``limits`` to the calling process (inherited by everything it starts)."""
     pairs = ((resource.RLIMIT_CPU, limits.cpu_seconds),
              (resource.RLIMIT_AS, limits.address_space_bytes),
              (resource.RLIMIT_FSIZE, limits.file_size_bytes),
-             (resource.RLIMIT_NPROC, limits.processes),
+             (resource.RLIMIT_NPROC, limits.processes if nproc else None),
              (resource.RLIMIT_NOFILE, limits.open_files),
              (resource.RLIMIT_CORE, 0))
     for kind, value in pairs:
@@ -362,6 +390,13 @@ def _set_rlimits(limits: SandboxLimits) -> None:
             # CPU: a soft limit below the hard one, so SIGXCPU (a reason) comes before SIGKILL.
             hard = value + 1 if kind == resource.RLIMIT_CPU else value
             resource.setrlimit(kind, (value, hard))
+
+
+def _give_to_sandbox_user(workdir: Path) -> None:
+    """Make ``workdir`` and what is in it owned by uid 65534, the job's uid on this machine."""
+    for folder, dirs, files in os.walk(workdir):
+        for name in [folder, *(os.path.join(folder, n) for n in (*dirs, *files))]:
+            os.lchown(name, SANDBOX_UID, SANDBOX_UID)
 
 
 def _kill_group(pgid: int) -> None:
@@ -503,21 +538,45 @@ def _unshare_net() -> list[str]:
     return ["unshare", "--user", "--map-root-user", "--net"]
 
 
-def _system_binds() -> list[str]:
+def _system_mounts() -> _Mounts:
     """The read-only system: /usr, its symlinks, and the /etc pieces programs need."""
-    args = ["--ro-bind", "/usr", "/usr"]
+    mounts = _Mounts()
+    mounts.bind(Path("/usr"))
     for name in ("bin", "lib", "lib32", "lib64", "libx32", "sbin"):
         top = Path("/") / name
         if top.is_symlink():
-            args += ["--symlink", os.readlink(top), str(top)]
+            mounts.args += ["--symlink", os.readlink(top), str(top)]
         elif top.is_dir():
-            args += ["--ro-bind", str(top), str(top)]
+            mounts.bind(top)
     for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "ssl",
                  "localtime", "mime.types"):
         path = Path("/etc") / name
         if path.exists():
-            args += ["--ro-bind", str(path), str(path)]
-    return args
+            mounts.bind(path)
+    return mounts
+
+
+class _Mounts:
+    """bwrap mount options, with every parent folder of a bind made world-readable first.
+
+    bwrap run by root makes the missing parents of a bind's destination with mode 0700, so
+    the unprivileged job could not reach ``/etc/ld.so.cache`` or the interpreter under
+    ``/root/.pyenv``; ``--perms 0755 --dir`` each parent first.
+    """
+
+    def __init__(self, args: list[str] | None = None) -> None:
+        self.args: list[str] = list(args or [])
+        self.made: set[Path] = {Path("/"), Path("/tmp"), Path("/home"), Path(SANDBOX_HOME)}
+        self.bound: list[Path] = []  # host trees: everything under them exists already
+
+    def bind(self, path: Path, *, writable: bool = False) -> None:
+        for parent in reversed(path.parents):
+            if parent in self.made or any(parent.is_relative_to(b) for b in self.bound):
+                continue
+            self.args += ["--perms", "0755", "--dir", str(parent)]
+            self.made.add(parent)
+        self.args += ["--bind" if writable else "--ro-bind", str(path), str(path)]
+        self.bound.append(path)
 
 
 def _python_paths() -> list[Path]:
@@ -531,20 +590,39 @@ def _python_paths() -> list[Path]:
     return sorted(p for p in paths if not any(p != q and p.is_relative_to(q) for q in paths))
 
 
-def _bwrap_args(workdir: Path, readonly: Sequence[Path], env: Mapping[str, str]) -> list[str]:
-    """bwrap options for one job (see the module docstring for why each is there)."""
-    # The tmpfs first: a workdir or read-only path under /tmp is bound on top of it.
-    args = [*_system_binds(), "--tmpfs", "/tmp", "--tmpfs", SANDBOX_HOME]
-    for path in [*_python_paths(), *readonly]:
-        args += ["--ro-bind", str(path), str(path)]
-    args += ["--bind", str(workdir), str(workdir),
-             "--dev", "/dev", "--proc", "/proc",
-             "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID),
-             "--gid", str(SANDBOX_UID), "--die-with-parent", "--new-session", "--clearenv",
-             "--chdir", str(workdir),
-             # Last of the mount operations: the new root's own tmpfs (where bwrap made
-             # /etc, /home, ...) becomes read-only; /tmp, the home and workdir stay writable.
-             "--remount-ro", "/"]
+def _bwrap_args(workdir: Path, readonly: Sequence[Path], env: Mapping[str, str],
+                as_root: bool) -> list[str]:
+    """bwrap options and the command prefix for one job (the module docstring says why).
+
+    ``as_root``: bwrap runs privileged (no user namespace) and the job drops to the real
+    uid 65534 with ``setpriv`` inside; otherwise bwrap maps the caller to 65534 in a user
+    namespace.
+    """
+    # The tmpfs first: a workdir or read-only path under /tmp is bound on top of it. Mode
+    # 1777: the job's uid does not own them (they are private to this job's mount namespace).
+    mounts = _system_mounts()
+    mounts.args += ["--perms", "1777", "--tmpfs", "/tmp", "--perms", "0755", "--dir", "/home",
+                    "--perms", "1777", "--tmpfs", SANDBOX_HOME]
+    # Outermost first: a path inside one already bound (a venv under /usr) is there already.
+    for path in sorted({*_python_paths(), *readonly}):
+        if not any(path.is_relative_to(bound) for bound in mounts.bound):
+            mounts.bind(path)
+    mounts.bind(workdir, writable=True)
+    args = [*mounts.args, "--dev", "/dev", "--proc", "/proc",
+            "--die-with-parent", "--new-session", "--clearenv", "--chdir", str(workdir),
+            # Last of the mount operations: the new root's own tmpfs (where bwrap made /etc,
+            # /home, ...) becomes read-only; /tmp, the home and workdir stay writable.
+            "--remount-ro", "/"]
+    if as_root:
+        args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+                 "--unshare-cgroup-try", "--cap-add", "CAP_SETUID,CAP_SETGID"]
+    else:
+        args += ["--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID),
+                 "--gid", str(SANDBOX_UID)]
     for name, value in env.items():
         args += ["--setenv", name, value]
+    args.append("--")
+    if as_root:
+        args += [SETPRIV, f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}",
+                 "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--"]
     return args
