@@ -213,14 +213,16 @@ def run_sandboxed(
     readonly_paths: Sequence[Path] = (),
     isolation: str | None = None,
     home: Path | None = None,
+    cgroups: bool = True,
 ) -> SandboxResult:
     """Run ``command`` in ``workdir`` under ``limits``; its output goes to ``log_path``.
 
     ``isolation`` forces one of :data:`ISOLATIONS` (tests, or an operator who knows better);
     by default the best available one is used. ``home`` is the platform's home that must stay
-    invisible (default: the settings' ``home``). Never raises for what the command does;
-    raises :class:`SandboxError` for a bad call (a secret-looking variable, a bind that
-    would expose the home, an isolation this machine lacks).
+    invisible (default: the settings' ``home``). ``cgroups=False`` leaves the job to its
+    rlimits alone (no per-job cgroup), e.g. to check that they hold. Never raises for what
+    the command does; raises :class:`SandboxError` for a bad call (a secret-looking
+    variable, a bind that would expose the home, an isolation this machine lacks).
     """
     if not command:
         raise SandboxError("run_sandboxed: the command is empty")
@@ -250,12 +252,12 @@ def run_sandboxed(
 
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with _job_cgroups(limits) as cgroups:
+    with _job_cgroups(limits if cgroups else None) as groups:
         unprivileged = as_root or os.geteuid() != 0  # RLIMIT_NPROC binds the job's uid
-        process_limit = ("cgroup" if "pids" in cgroups
+        process_limit = ("cgroup" if "pids" in groups
                          else "rlimit" if unprivileged and limits.processes else "none")
         return _run(argv, workdir=workdir, env=child_env, limits=limits, log_path=log_path,
-                    isolation=isolation, cgroups=cgroups, process_limit=process_limit)
+                    isolation=isolation, cgroups=groups, process_limit=process_limit)
 
 
 def _run(argv: list[str], *, workdir: Path, env: dict[str, str], limits: SandboxLimits,
@@ -405,13 +407,13 @@ def _kill_group(pgid: int) -> None:
 
 
 @contextlib.contextmanager
-def _job_cgroups(limits: SandboxLimits) -> Iterator[dict[str, Path]]:
+def _job_cgroups(limits: SandboxLimits | None) -> Iterator[dict[str, Path]]:
     """Fresh v1 ``pids``, ``memory`` and ``cpuacct`` cgroups for one job, when allowed.
 
     Removed (after killing what is left in them) when the job ends.
     """
     made: dict[str, Path] = {}
-    if os.geteuid() == 0:
+    if limits is not None and os.geteuid() == 0:
         name = f"brainmark-sandbox-{uuid.uuid4().hex[:12]}"
         # cpuacct has no limit: it measures the CPU time of the whole job, which rusage
         # misses under bwrap (its PID 1 is not reaped by the process we wait for).
