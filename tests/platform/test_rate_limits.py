@@ -388,3 +388,103 @@ def test_stale_signups_go_whichever_address_signs_up(database):
     assert delete_stale_signups(now=now) == 2
     assert list(get_user_model().objects.values_list("email", flat=True)) == ["c@example.org"]
     assert PendingActivation.objects.count() == 1
+
+
+# --- Several workers at once -----------------------------------------------------------------
+
+
+def test_concurrent_workers_never_exceed_the_limit(django_test_database):
+    """Eight connections ask at the same moment for one key limited to 3: exactly 3 pass.
+
+    Each thread has its own database connection, as each gunicorn worker has; the counting
+    must be serialised by the database. (PostgreSQL only: SQLite's in-memory test database
+    is shared between threads through table locks that fail rather than wait.)
+    """
+    import threading
+
+    from django.db import connection, connections
+    from django.test import override_settings
+
+    from brainmark.platform.accounts import ratelimit
+    from brainmark.platform.accounts.models import RateLimitAttempt
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a database server that several connections can write at once")
+    key = "concurrency-test-key"
+    start = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def worker() -> None:
+        try:
+            start.wait()
+            try:
+                ratelimit.record([("login_failure", key)])
+                outcomes.append("counted")
+            except ratelimit.RateLimited:
+                outcomes.append("refused")
+        finally:
+            connections.close_all()
+
+    def clean_up() -> None:
+        RateLimitAttempt.objects.filter(key=key).delete()
+        connections.close_all()
+
+    with override_settings(BRAINMARK_RATE_LIMITS={"login_failure": (3, 900)}):
+        threads = [threading.Thread(target=worker) for _ in range(8)]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+        finally:
+            cleaner = threading.Thread(target=clean_up)  # Outside any test transaction.
+            cleaner.start()
+            cleaner.join(timeout=60)
+    assert sorted(outcomes) == ["counted"] * 3 + ["refused"] * 5
+
+
+CONCURRENT_SQLITE_SCRIPT = """
+import threading
+import django
+django.setup()
+from django.db import connection, connections
+from django.test import override_settings
+from brainmark.platform.accounts import ratelimit
+assert connection.vendor == "sqlite", connection.vendor
+outcomes, start = [], threading.Barrier(8)
+def worker():
+    try:
+        start.wait()
+        try:
+            ratelimit.record([("login_failure", "k")])
+            outcomes.append("counted")
+        except ratelimit.RateLimited:
+            outcomes.append("refused")
+    finally:
+        connections.close_all()
+with override_settings(BRAINMARK_RATE_LIMITS={"login_failure": (3, 900)}):
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+print(" ".join(sorted(outcomes)))
+"""
+
+
+def test_concurrent_workers_on_a_sqlite_file_never_exceed_the_limit(
+    run_brainmark, sqlite_environment
+):
+    """The same on the SQLite file a small site runs on, in a process of its own."""
+    import subprocess
+    import sys
+
+    migrated = run_brainmark("migrate", env=sqlite_environment)
+    assert migrated.returncode == 0, migrated.stderr
+    environment = {**sqlite_environment, "DJANGO_SETTINGS_MODULE": "brainmark.platform.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", CONCURRENT_SQLITE_SCRIPT],
+        env=environment, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["counted"] * 3 + ["refused"] * 5

@@ -153,7 +153,8 @@ def record(
     refused attempt does not push its window further. Returns the ids of the rows written
     (:func:`forget` takes back an attempt that turned out not to count, e.g. a log-in that
     succeeded). On PostgreSQL a transaction lock per ``(kind, key)`` makes concurrent
-    workers count one after the other; SQLite lets only one writer in at a time anyway.
+    workers count one after the other; on SQLite the platform's transactions begin
+    IMMEDIATE (``configuration.py``), so only one worker at a time is inside this block.
     """
     now = now or timezone.now()
     attempts = sorted(set(attempts))  # One lock order for everyone: no deadlocks.
@@ -165,12 +166,14 @@ def record(
                     cursor.execute(
                         "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"ratelimit:{kind}:{key}"]
                     )
+        # Prune: rows out of their window are useless. Done before counting, so even an
+        # SQLite transaction not begun IMMEDIATE holds the write lock while it counts.
+        for kind, rule in limits.items():
+            RateLimitAttempt.objects.filter(kind=kind, at__lte=now - rule.window).delete()
         for kind, key in attempts:
             refusal = _refusal(limits[kind], key, now)
             if refusal is not None:
-                raise refusal
-        for kind, rule in limits.items():  # Prune: rows out of every window are useless.
-            RateLimitAttempt.objects.filter(kind=kind, at__lte=now - rule.window).delete()
+                raise refusal  # Rolls the prune back too: a refusal changes nothing.
         rows = RateLimitAttempt.objects.bulk_create(
             [RateLimitAttempt(kind=kind, key=key, at=now) for kind, key in attempts]
         )
