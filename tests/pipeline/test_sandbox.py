@@ -213,7 +213,8 @@ def test_writes_only_in_workdir(job: dict[str, Path]) -> None:
     ]
     require_bwrap()
     result = run_sandboxed(
-        [PYTHON, "-c", WRITE, str(inside_work), "/tmp/scratch", *map(str, refused)],
+        [PYTHON, "-c", WRITE, str(inside_work), "/tmp/scratch", "/dev/shm/scratch",
+         *map(str, refused)],
         workdir=job["work"],
         limits=LIMITS,
         log_path=job["log"],
@@ -225,6 +226,7 @@ def test_writes_only_in_workdir(job: dict[str, Path]) -> None:
     if os.geteuid() == 0:  # the job really is uid 65534 on this machine, not root
         assert inside_work.stat().st_uid == 65534
     assert outcome["/tmp/scratch"] == "written"  # a private tmpfs, gone afterwards
+    assert outcome["/dev/shm/scratch"] == "written"  # torch's workers share memory there
     for path in refused:
         assert outcome[str(path)] != "written", path
         assert not path.exists(), path

@@ -188,9 +188,10 @@ def _probe(isolation: str) -> bool:
     if isolation == "bubblewrap":
         if shutil.which(BWRAP) is None:
             return False
-        command = [BWRAP, *_system_mounts().args, "--dev", "/dev", "--proc", "/proc",
-                   "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID),
-                   "--gid", str(SANDBOX_UID), "--die-with-parent", "--clearenv", "true"]
+        as_root = _runs_privileged()
+        command = [BWRAP, *_system_mounts().args, *_DEV_PROC, "--die-with-parent",
+                   "--clearenv", *_namespaces(as_root), "--", *_drop_to_nobody(as_root),
+                   "true"]
     else:
         if shutil.which("unshare") is None:
             return False
@@ -242,7 +243,7 @@ def run_sandboxed(
     child_env = _child_env(env or {}, workdir, isolation)
 
     if isolation == "bubblewrap":
-        as_root = os.geteuid() == 0 and Path(SETPRIV).exists()
+        as_root = _runs_privileged()
         if as_root:
             _give_to_sandbox_user(workdir)
         argv = [BWRAP, *_bwrap_args(workdir, readonly, child_env, as_root), *command]
@@ -610,21 +611,39 @@ def _bwrap_args(workdir: Path, readonly: Sequence[Path], env: Mapping[str, str],
         if not any(path.is_relative_to(bound) for bound in mounts.bound):
             mounts.bind(path)
     mounts.bind(workdir, writable=True)
-    args = [*mounts.args, "--dev", "/dev", "--proc", "/proc",
-            "--die-with-parent", "--new-session", "--clearenv", "--chdir", str(workdir),
+    args = [*mounts.args, *_DEV_PROC, "--die-with-parent", "--new-session", "--clearenv",
+            "--chdir", str(workdir),
             # Last of the mount operations: the new root's own tmpfs (where bwrap made /etc,
             # /home, ...) becomes read-only; /tmp, the home and workdir stay writable.
             "--remount-ro", "/"]
-    if as_root:
-        args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-                 "--unshare-cgroup-try", "--cap-add", "CAP_SETUID,CAP_SETGID"]
-    else:
-        args += ["--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID),
-                 "--gid", str(SANDBOX_UID)]
+    args += _namespaces(as_root)
     for name, value in env.items():
         args += ["--setenv", name, value]
-    args.append("--")
+    return [*args, "--", *_drop_to_nobody(as_root)]
+
+
+# A minimal /dev, with a /dev/shm the job may write (torch's worker processes share
+# tensors through it), and /proc of the new PID namespace.
+_DEV_PROC = ("--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm", "--proc", "/proc")
+
+
+def _runs_privileged() -> bool:
+    """Whether bwrap runs as root and drops the job to uid 65534 itself (see the docstring)."""
+    return os.geteuid() == 0 and Path(SETPRIV).exists()
+
+
+def _namespaces(as_root: bool) -> list[str]:
+    """bwrap's namespace options: privileged (root, no user namespace) or unprivileged."""
     if as_root:
-        args += [SETPRIV, f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}",
-                 "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--"]
-    return args
+        return ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+                "--unshare-cgroup-try", "--cap-add", "CAP_SETUID,CAP_SETGID"]
+    return ["--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID),
+            "--gid", str(SANDBOX_UID)]
+
+
+def _drop_to_nobody(as_root: bool) -> list[str]:
+    """The command prefix that makes a privileged sandbox's job uid 65534, capability-free."""
+    if not as_root:
+        return []
+    return [SETPRIV, f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--"]
