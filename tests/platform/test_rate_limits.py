@@ -488,3 +488,17 @@ def test_concurrent_workers_on_a_sqlite_file_never_exceed_the_limit(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["counted"] * 3 + ["refused"] * 5
+
+
+def test_the_staff_see_counted_attempts_in_the_admin(client):
+    from django.contrib.auth import get_user_model
+
+    for _ in range(3):
+        _login(client, "target@example.org", WRONG)
+    staff = get_user_model().objects.create_superuser(
+        "admin@example.org", email="admin@example.org", password=PASSWORD
+    )
+    client.force_login(staff)
+    page = client.get("/admin/accounts/ratelimitattempt/").content.decode()
+    assert "target@example.org from 203.0.113.1" in page
+    assert "3 rate limit attempts" in page

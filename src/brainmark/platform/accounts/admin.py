@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from brainmark.platform.accounts.models import ApiToken, PendingActivation
+from brainmark.platform.accounts.models import ApiToken, PendingActivation, RateLimitAttempt
 
 
 @admin.register(ApiToken)
@@ -23,6 +23,19 @@ class PendingActivationAdmin(admin.ModelAdmin):
     list_display = ("user", "created")
     search_fields = ("user__username", "user__email")
     readonly_fields = ("user", "created")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(RateLimitAttempt)
+class RateLimitAttemptAdmin(admin.ModelAdmin):
+    """Counted attempts (mails asked for, failed log-ins); deleting rows lifts a limit early."""
+
+    list_display = ("kind", "key", "at")
+    list_filter = ("kind",)
+    search_fields = ("key",)
+    readonly_fields = ("kind", "key", "at")
 
     def has_add_permission(self, request) -> bool:
         return False
