@@ -289,6 +289,14 @@ def test_a_successful_login_does_not_count_as_a_failure(client):
     assert _login(client, "member@example.org", PASSWORD).status_code == 429
 
 
+def test_the_right_password_of_an_inactive_account_is_not_a_failure(client):
+    _user("waiting@example.org", active=False, pending=True)
+    for _ in range(4):  # One more than login_failure allows.
+        response = _login(client, "waiting@example.org", PASSWORD)
+        assert response.status_code == 200
+        assert "This account is not activated yet" in response.content.decode()
+
+
 def test_unknown_addresses_are_limited_like_known_ones(client):
     for _ in range(3):
         assert _login(client, "ghost@example.org", WRONG).status_code == 200
