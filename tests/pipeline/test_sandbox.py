@@ -385,6 +385,9 @@ def test_fallbacks_report_their_isolation(
 def test_bad_calls_are_refused(job: dict[str, Path]) -> None:
     with pytest.raises(SandboxError, match="unknown isolation 'chroot'"):
         run_python(job, "pass", isolation="chroot")
+    with pytest.raises(SandboxError, match="could not start '/no/such/program'"):
+        run_sandboxed(["/no/such/program"], workdir=job["work"], limits=LIMITS,
+                      log_path=job["log"], home=job["home"], isolation="rlimits")
     with pytest.raises(SandboxError, match="is not a folder"):
         run_sandboxed(
             [PYTHON],

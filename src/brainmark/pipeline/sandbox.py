@@ -248,7 +248,7 @@ def run_sandboxed(
             _give_to_sandbox_user(workdir)
         argv = [BWRAP, *_bwrap_args(workdir, readonly, child_env, as_root), *command]
     else:
-        as_root = False  # the fallbacks run as the caller: as root, as root
+        as_root = False  # the fallbacks run the job as the caller (root, if it is root)
         argv = [*_unshare_net(), "--", *command] if isolation == "rlimits+netns" else [*command]
 
     log_path = Path(log_path)
@@ -276,11 +276,14 @@ def _run(argv: list[str], *, workdir: Path, env: dict[str, str], limits: Sandbox
         _set_rlimits(limits, nproc=process_limit != "cgroup")
 
     started = time.monotonic()
-    process = subprocess.Popen(  # the argv is built above; no shell
-        argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=prepare_child,
-        close_fds=True,
-    )
+    try:
+        process = subprocess.Popen(  # the argv is built above; no shell
+            argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=prepare_child,
+            close_fds=True,
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        raise SandboxError(f"run_sandboxed: could not start {argv[0]!r}: {error}") from error
     log = _LogWriter(log_path, limits.log_bytes)
     reader = threading.Thread(target=log.drain, args=(process.stdout,), daemon=True)
     reader.start()
