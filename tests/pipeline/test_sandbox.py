@@ -233,7 +233,11 @@ def test_writes_only_in_workdir(job: dict[str, Path]) -> None:
 
 
 def test_runs_as_nobody(job: dict[str, Path]) -> None:
-    result = run_python(job, "import os; print(os.getuid(), os.getgid(), os.getpid())")
+    require_bwrap()
+    # No ``home``: the settings' home (BRAINMARK_HOME or ~/.brainmark) is the one kept out.
+    result = run_sandboxed([PYTHON, "-c", "import os; print(os.getuid(), os.getgid(), "
+                            "os.getpid())"], workdir=job["work"], limits=LIMITS,
+                           log_path=job["log"])
     assert result.ok, output(result)
     uid, gid, pid = map(int, output(result).split())
     assert (uid, gid) == (65534, 65534)
