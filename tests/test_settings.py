@@ -233,3 +233,11 @@ def test_mail_and_upload_settings():
         Settings.from_environ({"BRAINMARK_SMTP_PORT": "70000"})
     with pytest.raises(SettingsError, match="upload_quota_bytes"):
         Settings.from_environ({"BRAINMARK_UPLOAD_QUOTA_BYTES": "-1"})
+
+
+def test_trusted_proxies_are_addresses_or_networks():
+    settings = Settings.from_environ({"BRAINMARK_TRUSTED_PROXIES": "127.0.0.1, ::1,10.0.0.0/8"})
+    assert settings.trusted_proxies == ("127.0.0.1", "::1", "10.0.0.0/8")
+    assert Settings.from_environ({}).trusted_proxies == ()
+    with pytest.raises(SettingsError, match=r"trusted_proxies.*'nginx'"):
+        Settings.from_environ({"BRAINMARK_TRUSTED_PROXIES": "nginx"})

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -122,6 +123,14 @@ class Settings:
         },
     )
 
+    trusted_proxies: tuple[str, ...] = dataclasses.field(
+        default=(),
+        metadata={
+            "help": "Addresses or networks of the proxies in front of the platform "
+            "(comma-separated, e.g. 127.0.0.1,::1 behind a local nginx): only from them is "
+            "X-Forwarded-For believed for a client's address (rate limits); empty trusts none."
+        },
+    )
     site_url: str = dataclasses.field(
         default="http://127.0.0.1:8000",
         metadata={"help": "The site's address as users reach it, used in links of e-mails."},
@@ -169,6 +178,16 @@ class Settings:
             raise SettingsError(f"Setting 'batch_size' must be >= 1. Got {self.batch_size}.")
         hosts = tuple(host.strip() for host in self.allowed_hosts if host.strip())
         object.__setattr__(self, "allowed_hosts", hosts)
+        proxies = tuple(proxy.strip() for proxy in self.trusted_proxies if proxy.strip())
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"Setting 'trusted_proxies' holds {proxy!r}, which is not an IP address "
+                    f"or network (e.g. 127.0.0.1, ::1, 10.0.0.0/8)."
+                ) from None
+        object.__setattr__(self, "trusted_proxies", proxies)
         if self.num_workers < -1:
             raise SettingsError(
                 f"Setting 'num_workers' must be -1 (one per CPU), 0 (decode in the main "
