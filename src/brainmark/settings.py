@@ -310,8 +310,8 @@ class Settings:
 def _parse(field: dataclasses.Field, raw: str, key: str) -> object:
     if field.name == "plugin_path":
         return tuple(Path(part) for part in raw.split(os.pathsep) if part)
-    if field.name == "allowed_hosts":
-        return tuple(host.strip() for host in raw.split(",") if host.strip())
+    if field.name in ("allowed_hosts", "trusted_proxies"):  # comma-separated lists
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
     if field.type in ("bool", bool):
         value = raw.strip().lower()
         if value in ("1", "true", "yes", "on"):
