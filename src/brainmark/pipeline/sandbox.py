@@ -315,9 +315,12 @@ def _run(argv: list[str], *, workdir: Path, env: dict[str, str], limits: Sandbox
     exit_code = process.returncode
     if isolation == "bubblewrap" and 128 < exit_code <= 128 + 64:
         exit_code = -(exit_code - 128)  # bwrap reports a signalled child as 128 + signal
-    peak = usage.ru_maxrss * 1024
-    if "memory" in cgroups:
-        peak = max(peak, _read_int(cgroups["memory"] / "memory.max_usage_in_bytes"))
+    if "memory" in cgroups:  # the job's own pages
+        peak = _read_int(cgroups["memory"] / "memory.max_usage_in_bytes")
+    else:
+        # An upper bound: the forked child (before exec) counts the caller's resident pages,
+        # hundreds of MB in a process that has imported torch.
+        peak = usage.ru_maxrss * 1024
     cpu = usage.ru_utime + usage.ru_stime
     if "cpuacct" in cgroups:
         cpu = max(cpu, _read_int(cgroups["cpuacct"] / "cpuacct.usage") / 1e9)
@@ -587,11 +590,9 @@ class _Mounts:
 
 def _python_paths() -> list[Path]:
     """The platform's Python environment: venv, base interpreter, brainmark's source folder."""
-    import brainmark
-
+    source = Path(__file__).resolve().parents[2]  # the folder holding the brainmark package
     paths = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
-             Path(sys.executable).resolve().parent.parent,
-             Path(brainmark.__file__).resolve().parent.parent}
+             Path(sys.executable).resolve().parent.parent, source}
     # Keep only the outermost of nested paths (binding a parent covers its children).
     return sorted(p for p in paths if not any(p != q and p.is_relative_to(q) for q in paths))
 
