@@ -35,9 +35,9 @@ from brainmark.platform.submissions.queries import (
 router = Router(tags=["submissions"])
 
 Kind = Literal["model", "benchmark", "plugins"]
-Status = Literal["received", "validating", "testing", "scoring", "succeeded", "failed",
-                 "rejected"]
-JobState = Literal["queued", "running", "succeeded", "failed"]
+Status = Literal["received", "validating", "validated", "testing", "tested", "merged",
+                 "scoring", "succeeded", "failed", "rejected"]
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 # One list of each: the schema's enums are the models' choices.
 assert set(Kind.__args__) == set(SubmissionKind.values)
 assert set(Status.__args__) == set(SubmissionStatus.values)

@@ -13,7 +13,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from brainmark.execution import states
 from brainmark.platform.leaderboard.models import BenchmarkVersion, ModelVersion
+from brainmark.platform.uploads.models import sha1_validator
 
 
 class SubmissionKind(models.TextChoices):
@@ -25,7 +27,10 @@ class SubmissionKind(models.TextChoices):
 class SubmissionStatus(models.TextChoices):
     RECEIVED = "received", "Received"
     VALIDATING = "validating", "Validating the archive"
+    VALIDATED = "validated", "Archive validated"
     TESTING = "testing", "Running the plugin tests"
+    TESTED = "tested", "Plugin tests passed"
+    MERGED = "merged", "Plugins merged"
     SCORING = "scoring", "Scoring"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
@@ -33,10 +38,27 @@ class SubmissionStatus(models.TextChoices):
 
 
 class JobStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
+    """The job states; the values are those of :class:`brainmark.execution.states.JobStatus`.
+
+    Defined from the state machine's enum so the rows and the transitions share one list.
+    """
+
+    QUEUED = states.JobStatus.QUEUED.value, "Queued"
+    RUNNING = states.JobStatus.RUNNING.value, "Running"
+    SUCCEEDED = states.JobStatus.SUCCEEDED.value, "Succeeded"
+    FAILED = states.JobStatus.FAILED.value, "Failed"
+    CANCELLED = states.JobStatus.CANCELLED.value, "Cancelled"
+
+
+class FailureKind(models.TextChoices):
+    """Why a job's last attempt failed (the state machine's :class:`FailureKind`)."""
+
+    OUT_OF_MEMORY = states.FailureKind.OUT_OF_MEMORY.value, "Out of memory"
+    DETERMINISTIC = states.FailureKind.DETERMINISTIC.value, "The plugin's own error"
+    TRANSIENT = states.FailureKind.TRANSIENT.value, "Transient (worker lost)"
+
+
+LIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 class Submission(models.Model):
@@ -54,6 +76,25 @@ class Submission(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
     log = models.TextField(blank=True)
+    private = models.BooleanField(
+        default=False, help_text="Scores are shown only to the submitter and staff."
+    )
+    archive_key = models.CharField(
+        max_length=500, blank=True, help_text="Where the archive is stored (object key)."
+    )
+    archive_sha1 = models.CharField(max_length=40, blank=True, validators=[sha1_validator])
+    archive_version_id = models.CharField(
+        max_length=200, blank=True, help_text="The object store's version of the archive."
+    )
+    archive_size = models.BigIntegerField(null=True, blank=True, help_text="In bytes.")
+    problems = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Validation problems, each {file, rule, message}.",
+    )
+    isolation = models.CharField(
+        max_length=50, blank=True, help_text="Which sandbox isolation the plugin tests ran in."
+    )
 
     class Meta:
         ordering = ["-created"]
@@ -93,6 +134,25 @@ class Job(models.Model):
     attempts = models.IntegerField(default=0)
     heartbeat = models.DateTimeField(null=True, blank=True)
     lease_expires = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="Who holds the job.")
+    memory_tier = models.CharField(
+        max_length=50,
+        default=states.DEFAULT_POLICY.memory_tiers[0],
+        help_text="The memory request, one of the retry policy's tiers.",
+    )
+    failure_kind = models.CharField(
+        max_length=20, blank=True, choices=FailureKind.choices, help_text="Of the last failure."
+    )
+    failure_reason = models.TextField(blank=True)
+    wall_seconds = models.FloatField(null=True, blank=True)
+    cpu_seconds = models.FloatField(null=True, blank=True)
+    peak_memory_bytes = models.BigIntegerField(null=True, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    isolation = models.CharField(
+        max_length=50, blank=True, help_text="Which sandbox isolation the attempt ran in."
+    )
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
     log = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
@@ -111,9 +171,13 @@ class Job(models.Model):
                 condition=~Q(status=JobStatus.RUNNING) | Q(lease_expires__isnull=False),
                 name="submissions_running_job_has_lease",
             ),
+            models.CheckConstraint(
+                condition=Q(failure_kind="") | Q(failure_kind__in=FailureKind.values),
+                name="submissions_job_failure_kind_valid",
+            ),
             models.UniqueConstraint(
                 fields=["model_version", "benchmark_version"],
-                condition=Q(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]),
+                condition=Q(status__in=list(LIVE_JOB_STATUSES)),
                 name="submissions_one_live_job_per_pair",
             ),
         ]
