@@ -4,6 +4,14 @@
 gives one submission's status, log, jobs and the models it brought, to its owner and to
 staff (404 to anyone else, as on the page). Both take an API token (``Authorization:
 Bearer ...``) or a logged-in session. What is shown follows :mod:`.queries`, as the pages do.
+
+``POST /api/submissions/`` takes a zip of plugins (multipart: ``file``, ``private``) with an
+API token and runs it through :func:`.intake.receive_submission`. The body is streamed
+through the uploads' hashing handler (no body parameters for django-ninja to parse, which
+would read it first); the form is described to OpenAPI explicitly. An archive that was
+stored but refused by validation answers 201 too, with status ``rejected`` and its
+problems: the submission exists and is shown on its page. Nothing is stored on 400, 401,
+413 or 429.
 """
 
 from __future__ import annotations
@@ -14,10 +22,13 @@ from typing import Literal
 
 from django.http import HttpRequest
 from ninja import Path, Router, Schema
+from ninja import Status as Answer
 from ninja.security import django_auth
 
+from brainmark.pipeline.archive import ArchiveLimits
 from brainmark.platform.accounts.auth import ApiTokenAuth
 from brainmark.platform.schemas import ErrorOut, ValidationErrorOut
+from brainmark.platform.submissions.intake import IntakeError, check_quota, receive_submission
 from brainmark.platform.submissions.models import (
     JobStatus,
     Submission,
@@ -31,6 +42,8 @@ from brainmark.platform.submissions.queries import (
     submission_for,
     submissions_of,
 )
+from brainmark.platform.uploads.handlers import FILE_FIELD, HashingUploadHandler, received_file
+from brainmark.platform.uploads.services import FORM_OVERHEAD_BYTES, UploadError
 
 router = Router(tags=["submissions"])
 
@@ -128,3 +141,117 @@ def get_submission(
         ],
         "models": [asdict(model) for model in models_from(submission)],
     }
+
+
+class ProblemOut(Schema):
+    """Why an archive was refused: the file inside it, the rule, and what to do."""
+
+    file: str
+    rule: str
+    message: str
+
+
+class SubmissionReceived(SubmissionSummary):
+    """A stored submission: its archive, its problems (empty unless rejected), its page."""
+
+    private: bool
+    archive_sha1: str
+    archive_size: int
+    problems: list[ProblemOut]
+    url: str
+
+
+SUBMIT_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary",
+                             "description": "The zip of plugin folders (models/, benchmarks/, "
+                             "data/, metrics/), at most 50 MB."},
+                    "private": {"type": "boolean", "default": False,
+                                "description": "Scores shown only to you and staff."},
+                },
+            }
+        }
+    },
+}
+
+_TRUE = ("true", "1", "on", "yes")
+_FALSE = ("false", "0", "off", "no", "")
+
+
+def _private_field(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise IntakeError(f"The field 'private' must be true or false; got {value!r}.")
+
+
+@router.post(
+    "/",
+    auth=ApiTokenAuth(),
+    response={201: SubmissionReceived, 400: ErrorOut, 401: ErrorOut, 413: ErrorOut,
+              429: ErrorOut, 502: ErrorOut},
+    openapi_extra={"requestBody": SUBMIT_REQUEST_BODY},
+    summary="Submit a zip of plugins",
+)
+def submit(request: HttpRequest) -> Answer:
+    """Store a zip of plugins and validate it before any of its code runs.
+
+    Answers 201 with the submission once it is stored: status ``validated``, or
+    ``rejected`` with every problem (file, rule, message) when the archive breaks a rule or
+    names an identifier that is not yours; its page is ``url``. 400 for a bad form, 413 for
+    an archive over the size limit, 429 over your daily quota (the answer says when one
+    frees up); nothing is stored then.
+    """
+    limits = ArchiveLimits()
+    try:
+        check_quota(request.auth)
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            raise IntakeError("The request's Content-Length is not a number.") from None
+        if length - FORM_OVERHEAD_BYTES > limits.max_archive_bytes:
+            raise IntakeError(_too_big_message(limits), status=413)
+        handler = HashingUploadHandler(request, limit=limits.max_archive_bytes, used=0,
+                                       quota=limits.max_archive_bytes)
+        request.upload_handlers = [handler]
+        try:
+            try:
+                received_file(request, handler)
+            except UploadError as error:
+                if error.status == 413:  # The handler's words speak of the upload quota.
+                    raise IntakeError(_too_big_message(limits), status=413) from None
+                raise IntakeError(error.message, status=error.status) from None
+            upload = request.FILES.get(FILE_FIELD)
+            if upload is None:
+                raise IntakeError(f"Send the zip in the field '{FILE_FIELD}'.")
+            private = _private_field(request.POST.get("private", ""))
+            submission = receive_submission(request.auth, upload.temporary_file_path(),
+                                            private=private, limits=limits)
+        finally:
+            handler.discard()
+    except IntakeError as error:
+        return Answer(error.status, {"detail": error.message})
+    return Answer(201, {
+        **_summary(submission),
+        "private": submission.private,
+        "archive_sha1": submission.archive_sha1,
+        "archive_size": submission.archive_size,
+        "problems": submission.problems,
+        "url": f"/submissions/{submission.pk}/",
+    })
+
+
+def _too_big_message(limits: ArchiveLimits) -> str:
+    return (
+        f"The archive is over the limit of {limits.max_archive_bytes:,} bytes. Leave weights "
+        f"and data out of the zip: upload them as data and load them by SHA1. Nothing was "
+        f"stored."
+    )

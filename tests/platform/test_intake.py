@@ -1,0 +1,320 @@
+"""Submitting a zip of plugins: quota, durable storage, validation, identifier ownership.
+
+Every test posts a real zip (built from the scaffold ``brainmark new model`` writes, plus a
+metadata.yml) through Django's test client to ``POST /api/submissions/``, into a real
+LocalStore named by brainmark's ``store`` setting, and checks the stored bytes against
+hashlib on the original zip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.db
+
+_users = itertools.count()
+_names = itertools.count()
+
+METADATA = {
+    "architecture": "CNN",
+    "parameters": 1234,
+    "training_data": "ImageNet",
+    "license": "MIT",
+    "reference": "https://example.org/paper",
+}
+
+
+# --- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def test_client_host(django_configured: None) -> Iterator[None]:
+    from django.test import override_settings
+
+    with override_settings(ALLOWED_HOSTS=["testserver"]):
+        yield
+
+
+@pytest.fixture
+def home(tmp_path: Path, database: None) -> Iterator[Path]:
+    """A home of its own (the work folders) and a LocalStore folder as the ``store``."""
+    from brainmark.settings import override_settings
+
+    folder = tmp_path / "home"
+    folder.mkdir()
+    with override_settings(home=folder, store=(tmp_path / "object-store").as_uri()):
+        yield folder
+
+
+@pytest.fixture
+def store_root(home: Path) -> Path:
+    return home.parent / "object-store"
+
+
+@pytest.fixture
+def make_user(database: None):
+    from django.contrib.auth import get_user_model
+
+    def make(**extra):
+        email = f"submitter{next(_users)}@example.org"
+        return get_user_model().objects.create_user(email, email, "a long pass phrase 42",
+                                                    **extra)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user()
+
+
+def _api(user):
+    from django.test import Client
+
+    from brainmark.platform.accounts.models import ApiToken
+
+    _, clear = ApiToken.objects.create_token(user, "intake test")
+    return Client(headers={"Authorization": f"Bearer {clear}"})
+
+
+@pytest.fixture
+def api(user):
+    return _api(user)
+
+
+def model_zip(tmp_path: Path, identifier: str | None = None, *, extra: dict | None = None,
+              as_identifier: str | None = None) -> Path:
+    """A zip of one scaffolded model plugin with its metadata.yml.
+
+    ``as_identifier`` rewrites the registration afterwards (the scaffold refuses names the
+    library already knows, such as ``pixels``).
+    """
+    from brainmark._scaffold import new_model
+
+    identifier = identifier or f"intake-net-{next(_names)}"
+    source = tmp_path / f"source-{identifier}"
+    scaffold = new_model(identifier, source)
+    (scaffold.folder / "metadata.yml").write_text(yaml.safe_dump(METADATA))
+    if as_identifier is not None:
+        init = scaffold.folder / "__init__.py"
+        init.write_text(init.read_text().replace(f"'{identifier}'", f"'{as_identifier}'")
+                        .replace(f'"{identifier}"', f'"{as_identifier}"'))
+    path = tmp_path / f"{identifier}.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(source.rglob("*")):
+            archive.write(file, file.relative_to(source).as_posix())
+        for name, data in (extra or {}).items():
+            archive.writestr(name, data)
+    return path
+
+
+def submit(api, path: Path, **fields):
+    with path.open("rb") as stream:
+        return api.post("/api/submissions/", {"file": stream, **fields})
+
+
+def _stored_files(store_root: Path) -> list[Path]:
+    return [p for p in (store_root / "submissions").rglob("*.zip") if p.is_file()] \
+        if (store_root / "submissions").exists() else []
+
+
+# --- tests ----------------------------------------------------------------------------------
+
+
+def test_a_good_model_zip_is_stored_then_validated(api, user, home, store_root, tmp_path):
+    from brainmark.data.store import open_store
+    from brainmark.platform.submissions.models import Submission
+
+    path = model_zip(tmp_path, "intake-good-net")
+    response = submit(api, path, private="true")
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    row = Submission.objects.get(pk=body["id"])
+    assert (body["status"], row.status) == ("validated", "validated")
+    assert row.kind == "model" and body["kind"] == "model"
+    assert row.private is True and body["private"] is True
+    assert body["problems"] == [] and row.problems == []
+    assert body["url"] == f"/submissions/{row.pk}/"
+    assert row.user == user
+    expected = hashlib.sha1(path.read_bytes()).hexdigest()
+    assert row.archive_sha1 == expected == body["archive_sha1"]
+    assert row.archive_size == path.stat().st_size == body["archive_size"]
+    assert row.archive_key.startswith(f"submissions/{user.pk}/")
+    assert row.archive_key.endswith(".zip")
+    # The stored object is the zip, byte for byte, at the recorded version.
+    store = open_store(store_root.as_uri())
+    assert store.versions(row.archive_key) == [row.archive_version_id]
+    fetched = store.download(row.archive_key, tmp_path / "fetched.zip",
+                             version_id=row.archive_version_id)
+    assert hashlib.sha1(fetched.read_bytes()).hexdigest() == expected
+    # The work folder is gone again.
+    assert not (home / "platform" / "work" / f"submission-{row.pk}").exists()
+    assert "intake-good-net" in row.log
+    # The owner sees it at once through the API.
+    assert api.get(f"/api/submissions/{row.pk}").json()["status"] == "validated"
+
+
+def test_a_zip_with_a_dotdot_entry_is_rejected_naming_the_rule(api, home, store_root,
+                                                                tmp_path, caplog):
+    from brainmark.platform.submissions.models import Submission
+
+    path = model_zip(tmp_path, extra={"models/../../escape.txt": "out"})
+    with caplog.at_level("INFO", logger="brainmark.platform.submissions.intake"):
+        response = submit(api, path)
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["status"] == "rejected"
+    row = Submission.objects.get(pk=body["id"])
+    assert row.status == "rejected"
+    assert len(row.problems) == 1
+    assert row.problems[0]["file"] == "models/../../escape.txt"
+    assert ".." in row.problems[0]["message"]
+    assert body["problems"] == row.problems
+    assert row.problems[0]["rule"] in caplog.text
+    # The archive is still stored (durable before validation), nothing extracted is left.
+    assert len(_stored_files(store_root)) == 1
+    work = home / "platform" / "work"
+    assert [p.name for p in work.iterdir()] == []
+    assert not (tmp_path / "escape.txt").exists()
+    assert not (home / "escape.txt").exists()
+
+
+def test_a_built_in_model_identifier_is_refused(api, home, tmp_path):
+    from brainmark.platform.leaderboard.models import Model
+
+    Model.objects.create(identifier="pixels", owner=None, public=True)
+    path = model_zip(tmp_path, as_identifier="pixels")
+    response = submit(api, path)
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["status"] == "rejected"
+    [problem] = body["problems"]
+    assert problem["rule"] == "identifier ownership"
+    assert problem["message"] == "pixels belongs to another user; choose another name."
+    assert problem["file"].endswith("__init__.py")
+
+
+def test_another_users_model_is_refused_and_ones_own_is_accepted(api, user, make_user,
+                                                                  home, tmp_path):
+    from brainmark.platform.leaderboard.models import Model
+
+    Model.objects.create(identifier="intake-theirs", owner=make_user())
+    Model.objects.create(identifier="intake-mine", owner=user)
+
+    theirs = submit(api, model_zip(tmp_path, "intake-theirs")).json()
+    assert theirs["status"] == "rejected"
+    assert "intake-theirs belongs to another user" in theirs["problems"][0]["message"]
+
+    mine = submit(api, model_zip(tmp_path, "intake-mine"))
+    assert mine.status_code == 201
+    assert mine.json()["status"] == "validated"
+
+
+def test_a_known_benchmark_identifier_is_refused(api, home, tmp_path):
+    from brainmark.pipeline.archive import Plugin, ValidatedArchive
+    from brainmark.platform.leaderboard.models import BenchmarkType
+    from brainmark.platform.submissions.intake import ownership_problems
+
+    BenchmarkType.objects.create(identifier="Intake2026-pls")
+    root = tmp_path / "root"
+    plugin = Plugin("benchmarks", root / "benchmarks" / "intake", (
+        ("benchmark_registry", "Intake2026-pls", 3),), {}, ())
+    archive = ValidatedArchive(root, root, (plugin,), "0" * 40, 1)
+    from django.contrib.auth import get_user_model
+
+    someone = get_user_model().objects.create_user("bench@example.org", "bench@example.org",
+                                                   "a long pass phrase 42")
+    [problem] = ownership_problems(someone, archive)
+    assert problem.file == "benchmarks/intake/__init__.py"
+    assert "cannot be resubmitted yet; bump the version" in problem.message
+
+
+def test_the_sixth_accepted_submission_in_a_day_is_refused(api, user, home, store_root,
+                                                           tmp_path):
+    from django.test import override_settings
+
+    from brainmark.platform.submissions.models import Submission
+
+    with override_settings(BRAINMARK_SUBMISSIONS_PER_DAY=5):
+        # A rejected one first: it does not count.
+        bad = submit(api, model_zip(tmp_path, extra={"models/../x.txt": "x"}))
+        assert bad.json()["status"] == "rejected"
+        for _ in range(5):
+            response = submit(api, model_zip(tmp_path))
+            assert response.status_code == 201
+            assert response.json()["status"] == "validated"
+        stored = len(_stored_files(store_root))
+        assert stored == 6
+
+        refused = submit(api, model_zip(tmp_path))
+        assert refused.status_code == 429
+        detail = refused.json()["detail"]
+        assert "0 are left" in detail and "frees up at" in detail
+        oldest_counted = (Submission.objects.filter(user=user, status="validated")
+                          .order_by("created").first())
+        from datetime import timedelta
+
+        frees = (oldest_counted.created + timedelta(hours=24)).strftime("%Y-%m-%d %H:%M")
+        assert frees in detail
+        assert len(_stored_files(store_root)) == stored  # Nothing stored.
+        assert Submission.objects.filter(user=user).count() == 6
+
+        # Staff are exempt.
+        user.is_staff = True
+        user.save()
+        assert submit(api, model_zip(tmp_path)).status_code == 201
+
+
+def test_an_archive_over_the_size_limit_is_refused_with_413(api, user, home, store_root,
+                                                            tmp_path):
+    from brainmark.pipeline.archive import ArchiveLimits
+    from brainmark.platform.submissions.models import Submission
+
+    path = tmp_path / "big.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        # Random-looking bytes (a hash chain) so the zip is as large as its content.
+        block = b"".join(hashlib.sha256(str(i).encode()).digest() for i in range(40_000))
+        for number in range(ArchiveLimits().max_archive_bytes // len(block) + 1):
+            archive.writestr(f"models/big/blob{number}.bin", block)
+    response = submit(api, path)
+    assert response.status_code == 413
+    assert "over the limit" in response.json()["detail"]
+    assert Submission.objects.filter(user=user).count() == 0
+    assert _stored_files(store_root) == []
+
+
+def test_no_token_is_401(home, tmp_path):
+    from django.test import Client
+
+    from brainmark.platform.submissions.models import Submission
+
+    response = submit(Client(), model_zip(tmp_path))
+    assert response.status_code == 401
+    assert Submission.objects.count() == 0
+
+
+def test_a_bad_private_field_is_400(api, home, tmp_path):
+    response = submit(api, model_zip(tmp_path), private="perhaps")
+    assert response.status_code == 400
+    assert "'private'" in response.json()["detail"]
+
+
+def test_receive_submission_takes_chunks(user, home, store_root, tmp_path):
+    from brainmark.platform.submissions.intake import receive_submission
+
+    data = model_zip(tmp_path).read_bytes()
+    chunks = (data[i:i + 1000] for i in range(0, len(data), 1000))
+    submission = receive_submission(user, chunks, private=False)
+    assert submission.status == "validated"
+    assert submission.archive_sha1 == hashlib.sha1(data).hexdigest()
+    assert submission.archive_size == len(data)
