@@ -129,11 +129,17 @@ def _stored_files(store_root: Path) -> list[Path]:
 
 
 def test_a_good_model_zip_is_stored_then_validated(api, user, home, store_root, tmp_path):
+    from django.test import override_settings
+
     from brainmark.data.store import open_store
     from brainmark.platform.submissions.models import Submission
 
     path = model_zip(tmp_path, "intake-good-net")
-    response = submit(api, path, private="true")
+    streamed = tmp_path / "upload-tmp"
+    streamed.mkdir()
+    with override_settings(FILE_UPLOAD_TEMP_DIR=str(streamed)):
+        response = submit(api, path, private="true")
+    assert list(streamed.iterdir()) == []  # The streamed copy is gone with the request.
 
     assert response.status_code == 201, response.content
     body = response.json()
@@ -143,6 +149,7 @@ def test_a_good_model_zip_is_stored_then_validated(api, user, home, store_root, 
     assert row.private is True and body["private"] is True
     assert body["problems"] == [] and row.problems == []
     assert body["url"] == f"/submissions/{row.pk}/"
+    assert body["submissions_left"] == 4  # The default 5 a day, one used.
     assert row.user == user
     expected = hashlib.sha1(path.read_bytes()).hexdigest()
     assert row.archive_sha1 == expected == body["archive_sha1"]
@@ -291,6 +298,16 @@ def test_an_archive_over_the_size_limit_is_refused_with_413(api, user, home, sto
     assert "over the limit" in response.json()["detail"]
     assert Submission.objects.filter(user=user).count() == 0
     assert _stored_files(store_root) == []
+
+
+def test_a_file_that_is_no_zip_is_rejected_naming_the_sent_file(api, home, tmp_path):
+    path = tmp_path / "notes.zip"
+    path.write_bytes(b"this is plain text, not a zip archive\n" * 10)
+    response = submit(api, path)
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "rejected"
+    assert [(p["file"], p["rule"]) for p in body["problems"]] == [("notes.zip", "zip format")]
 
 
 def test_no_token_is_401(home, tmp_path):

@@ -21,14 +21,19 @@ from datetime import datetime
 from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Path, Router, Schema
+from ninja import Field, Path, Router, Schema
 from ninja import Status as Answer
 from ninja.security import django_auth
 
 from brainmark.pipeline.archive import ArchiveLimits
 from brainmark.platform.accounts.auth import ApiTokenAuth
 from brainmark.platform.schemas import ErrorOut, ValidationErrorOut
-from brainmark.platform.submissions.intake import IntakeError, check_quota, receive_submission
+from brainmark.platform.submissions.intake import (
+    IntakeError,
+    check_quota,
+    quota_left,
+    receive_submission,
+)
 from brainmark.platform.submissions.models import (
     JobStatus,
     Submission,
@@ -159,6 +164,10 @@ class SubmissionReceived(SubmissionSummary):
     archive_size: int
     problems: list[ProblemOut]
     url: str
+    submissions_left: int | None = Field(
+        description="Accepted submissions you may still make in the next 24 hours; null "
+        "for staff (no limit)."
+    )
 
 
 SUBMIT_REQUEST_BODY = {
@@ -234,7 +243,7 @@ def submit(request: HttpRequest) -> Answer:
                 raise IntakeError(f"Send the zip in the field '{FILE_FIELD}'.")
             private = _private_field(request.POST.get("private", ""))
             submission = receive_submission(request.auth, upload.temporary_file_path(),
-                                            private=private, limits=limits)
+                                            private=private, limits=limits, name=upload.name)
         finally:
             handler.discard()
     except IntakeError as error:
@@ -246,6 +255,7 @@ def submit(request: HttpRequest) -> Answer:
         "archive_size": submission.archive_size,
         "problems": submission.problems,
         "url": f"/submissions/{submission.pk}/",
+        "submissions_left": quota_left(request.auth)[0],
     })
 
 

@@ -135,6 +135,7 @@ def receive_submission(
     *,
     private: bool = False,
     limits: ArchiveLimits | None = None,
+    name: str = "submission.zip",
 ) -> Submission:
     """Store a submitted zip durably, record it, validate it; return the submission.
 
@@ -142,6 +143,7 @@ def receive_submission(
     refused as soon as they pass ``limits.max_archive_bytes``). Raises :class:`IntakeError`
     when nothing was stored (quota: 429; too big: 413; the store refused: 502). A refused
     archive is not an exception: the returned submission is ``rejected`` with its problems.
+    ``name`` is the file name the submitter gave, used where a problem is the zip itself.
     """
     limits = ArchiveLimits() if limits is None else limits
     check_quota(user)
@@ -159,7 +161,7 @@ def receive_submission(
             except ArchiveError:
                 raise IntakeError(_too_big(None, limits), status=413) from None
         submission = _store(user, path, size, private=private)
-        _validate(submission, path, limits)
+        _validate(submission, path, limits, shown_name=Path(name).name or "submission.zip")
     return submission
 
 
@@ -240,7 +242,8 @@ def _kind_of(plugin_types: set[str]) -> str:
 # --- validation -----------------------------------------------------------------------------
 
 
-def _validate(submission: Submission, path: Path, limits: ArchiveLimits) -> None:
+def _validate(submission: Submission, path: Path, limits: ArchiveLimits, *,
+              shown_name: str) -> None:
     """Validate the stored archive; the submission ends ``validated`` or ``rejected``."""
     _set_status(submission, SubmissionStatus.VALIDATING, "Validating the archive.")
     destination = work_root() / f"submission-{submission.pk}"
@@ -248,7 +251,11 @@ def _validate(submission: Submission, path: Path, limits: ArchiveLimits) -> None
         try:
             archive = validate_archive(path, destination, limits=limits)
         except ArchiveError as error:
-            _reject(submission, error.problems)
+            # A problem of the zip as a whole names the file the submitter sent, not ours.
+            _reject(submission, [
+                Problem(shown_name, p.rule, p.message) if p.file == path.name else p
+                for p in error.problems
+            ])
             return
         problems = ownership_problems(submission.user, archive)
         if problems:
