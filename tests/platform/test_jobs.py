@@ -387,3 +387,31 @@ def test_concurrent_claims_on_a_sqlite_file_each_get_a_different_job(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["claimed", "5", "none", str(CLAIMERS - 5)]
+
+
+def test_the_admin_shows_why_a_job_failed_and_what_it_used(database):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from brainmark.execution.states import Failed, FailureKind, ResourceUse
+    from brainmark.platform.submissions.jobs import apply, claim_next
+
+    [job] = _jobs(1)
+    claim_next("gpu-node-7", lease=LEASE, now=_at(0))
+    apply(job.pk, Failed(worker="gpu-node-7", now=_at(1), kind=FailureKind.DETERMINISTIC,
+                         reason="ValueError: layer 'IT' not found",
+                         usage=ResourceUse(peak_memory_bytes=123456789, exit_code=1)),
+          isolation="namespaces")
+    staff = get_user_model().objects.create_superuser(
+        "admin-jobs", email="admin-jobs@example.org", password=None
+    )
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(staff)
+    listing = client.get("/admin/submissions/job/?failure_kind__exact=deterministic")
+    assert listing.status_code == 200
+    assert "gpu-node-7" not in listing.content.decode()  # The worker is cleared when it ends.
+    assert f"/admin/submissions/job/{job.pk}/change/" in listing.content.decode()
+    page = client.get(f"/admin/submissions/job/{job.pk}/change/").content.decode()
+    for shown in ("ValueError: layer &#x27;IT&#x27; not found", "123456789", "namespaces",
+                  "Last attempt"):
+        assert shown in page, shown
