@@ -195,7 +195,7 @@ def _store(user: Any, path: Path, size: int, *, private: bool) -> Submission:
     # with nothing pointing at it (an orphan in the store, never a row without its archive).
     with transaction.atomic():
         # One submitter's requests are serialised here, so two at once cannot both pass the
-        # quota's last place.
+        # quota's last place (the loser's stored object is then an orphan, like above).
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         check_quota(user)
         return Submission.objects.create(
