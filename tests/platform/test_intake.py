@@ -227,23 +227,37 @@ def test_another_users_model_is_refused_and_ones_own_is_accepted(api, user, make
     assert mine.json()["status"] == "validated"
 
 
-def test_a_known_benchmark_identifier_is_refused(api, home, tmp_path):
-    from brainmark.pipeline.archive import Plugin, ValidatedArchive
+def benchmark_zip(tmp_path: Path, identifier: str) -> Path:
+    """A zip of one scaffolded benchmark plugin with its metadata.yml."""
+    from brainmark._scaffold import new_benchmark
+
+    source = tmp_path / f"source-{identifier}"
+    scaffold = new_benchmark(identifier, source)
+    (scaffold.folder / "metadata.yml").write_text(yaml.safe_dump({
+        "region": "IT", "species": "macaque", "task": "passive viewing",
+        "stimuli": "objects", "license": "MIT", "reference": "https://example.org/paper",
+    }))
+    path = tmp_path / f"{identifier}.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(source.rglob("*")):
+            archive.write(file, file.relative_to(source).as_posix())
+    return path
+
+
+def test_a_benchmark_identifier_on_the_leaderboard_is_refused_a_new_one_validated(
+        api, home, tmp_path):
     from brainmark.platform.leaderboard.models import BenchmarkType
-    from brainmark.platform.submissions.intake import ownership_problems
 
-    BenchmarkType.objects.create(identifier="Intake2026-pls")
-    root = tmp_path / "root"
-    plugin = Plugin("benchmarks", root / "benchmarks" / "intake", (
-        ("benchmark_registry", "Intake2026-pls", 3),), {}, ())
-    archive = ValidatedArchive(root, root, (plugin,), "0" * 40, 1)
-    from django.contrib.auth import get_user_model
+    BenchmarkType.objects.create(identifier="Intake2026.IT-pls")
+    known = submit(api, benchmark_zip(tmp_path, "Intake2026.IT-pls")).json()
+    assert known["status"] == "rejected"
+    [problem] = known["problems"]
+    assert problem["rule"] == "identifier ownership"
+    assert problem["file"] == "benchmarks/intake2026_it_pls/__init__.py"
+    assert "cannot be resubmitted yet; bump the version" in problem["message"]
 
-    someone = get_user_model().objects.create_user("bench@example.org", "bench@example.org",
-                                                   "a long pass phrase 42")
-    [problem] = ownership_problems(someone, archive)
-    assert problem.file == "benchmarks/intake/__init__.py"
-    assert "cannot be resubmitted yet; bump the version" in problem.message
+    new = submit(api, benchmark_zip(tmp_path, "Intake2027.IT-pls")).json()
+    assert (new["status"], new["kind"]) == ("validated", "benchmark")
 
 
 def test_the_sixth_accepted_submission_in_a_day_is_refused(api, user, home, store_root,
