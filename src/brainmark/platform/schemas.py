@@ -1,11 +1,20 @@
 """Error answers shared by every router of the JSON API, so the OpenAPI description names
-one schema for each."""
+one schema for each, and the one exception the apps' services raise to refuse a request."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ninja import Schema
+
+
+class RequestRefused(Exception):
+    """A request refused by a service: ``message`` for the user, ``status`` the HTTP answer."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
 
 
 class ErrorOut(Schema):

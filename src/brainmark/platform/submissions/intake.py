@@ -50,28 +50,21 @@ from brainmark.pipeline.archive import (
     validate_archive,
 )
 from brainmark.platform.leaderboard.models import BenchmarkType, Model
+from brainmark.platform.schemas import RequestRefused
 from brainmark.platform.submissions.models import Submission, SubmissionKind, SubmissionStatus
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_PER_DAY = 5
 QUOTA_WINDOW = timedelta(hours=24)
-# Statuses that do not use up the quota: the archive was refused (or withdrawn) before any
-# work was done for it. ``cancelled`` counts nowhere once the pipeline has it.
-NOT_COUNTED = tuple(
-    value for value in (SubmissionStatus.REJECTED, getattr(SubmissionStatus, "CANCELLED", None))
-    if value is not None
-)
+# Statuses that do not use up the quota: the archive was refused before any work was done
+# for it (a cancelled status joins this when submissions can be cancelled).
+NOT_COUNTED = (SubmissionStatus.REJECTED,)
 OWNERSHIP_RULE = "identifier ownership"
 
 
-class IntakeError(Exception):
+class IntakeError(RequestRefused):
     """A submission refused before it was stored; ``status`` is the HTTP answer."""
-
-    def __init__(self, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 # --- quota ----------------------------------------------------------------------------------

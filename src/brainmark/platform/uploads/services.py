@@ -28,6 +28,7 @@ from django.db.models import Sum
 from django.http import HttpRequest
 
 from brainmark._files import safe_file_name
+from brainmark.platform.schemas import RequestRefused
 from brainmark.platform.uploads.models import DataPackage, UploadKind
 
 UPLOAD_PREFIX = "uploads"
@@ -48,13 +49,8 @@ _IDENTIFIER_KINDS = {
 }
 
 
-class UploadError(Exception):
+class UploadError(RequestRefused):
     """An upload refused, with the message for its uploader and the HTTP status to answer."""
-
-    def __init__(self, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 # --- quota ----------------------------------------------------------------------------------
