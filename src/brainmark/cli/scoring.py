@@ -38,8 +38,11 @@ def _threads_option(function: Any) -> Any:
 @click.argument("benchmark")
 @click.option("--json", "as_json", is_flag=True, help="Print the result record as JSON.")
 @click.option("--no-cache", is_flag=True, help="Recompute even if a cached result exists.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the record's JSON to this file (written whole or not at all).")
 @_threads_option
-def score(model: str, benchmark: str, as_json: bool, no_cache: bool, threads: int | None) -> None:
+def score(model: str, benchmark: str, as_json: bool, no_cache: bool, output: Path | None,
+          threads: int | None) -> None:
     """Score MODEL on BENCHMARK; prints the ceiled score, raw, ceiling, error and layers.
 
     The result is cached under the brainmark home, keyed by model, benchmark version,
@@ -55,6 +58,11 @@ def score(model: str, benchmark: str, as_json: bool, no_cache: bool, threads: in
     if not as_json:
         click.echo(f"Scoring {model} on {benchmark} ...", err=True)
     record = score_model(model, benchmark, use_cache=not no_cache)
+    if output is not None:
+        from brainmark._files import atomic_path
+
+        with atomic_path(output) as temporary:
+            temporary.write_text(record.to_json())
     if as_json:
         click.echo(record.to_json())
         return

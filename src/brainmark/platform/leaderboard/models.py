@@ -95,6 +95,14 @@ class BenchmarkType(models.Model):
     )
     order = models.IntegerField(default=0, help_text="Position among its siblings.")
     visible = models.BooleanField(default=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="benchmarks",
+        help_text="Who submitted it; empty for built-in benchmarks and tree nodes.",
+    )
 
     class Meta:
         ordering = ["order", "identifier"]

@@ -18,6 +18,11 @@ from brainmark.platform.leaderboard.models import BenchmarkVersion, ModelVersion
 from brainmark.platform.uploads.models import sha1_validator
 
 
+class SubmissionSource(models.TextChoices):
+    UPLOAD = "upload", "Uploaded zip"
+    GIT = "git", "Git repository"
+
+
 class SubmissionKind(models.TextChoices):
     MODEL = "model", "Model"
     BENCHMARK = "benchmark", "Benchmark"
@@ -95,6 +100,29 @@ class Submission(models.Model):
     isolation = models.CharField(
         max_length=50, blank=True, help_text="Which sandbox isolation the plugin tests ran in."
     )
+    identifiers = models.JSONField(
+        default=list, blank=True,
+        help_text="What the archive registers, each [registry, identifier] (once validated).",
+    )
+    stages = models.JSONField(
+        default=dict, blank=True, help_text="When each status was reached: {status: ISO time}."
+    )
+    plugin_commit = models.CharField(
+        max_length=40, blank=True, help_text="The plugin store's commit that merged it."
+    )
+    source = models.CharField(
+        max_length=10, choices=SubmissionSource.choices, default=SubmissionSource.UPLOAD
+    )
+    source_url = models.CharField(
+        max_length=500, blank=True, help_text="The git repository it came from."
+    )
+    source_ref = models.CharField(max_length=250, blank=True, help_text="The branch or ref.")
+    source_commit = models.CharField(
+        max_length=40, blank=True, help_text="The git commit that was submitted."
+    )
+    commit_status_url = models.CharField(
+        max_length=500, blank=True, help_text="Where the result is reported back (git only)."
+    )
 
     class Meta:
         ordering = ["-created"]
@@ -151,6 +179,11 @@ class Job(models.Model):
     isolation = models.CharField(
         max_length=50, blank=True, help_text="Which sandbox isolation the attempt ran in."
     )
+    plugin_commit = models.CharField(
+        max_length=40, blank=True,
+        help_text="The plugin store's commit the job scores at (empty: built-in plugins only).",
+    )
+    needs_gpu = models.BooleanField(default=False)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
     log = models.TextField(blank=True)
