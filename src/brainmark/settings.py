@@ -158,6 +158,21 @@ class Settings:
         default=5_000_000_000,
         metadata={"help": "Bytes each user may store through the site's data upload."},
     )
+    url: str = dataclasses.field(
+        default="http://127.0.0.1:8000",
+        metadata={
+            "help": "The platform 'brainmark submit' and other client commands talk to "
+            "(http:// or https://)."
+        },
+    )
+    token: str = dataclasses.field(
+        default="",
+        repr=False,  # A credential: never printed.
+        metadata={
+            "help": "The API token client commands send; empty means the file token_path "
+            "names (mode 0600)."
+        },
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser().absolute())
@@ -173,6 +188,10 @@ class Settings:
         if self.upload_quota_bytes < 0:
             raise SettingsError(
                 f"Setting 'upload_quota_bytes' must be >= 0. Got {self.upload_quota_bytes}."
+            )
+        if not self.url.startswith(("http://", "https://")):
+            raise SettingsError(
+                f"Setting 'url' must start with http:// or https://. Got {self.url!r}."
             )
         if self.batch_size < 1:
             raise SettingsError(f"Setting 'batch_size' must be >= 1. Got {self.batch_size}.")
@@ -272,6 +291,13 @@ class Settings:
     def plugin_store_dir(self) -> Path:
         """The platform's git repository of accepted plugins (a plugin root)."""
         return self.home / "platform" / "plugins"
+
+    @property
+    def token_path(self) -> Path:
+        """Where client commands read the API token when ``token`` is not set (mode 0600):
+        ``$XDG_CONFIG_HOME/brainmark/token``, or ``~/.config/brainmark/token``."""
+        config = os.environ.get("XDG_CONFIG_HOME", "").strip()
+        return (Path(config) if config else Path("~/.config").expanduser()) / "brainmark" / "token"
 
     @property
     def store_location(self) -> str:
