@@ -158,6 +158,32 @@ class Settings:
         default=5_000_000_000,
         metadata={"help": "Bytes each user may store through the site's data upload."},
     )
+    dispatcher_executor: str = dataclasses.field(
+        default="local",
+        metadata={
+            "help": "Where `brainmark dispatcher` runs scoring jobs: 'local' (subprocess slots "
+            "on this machine) or 'dask' (the workers of dask_scheduler)."
+        },
+    )
+    dispatcher_slots: int = dataclasses.field(
+        default=1,
+        metadata={"help": "Jobs the local executor runs at once (each in its own sandbox)."},
+    )
+    dask_scheduler: str = dataclasses.field(
+        default="",
+        metadata={"help": "The Dask scheduler's address (tcp://host:8786) for the dask executor."},
+    )
+    job_wall_seconds: int = dataclasses.field(
+        default=6 * 3600,
+        metadata={"help": "Wall-clock limit of one scoring job; a job over it is killed."},
+    )
+    job_memory_bytes: int = dataclasses.field(
+        default=16 * 1024**3,
+        metadata={
+            "help": "Memory limit of one scoring job; a job that runs out of it is retried "
+            "once with four times as much."
+        },
+    )
     url: str = dataclasses.field(
         default="http://127.0.0.1:8000",
         metadata={

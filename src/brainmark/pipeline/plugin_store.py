@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import subprocess
+import tarfile
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
@@ -244,6 +245,44 @@ class PluginStore:
         return None
 
     # --- reading ----------------------------------------------------------------------------
+
+    def head(self) -> str:
+        """The sha of the store's latest commit."""
+        self._require_repository()
+        return self._git("rev-parse", "--verify", "HEAD^{commit}").strip()
+
+    def snapshot(self, commit: str, root: Path | str) -> Path:
+        """The store's tree at ``commit`` as a plain folder ``<root>/<commit>`` (a plugin root
+        that later merges never change, so a job scores exactly the plugins of its commit).
+
+        Written once: exported into a temporary folder and renamed into place when complete,
+        so a half-written snapshot is never used. Files are read-only.
+        """
+        if not re.fullmatch(r"[0-9a-f]{40}", commit):
+            raise PluginStoreError(f"A snapshot needs a full commit sha; got {commit!r}.")
+        target = Path(root) / commit
+        if target.is_dir():
+            return target
+        self._require_repository()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{commit}."))
+        try:
+            archive = staging / "tree.tar"
+            self._git("archive", "--format=tar", f"--output={archive}", commit)
+            with tarfile.open(archive) as tar:
+                tar.extractall(staging / "tree", filter="data")
+            archive.unlink()
+            for path in (staging / "tree").rglob("*"):
+                if path.is_file():
+                    path.chmod(0o444)
+            try:
+                (staging / "tree").rename(target)
+            except OSError:
+                if not target.is_dir():  # another process did not win the race: a real error
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return target
 
     def history(self) -> list[StoreCommit]:
         """Every commit of the store, newest first."""

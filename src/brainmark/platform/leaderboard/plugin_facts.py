@@ -407,8 +407,12 @@ def model_facts(identifier: str) -> dict[str, Any]:
     }
 
 
-def collect_plugin_facts() -> dict[str, list[dict[str, Any]]]:
-    """Facts about every registered benchmark and model, and the problems met reading them."""
+def collect_plugin_facts(root: Path | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Facts about every registered benchmark and model, and the problems met reading them.
+
+    ``root``: only the plugins whose folder lies in that plugin root (the submission
+    pipeline reads a submission's plugins alone, in the sandbox).
+    """
     from brainmark.registry import benchmark_registry, model_registry
 
     facts: dict[str, list[dict[str, Any]]] = {"benchmarks": [], "models": [], "problems": []}
@@ -417,6 +421,9 @@ def collect_plugin_facts() -> dict[str, list[dict[str, Any]]]:
         ("model", model_registry, model_facts),
     ):
         for identifier in sorted(registry):
+            folder = registry.locate(identifier).folder.resolve()
+            if root is not None and not folder.is_relative_to(root):
+                continue
             try:
                 facts[f"{kind}s"].append(read(identifier))
             except Exception as error:  # A broken plugin is reported, not fatal.
@@ -426,11 +433,20 @@ def collect_plugin_facts() -> dict[str, list[dict[str, Any]]]:
     return facts
 
 
-def main() -> None:
-    """Print the facts as JSON on stdout; anything plugins print goes to stderr."""
+def main(argv: list[str] | None = None) -> None:
+    """Print the facts as JSON on stdout; anything plugins print goes to stderr.
+
+    ``--root PATH`` restricts them to the plugins of that plugin root.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    root = Path(argv[1]).resolve() if argv[:1] == ["--root"] and len(argv) == 2 else None
+    if argv and root is None:
+        raise SystemExit(
+            "usage: python -m brainmark.platform.leaderboard.plugin_facts [--root PATH]"
+        )
     real_stdout = sys.stdout
     with contextlib.redirect_stdout(sys.stderr):
-        facts = collect_plugin_facts()
+        facts = collect_plugin_facts(root)
     real_stdout.write(json.dumps(facts, allow_nan=False) + "\n")
     real_stdout.flush()
 
