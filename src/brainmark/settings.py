@@ -24,6 +24,7 @@ import contextvars
 import dataclasses
 import ipaddress
 import os
+import string
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -158,6 +159,45 @@ class Settings:
         default=5_000_000_000,
         metadata={"help": "Bytes each user may store through the site's data upload."},
     )
+    git_url_schemes: tuple[str, ...] = dataclasses.field(
+        default=("https",),
+        metadata={
+            "help": "URL schemes a git submission may be fetched over (comma-separated, among "
+            "https, http, ssh, git and file); 'file' lets a user read the server's own "
+            "repositories, so only tests add it."
+        },
+    )
+    webhook_secret: str = dataclasses.field(
+        default="",
+        repr=False,
+        metadata={
+            "help": "The shared secret code hosts sign webhook deliveries with (HMAC-SHA256, "
+            "at least 16 characters); empty turns the git webhook off."
+        },
+    )
+    webhook_user: str = dataclasses.field(
+        default="",
+        metadata={
+            "help": "E-mail address of the platform account that owns webhook submissions: "
+            "every repository pointing at the webhook submits as that account."
+        },
+    )
+    commit_status_url: str = dataclasses.field(
+        default="",
+        metadata={
+            "help": "Where a webhook submission's result is reported, with {repository} (the "
+            "owner/name) and {sha}, e.g. https://api.github.com/repos/{repository}/statuses/"
+            "{sha}; empty reports nothing."
+        },
+    )
+    commit_status_token: str = dataclasses.field(
+        default="",
+        repr=False,
+        metadata={
+            "help": "Token sent as 'Authorization: Bearer' with commit statuses, only to the "
+            "host of commit_status_url."
+        },
+    )
     dispatcher_executor: str = dataclasses.field(
         default="local",
         metadata={
@@ -233,6 +273,7 @@ class Settings:
                     f"or network (e.g. 127.0.0.1, ::1, 10.0.0.0/8)."
                 ) from None
         object.__setattr__(self, "trusted_proxies", proxies)
+        _check_git_settings(self)
         if self.num_workers < -1:
             raise SettingsError(
                 f"Setting 'num_workers' must be -1 (one per CPU), 0 (decode in the main "
@@ -362,7 +403,7 @@ class Settings:
 def _parse(field: dataclasses.Field, raw: str, key: str) -> object:
     if field.name == "plugin_path":
         return tuple(Path(part) for part in raw.split(os.pathsep) if part)
-    if field.name in ("allowed_hosts", "trusted_proxies"):  # comma-separated lists
+    if field.name in ("allowed_hosts", "trusted_proxies", "git_url_schemes"):  # comma lists
         return tuple(item.strip() for item in raw.split(",") if item.strip())
     if field.type in ("bool", bool):
         value = raw.strip().lower()
@@ -385,6 +426,37 @@ def _parse(field: dataclasses.Field, raw: str, key: str) -> object:
             )
         return Path(raw)
     return raw
+
+
+GIT_URL_SCHEMES = ("https", "http", "ssh", "git", "file")
+MIN_WEBHOOK_SECRET_LENGTH = 16
+
+
+def _check_git_settings(settings: Settings) -> None:
+    """The git submission settings: known schemes, a long enough secret, a usable template."""
+    schemes = tuple(scheme.strip().lower() for scheme in settings.git_url_schemes
+                    if scheme.strip())
+    unknown = [scheme for scheme in schemes if scheme not in GIT_URL_SCHEMES]
+    if unknown:
+        raise SettingsError(
+            f"Setting 'git_url_schemes' holds {', '.join(map(repr, unknown))}; the schemes "
+            f"git submissions may use are {', '.join(GIT_URL_SCHEMES)}."
+        )
+    object.__setattr__(settings, "git_url_schemes", schemes)
+    if settings.webhook_secret and len(settings.webhook_secret) < MIN_WEBHOOK_SECRET_LENGTH:
+        raise SettingsError(
+            f"Setting 'webhook_secret' is {len(settings.webhook_secret)} characters long; use "
+            f"at least {MIN_WEBHOOK_SECRET_LENGTH} random characters (e.g. 'openssl rand -hex "
+            f"32'), since anyone who guesses it can submit as the webhook's account."
+        )
+    template = settings.commit_status_url
+    if template:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+        if not template.startswith(("https://", "http://")) or fields - {"repository", "sha"}:
+            raise SettingsError(
+                f"Setting 'commit_status_url' must be an http(s) address whose only "
+                f"placeholders are {{repository}} and {{sha}}. Got {template!r}."
+            )
 
 
 def check_home_writable(settings: Settings | None = None) -> None:
