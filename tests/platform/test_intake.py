@@ -207,7 +207,8 @@ def test_a_built_in_model_identifier_is_refused(api, home, tmp_path):
     assert body["status"] == "rejected"
     [problem] = body["problems"]
     assert problem["rule"] == "identifier ownership"
-    assert problem["message"] == "pixels belongs to another user; choose another name."
+    assert problem["message"] == (
+        "pixels belongs to the platform (built in); choose another name.")
     assert problem["file"].endswith("__init__.py")
 
 
@@ -244,20 +245,33 @@ def benchmark_zip(tmp_path: Path, identifier: str) -> Path:
     return path
 
 
-def test_a_benchmark_identifier_on_the_leaderboard_is_refused_a_new_one_validated(
-        api, home, tmp_path):
+def test_a_benchmark_identifier_of_another_is_refused_ones_own_and_a_new_one_validated(
+        api, user, make_user, home, tmp_path):
     from brainmark.platform.leaderboard.models import BenchmarkType
 
-    BenchmarkType.objects.create(identifier="Intake2026.IT-pls")
-    known = submit(api, benchmark_zip(tmp_path, "Intake2026.IT-pls")).json()
-    assert known["status"] == "rejected"
-    [problem] = known["problems"]
-    assert problem["rule"] == "identifier ownership"
-    assert problem["file"] == "benchmarks/intake2026_it_pls/__init__.py"
-    assert "cannot be resubmitted yet; bump the version" in problem["message"]
+    BenchmarkType.objects.create(identifier="Intake2026.IT-pls")  # built in: no owner
+    BenchmarkType.objects.create(identifier="Intake2025.IT-pls", owner=make_user())
+    BenchmarkType.objects.create(identifier="Intake2024.IT-pls", owner=user)
+    for identifier, owner in (("Intake2026.IT-pls", "the platform (built in)"),
+                              ("Intake2025.IT-pls", "another user")):
+        known = submit(api, benchmark_zip(tmp_path, identifier)).json()
+        assert known["status"] == "rejected"
+        [problem] = known["problems"]
+        assert problem["rule"] == "identifier ownership"
+        assert problem["file"] == (
+            f"benchmarks/{identifier.lower().replace('.', '_').replace('-', '_')}/__init__.py")
+        assert problem["message"] == f"{identifier} belongs to {owner}; choose another name."
 
-    new = submit(api, benchmark_zip(tmp_path, "Intake2027.IT-pls")).json()
-    assert (new["status"], new["kind"]) == ("validated", "benchmark")
+    for identifier in ("Intake2024.IT-pls", "Intake2027.IT-pls"):
+        accepted = submit(api, benchmark_zip(tmp_path, identifier)).json()
+        assert (accepted["status"], accepted["kind"]) == ("validated", "benchmark")
+        assert accepted_identifiers(accepted["id"]) == [["benchmark_registry", identifier]]
+
+
+def accepted_identifiers(submission_id: int) -> list[list[str]]:
+    from brainmark.platform.submissions.models import Submission
+
+    return Submission.objects.get(pk=submission_id).identifiers
 
 
 def test_the_sixth_accepted_submission_in_a_day_is_refused(api, user, home, store_root,

@@ -572,14 +572,19 @@ def score_in_child(model: str, benchmark: str) -> dict[str, Any]:
             command, capture_output=True, text=True, timeout=SCORE_TIMEOUT_S, check=False
         )
     except subprocess.TimeoutExpired:
-        return _failed_score(start, f"Scoring took longer than {SCORE_TIMEOUT_S} s.")
+        return failed_score_values(start, f"Scoring took longer than {SCORE_TIMEOUT_S} s.")
     if result.returncode != 0:
-        return _failed_score(start, result.stderr.strip()[-4000:] or
+        return failed_score_values(start, result.stderr.strip()[-4000:] or
                              f"brainmark score exited with status {result.returncode}")
     try:
         record = ScoreRecord.from_json(result.stdout)
     except (ValueError, TypeError) as error:
-        return _failed_score(start, f"brainmark score printed no score record: {error}")
+        return failed_score_values(start, f"brainmark score printed no score record: {error}")
+    return score_row_values(record, start)
+
+
+def score_row_values(record: Any, start: datetime) -> dict[str, Any]:
+    """A Score row's values from a library ``ScoreRecord`` computed since ``start``."""
     return {
         "raw": record.raw,
         "ceiled": record.score,
@@ -593,7 +598,8 @@ def score_in_child(model: str, benchmark: str) -> dict[str, Any]:
     }
 
 
-def _failed_score(start: datetime, text: str) -> dict[str, Any]:
+def failed_score_values(start: datetime, text: str) -> dict[str, Any]:
+    """A Score row's values for a pair that could not be scored, and why."""
     return {"comment": text, "start": start, "end": max(timezone.now(), start)}
 
 

@@ -23,14 +23,13 @@ registrations with the registries' static parser.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import shutil
 import tempfile
 import uuid
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,6 +40,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from brainmark._files import sha1_of_file
 from brainmark.pipeline.archive import (
     ArchiveError,
     ArchiveLimits,
@@ -129,6 +129,7 @@ def receive_submission(
     private: bool = False,
     limits: ArchiveLimits | None = None,
     name: str = "submission.zip",
+    source_fields: Mapping[str, str] | None = None,
 ) -> Submission:
     """Store a submitted zip durably, record it, validate it; return the submission.
 
@@ -137,6 +138,8 @@ def receive_submission(
     when nothing was stored (quota: 429; too big: 413; the store refused: 502). A refused
     archive is not an exception: the returned submission is ``rejected`` with its problems.
     ``name`` is the file name the submitter gave, used where a problem is the zip itself.
+    ``source_fields`` are further fields of the row, written with it (a git submission's
+    ``source``, ``source_url``, ``source_ref``, ``source_commit``, ``commit_status_url``).
     """
     limits = ArchiveLimits() if limits is None else limits
     check_quota(user)
@@ -153,7 +156,7 @@ def receive_submission(
                 _, size = receive_upload(upload, path, limits=limits)
             except ArchiveError:
                 raise IntakeError(_too_big(None, limits), status=413) from None
-        submission = _store(user, path, size, private=private)
+        submission = _store(user, path, size, private=private, source_fields=source_fields)
         _validate(submission, path, limits, shown_name=Path(name).name or "submission.zip")
     return submission
 
@@ -167,7 +170,8 @@ def _too_big(size: int | None, limits: ArchiveLimits) -> str:
     )
 
 
-def _store(user: Any, path: Path, size: int, *, private: bool) -> Submission:
+def _store(user: Any, path: Path, size: int, *, private: bool,
+           source_fields: Mapping[str, str] | None = None) -> Submission:
     """The zip into the object store, then its row: durable before anything else."""
     from brainmark.data.store import StoreError, default_store
 
@@ -183,7 +187,7 @@ def _store(user: Any, path: Path, size: int, *, private: bool) -> Submission:
             f"the archive could not be pinned; the site's maintainers must turn versioning on.",
             status=502,
         )
-    sha1 = _file_sha1(path)
+    sha1 = sha1_of_file(path)
     # The row is written after the object: if writing it fails, the stored object is left
     # with nothing pointing at it (an orphan in the store, never a row without its archive).
     with transaction.atomic():
@@ -200,16 +204,10 @@ def _store(user: Any, path: Path, size: int, *, private: bool) -> Submission:
             archive_sha1=sha1,
             archive_version_id=version_id,
             archive_size=size,
+            stages={SubmissionStatus.RECEIVED: timezone.now().isoformat(timespec="seconds")},
             log=f"Received {size:,} bytes (SHA1 {sha1}), stored as {key}.\n",
+            **(source_fields or {}),
         )
-
-
-def _file_sha1(path: Path) -> str:
-    digest = hashlib.sha1()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _kind_from_names(path: Path) -> str:
@@ -255,6 +253,7 @@ def _validate(submission: Submission, path: Path, limits: ArchiveLimits, *,
             _reject(submission, problems)
             return
         submission.kind = _kind_of({plugin.plugin_type for plugin in archive.plugins})
+        submission.identifiers = [list(pair) for pair in archive.identifiers()]
         found = ", ".join(f"{identifier} ({registry})"
                           for registry, identifier in archive.identifiers())
         _set_status(submission, SubmissionStatus.VALIDATED,
@@ -265,25 +264,20 @@ def _validate(submission: Submission, path: Path, limits: ArchiveLimits, *,
 
 
 def ownership_problems(user: Any, archive: ValidatedArchive) -> list[Problem]:
-    """Identifiers the user may not submit: another's (or a built-in) model, and any
-    benchmark already on the leaderboard (benchmarks have no owner yet: a change must come
-    as a new identifier)."""
+    """Identifiers the user may not submit: a model or benchmark that another user (or the
+    platform: the built-in ones) owns. A user's own identifier is a new version (a
+    benchmark's must raise its version, checked once its facts are read)."""
     problems = []
     for plugin in archive.plugins:
         shown = f"{plugin.folder.relative_to(archive.root).as_posix()}/__init__.py"
         for registry, identifier, _line in plugin.identifiers:
-            if registry == "model_registry":
-                row = Model.objects.filter(identifier=identifier).first()
-                if row is not None and row.owner_id != user.pk:
-                    problems.append(Problem(
-                        shown, OWNERSHIP_RULE,
-                        f"{identifier} belongs to another user; choose another name."))
-            elif (registry == "benchmark_registry"
-                  and BenchmarkType.objects.filter(identifier=identifier).exists()):
+            table = {"model_registry": Model, "benchmark_registry": BenchmarkType}.get(registry)
+            row = table.objects.filter(identifier=identifier).first() if table else None
+            if row is not None and row.owner_id != user.pk:
+                owner = "another user" if row.owner_id else "the platform (built in)"
                 problems.append(Problem(
                     shown, OWNERSHIP_RULE,
-                    f"{identifier}: benchmark identifiers already on the leaderboard cannot "
-                    f"be resubmitted yet; bump the version in a new identifier."))
+                    f"{identifier} belongs to {owner}; choose another name."))
     return problems
 
 
@@ -299,5 +293,7 @@ def _reject(submission: Submission, problems: Iterable[Problem]) -> None:
 
 def _set_status(submission: Submission, status: str, line: str) -> None:
     submission.status = status
+    submission.stages = {**submission.stages, status: timezone.now().isoformat(timespec="seconds")}
     submission.log += line.rstrip("\n") + "\n"
-    submission.save(update_fields=["status", "kind", "problems", "log", "updated"])
+    submission.save(update_fields=["status", "kind", "problems", "identifiers", "stages", "log",
+                                   "updated"])
