@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from brainmark.platform.submissions.models import Job, Submission
+from brainmark.platform.submissions.models import Job, Submission, WebhookDelivery
 
 
 class JobInline(admin.TabularInline):
@@ -69,3 +69,12 @@ class JobAdmin(admin.ModelAdmin):
         ),
         ("Times", {"fields": ("created", "updated")}),
     )
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("delivery_id", "event", "received", "submission", "outcome")
+    list_filter = ("event",)
+    search_fields = ("delivery_id", "outcome")
+    raw_id_fields = ("submission",)
+    readonly_fields = ("received",)

@@ -184,6 +184,9 @@ class Job(models.Model):
         help_text="The plugin store's commit the job scores at (empty: built-in plugins only).",
     )
     needs_gpu = models.BooleanField(default=False)
+    output = models.TextField(
+        blank=True, help_text="The end of the latest attempt's log (live while it runs)."
+    )
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
     log = models.TextField(blank=True)
@@ -217,3 +220,30 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"job #{self.pk} ({self.status})"
+
+
+class WebhookDelivery(models.Model):
+    """A code host's webhook delivery, recorded once: a delivery id seen before is a replay.
+
+    The row is written after the signature checked out and before anything is started, so a
+    replayed delivery (same id) is refused by the unique constraint and starts nothing.
+    """
+
+    delivery_id = models.CharField(
+        max_length=100, unique=True, help_text="The code host's id of the delivery."
+    )
+    event = models.CharField(max_length=50, help_text="push, pull_request, ping, ...")
+    received = models.DateTimeField(auto_now_add=True)
+    outcome = models.CharField(
+        max_length=300, blank=True, help_text="What was done: the submission, or why nothing."
+    )
+    submission = models.ForeignKey(
+        Submission, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="webhook_deliveries",
+    )
+
+    class Meta:
+        ordering = ["-received"]
+
+    def __str__(self) -> str:
+        return f"{self.event} delivery {self.delivery_id}"
