@@ -92,9 +92,12 @@ def world():
                                             public=True)
     jobs = [
         Job.objects.create(submission=submission, model_version=version,
-                           benchmark_version=benchmark, status="succeeded", attempts=1),
+                           benchmark_version=benchmark, status="succeeded", attempts=1,
+                           wall_seconds=12.34),
         Job.objects.create(submission=submission, model_version=version,
                            benchmark_version=other, status="running", attempts=2,
+                           worker="gpu-7", failure_kind="transient",
+                           failure_reason="worker 'gpu-3' stopped sending heartbeats",
                            lease_expires=timezone.now() + timedelta(minutes=5)),
         Job.objects.create(submission=submission, model_version=hidden_version,
                            benchmark_version=benchmark, status="queued"),
@@ -128,11 +131,12 @@ def test_the_owner_sees_kind_status_times_log_jobs_and_the_models_it_brought(wor
     log = re.search(r'<pre class="log"[^>]*>(.*?)</pre>', html, re.DOTALL).group(1)
     assert unescape(log) == LOG and "<script>" not in log
     assert _rows(html, "jobs") == [
-        ["alices-net v2", "Coggan2024.V1-rdm v1", "Succeeded", "1",
+        ["alices-net v2", "Coggan2024.V1-rdm v1", "Succeeded", "1", "", "", "12.3 s",
          world["jobs"][0].updated.strftime("%Y-%m-%d %H:%M:%S") + " UTC"],
-        ["alices-net v2", "Kiani2007.IT-rdm v3", "Running", "2",
+        ["alices-net v2", "Kiani2007.IT-rdm v3", "Running", "2", "gpu-7",
+         "Transient (worker lost): worker 'gpu-3' stopped sending heartbeats", "",
          world["jobs"][1].updated.strftime("%Y-%m-%d %H:%M:%S") + " UTC"],
-        ["a private model", "Coggan2024.V1-rdm v1", "Queued", "0",
+        ["a private model", "Coggan2024.V1-rdm v1", "Queued", "0", "", "", "",
          world["jobs"][2].updated.strftime("%Y-%m-%d %H:%M:%S") + " UTC"],
     ]
     assert "bobs-secret-net" not in html

@@ -1,9 +1,10 @@
 """The submissions endpoints of the JSON API (mounted at ``/api/submissions/``).
 
 ``GET /api/submissions/`` lists the caller's submissions; ``GET /api/submissions/{id}``
-gives one submission's status, log, jobs and the models it brought, to its owner and to
-staff (404 to anyone else, as on the page). Both take an API token (``Authorization:
-Bearer ...``) or a logged-in session. What is shown follows :mod:`.queries`, as the pages do.
+gives one submission's status, stages, log, problems, jobs, scores and the models it
+brought, to its owner and to staff (404 to anyone else, as on the page). Both take an API
+token (``Authorization: Bearer ...``) or a logged-in session. What is shown follows
+:mod:`.queries`, as the pages do.
 
 ``POST /api/submissions/`` takes a zip of plugins (multipart: ``file``, ``private``) with an
 API token and runs it through :func:`.intake.receive_submission`. The body is streamed
@@ -28,6 +29,7 @@ from ninja.security import django_auth
 from brainmark.pipeline.archive import ArchiveLimits
 from brainmark.platform.accounts.auth import ApiTokenAuth
 from brainmark.platform.schemas import ErrorOut, ValidationErrorOut
+from brainmark.platform.submissions.forms import archive_too_big
 from brainmark.platform.submissions.intake import (
     IntakeError,
     check_quota,
@@ -35,6 +37,7 @@ from brainmark.platform.submissions.intake import (
     receive_submission,
 )
 from brainmark.platform.submissions.models import (
+    FailureKind,
     JobStatus,
     Submission,
     SubmissionKind,
@@ -42,8 +45,12 @@ from brainmark.platform.submissions.models import (
 )
 from brainmark.platform.submissions.queries import (
     MAX_ID,
+    failure_reasons,
     job_lines,
+    job_progress,
     models_from,
+    score_lines,
+    stages_of,
     submission_for,
     submissions_of,
 )
@@ -56,10 +63,12 @@ Kind = Literal["model", "benchmark", "plugins"]
 Status = Literal["received", "validating", "validated", "testing", "tested", "merged",
                  "scoring", "succeeded", "failed", "rejected"]
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+FailureKindOut = Literal["out_of_memory", "deterministic", "transient"]
 # One list of each: the schema's enums are the models' choices.
 assert set(Kind.__args__) == set(SubmissionKind.values)
 assert set(Status.__args__) == set(SubmissionStatus.values)
 assert set(JobState.__args__) == set(JobStatus.values)
+assert set(FailureKindOut.__args__) == set(FailureKind.values)
 
 AUTH = [ApiTokenAuth(), django_auth]
 
@@ -88,8 +97,51 @@ class JobOut(Schema):
     status: JobState
     status_display: str
     attempts: int
+    worker: str = Field(description="The worker holding it (empty unless running).")
+    failure_kind: FailureKindOut | Literal[""] = Field(
+        description="Why its last attempt failed; empty when none did."
+    )
+    failure_kind_display: str
+    failure_reason: str
+    wall_seconds: float | None = Field(description="The last attempt's wall time.")
+    started: datetime | None
+    finished: datetime | None
+    log: str = Field(description="Its state changes, one line each (empty for another "
+                     "user's private model).")
     created: datetime
     updated: datetime
+
+
+class StageOut(Schema):
+    """A status on the submission's way: ``time`` when it was reached (null: not yet, or not
+    recorded); the scoring stage's label says how many jobs finished."""
+
+    status: Status
+    label: str
+    time: datetime | None
+    reached: bool
+    current: bool
+
+
+class ProgressOut(Schema):
+    """Scoring n of m: ``finished`` (succeeded or failed) of ``total`` jobs."""
+
+    finished: int
+    total: int
+
+
+class ScoreOut(Schema):
+    """A score of a model or benchmark version the submission brought (``model`` null for
+    another user's private model); ``comment`` says why a failed one has no value."""
+
+    model: str | None
+    model_version: int
+    benchmark: str
+    benchmark_version: int
+    ceiled: float | None
+    raw: float | None
+    error: float | None
+    comment: str
 
 
 class ModelVersionOut(Schema):
@@ -99,11 +151,32 @@ class ModelVersionOut(Schema):
     version: int
 
 
-class SubmissionDetail(SubmissionSummary):
-    """A submission with its log, its jobs and the model versions it brought."""
+class ProblemOut(Schema):
+    """Why an archive was refused: the file inside it, the rule, and what to do."""
 
+    file: str
+    rule: str
+    message: str
+
+
+class SubmissionDetail(SubmissionSummary):
+    """A submission with its stages, log, problems, jobs, scores and the model versions it
+    brought."""
+
+    private: bool
+    identifiers: list[tuple[str, str]] = Field(
+        description="What the archive registers, each [registry, identifier]."
+    )
+    stages: list[StageOut]
+    progress: ProgressOut
     log: str
+    problems: list[ProblemOut]
+    failure_reasons: list[str] = Field(
+        description="Why a failed submission failed (each failed job's reason, else the "
+        "log's last lines); empty unless failed."
+    )
     jobs: list[JobOut]
+    scores: list[ScoreOut]
     models: list[ModelVersionOut]
 
 
@@ -138,22 +211,22 @@ def get_submission(
     anyone else."""
     submission = submission_for(request.auth, submission_id)
     jobs = job_lines(submission, request.auth)
+    progress = job_progress(jobs)
     return {
         **_summary(submission),
+        "private": submission.private,
+        "identifiers": [tuple(pair) for pair in submission.identifiers or []],
+        "stages": [asdict(stage) for stage in stages_of(submission, progress)],
+        "progress": asdict(progress),
         "log": submission.log,
+        "problems": submission.problems or [],
+        "failure_reasons": failure_reasons(submission, jobs),
         "jobs": [
             {field: getattr(job, field) for field in JobOut.model_fields} for job in jobs
         ],
+        "scores": [asdict(score) for score in score_lines(submission, request.auth)],
         "models": [asdict(model) for model in models_from(submission)],
     }
-
-
-class ProblemOut(Schema):
-    """Why an archive was refused: the file inside it, the rule, and what to do."""
-
-    file: str
-    rule: str
-    message: str
 
 
 class SubmissionReceived(SubmissionSummary):
@@ -227,7 +300,7 @@ def submit(request: HttpRequest) -> Answer:
         except ValueError:
             raise IntakeError("The request's Content-Length is not a number.") from None
         if length - FORM_OVERHEAD_BYTES > limits.max_archive_bytes:
-            raise IntakeError(_too_big_message(limits), status=413)
+            raise IntakeError(archive_too_big(limits), status=413)
         handler = HashingUploadHandler(request, limit=limits.max_archive_bytes, used=0,
                                        quota=limits.max_archive_bytes)
         request.upload_handlers = [handler]
@@ -236,7 +309,7 @@ def submit(request: HttpRequest) -> Answer:
                 received_file(request, handler)
             except UploadError as error:
                 if error.status == 413:  # The handler's words speak of the upload quota.
-                    raise IntakeError(_too_big_message(limits), status=413) from None
+                    raise IntakeError(archive_too_big(limits), status=413) from None
                 raise IntakeError(error.message, status=error.status) from None
             upload = request.FILES.get(FILE_FIELD)
             if upload is None:
@@ -258,10 +331,3 @@ def submit(request: HttpRequest) -> Answer:
         "submissions_left": quota_left(request.auth)[0],
     })
 
-
-def _too_big_message(limits: ArchiveLimits) -> str:
-    return (
-        f"The archive is over the limit of {limits.max_archive_bytes:,} bytes. Leave weights "
-        f"and data out of the zip: upload them as data and load them by SHA1. Nothing was "
-        f"stored."
-    )
