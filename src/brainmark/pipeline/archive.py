@@ -55,6 +55,7 @@ __all__ = [
     "Plugin",
     "Problem",
     "ValidatedArchive",
+    "parse_requirements",
     "receive_upload",
     "validate_archive",
 ]
@@ -760,12 +761,30 @@ def _validate_requirements(path: Path, shown: str, problems: list[Problem]) -> t
     except UnicodeDecodeError:
         problems.append(Problem(shown, "requirements", "requirements.txt is not UTF-8 text."))
         return ()
+    found, found_problems = parse_requirements(lines, shown)
+    problems.extend(found_problems)
+    return found
+
+
+def parse_requirements(
+    lines: Iterable[str], shown: str
+) -> tuple[tuple[str, ...], list[Problem]]:
+    """The requirements of ``requirements.txt`` lines, normalised, and every problem found.
+
+    Only plain package-index requirements (``name[extras] specifiers ; marker``) are
+    accepted: options (``-e``, ``--index-url``, ``-r``), URLs, ``git+`` and local paths are
+    problems, so a plugin can never change where packages come from. Comments and blank
+    lines are skipped. ``shown`` names the file in each problem (``<shown> line <n>``).
+    The archive's validation and the environments built for plugins
+    (:mod:`brainmark.pipeline.environments`) share this one rule.
+    """
     try:
         from packaging.requirements import InvalidRequirement, Requirement
     except ImportError:  # pragma: no cover - packaging comes with pip and pytest
         Requirement = None
         InvalidRequirement = ValueError
     found: list[str] = []
+    problems: list[Problem] = []
     for number, line in enumerate(lines, start=1):
         text = re.sub(r"(^|\s)#.*$", "", line).strip()
         if not text:
@@ -794,7 +813,7 @@ def _validate_requirements(path: Path, shown: str, problems: list[Problem]) -> t
         else:
             problems.append(Problem(where, "requirements",
                                     f"{text!r} is not a valid requirement ('name>=version')."))
-    return tuple(found)
+    return tuple(found), problems
 
 
 def _validate_registrations(
