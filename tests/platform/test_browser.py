@@ -20,9 +20,7 @@ import io
 import math
 import os
 import re
-import socket
 import sqlite3
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,13 +28,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.platform.live_site import BRAINMARK, clean_environment, run, serving
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update"]
-BRAINMARK = Path(sys.executable).with_name("brainmark")
+
 REPOSITORY = Path(__file__).resolve().parents[2]
 SEED = 11  # 6 models x 8 benchmarks: failed scores, a missing one, regions of two benchmarks
 TIMEOUT_MS = 20_000
@@ -65,26 +64,6 @@ class Site:
     outbox: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _run(args: list[str], env: dict[str, str]) -> None:
-    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, read_server_address) -> Iterator[Site]:
     """``brainmark serve`` on a migrated SQLite home holding a synthetic board.
@@ -93,46 +72,19 @@ def site(tmp_path_factory: pytest.TempPathFactory, read_server_address) -> Itera
     name it; the printed address must be that same address.
     """
     home = tmp_path_factory.mktemp("browser_home")
-    env = {
-        name: value for name, value in os.environ.items()
-        if name not in ("DATABASE_URL", "BRAINMARK_DATABASE_URL", "DJANGO_SETTINGS_MODULE")
-        and not name.startswith("BRAINMARK_")
-    }
-    env["BRAINMARK_HOME"] = str(home)
-    _run([str(BRAINMARK), "migrate"], env)
+    env = clean_environment(home)
+    run([str(BRAINMARK), "migrate"], env)
     populate = (
         "import django; django.setup()\n"
         "from brainmark.platform.leaderboard.synthetic import populate\n"
         f"populate(6, 8, seed={SEED}, private_fraction=0, error_fraction=0.1)\n"
     )
-    _run([sys.executable, "-c", populate],
-         {**env, "DJANGO_SETTINGS_MODULE": "brainmark.platform.settings"})
-
-    stderr = home / "serve.stderr"  # a file: the access log must never fill a pipe
-    for attempt in range(3):  # another process may take the free port before serve does
-        port = _free_port()
-        address = f"http://127.0.0.1:{port}"
-        with stderr.open("w") as log:
-            process = subprocess.Popen(
-                [str(BRAINMARK), "serve", "--port", str(port), "--workers", "1",
-                 "--threads", "4"],
-                env={**env, "BRAINMARK_SITE_URL": address},
-                stdout=subprocess.PIPE, stderr=log, text=True,
-            )
-        try:
-            printed = read_server_address(process, stderr.read_text)
-        except AssertionError:
-            if attempt < 2 and "already in use" in stderr.read_text():
-                continue
-            raise
-        break
-    try:
-        assert printed == address, f"brainmark serve printed {printed!r}, not {address!r}"
+    run([sys.executable, "-c", populate],
+        {**env, "DJANGO_SETTINGS_MODULE": "brainmark.platform.settings"})
+    with serving(env, home, read_server_address) as address:
         yield Site(address=address, home=home,
                    database=home / "platform" / "brainmark.sqlite3",
                    outbox=home / "platform" / "outbox")
-    finally:
-        _stop(process)
 
 
 # ---------------------------------------------------------------------------------------

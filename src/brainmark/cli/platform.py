@@ -201,4 +201,48 @@ def restore(path: Path, yes: bool) -> None:
     click.echo(f"Restored {report.summary()} from {path}.")
 
 
-COMMANDS = [migrate, sync, manage, serve, backup, restore]
+@click.command()
+@click.option("--executor", type=click.Choice(["local", "dask"]), default=None,
+              help="Where jobs run (default: the setting dispatcher_executor, 'local').")
+@click.option("--slots", type=click.IntRange(min=1), default=None,
+              help="Jobs run at once (default: the setting dispatcher_slots).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="The Dask scheduler, e.g. tcp://10.0.0.5:8786 (setting dask_scheduler).")
+@click.option("--name", default=None, help="This dispatcher's name on job rows (default: "
+              "dispatcher@HOST); a restarted dispatcher of the same name resumes its jobs.")
+@click.option("--until-idle", is_flag=True,
+              help="Stop once no submission or job is left to run (scripts, tests).")
+@click.option("--poll", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
+              help="Seconds between looks at the queue when idle.")
+def dispatcher(executor: str | None, slots: int | None, scheduler: str | None,
+               name: str | None, until_idle: bool, poll: float) -> None:
+    """Run submissions through their tests, merge and scoring, on an executor.
+
+    Claims queued jobs atomically, so several dispatchers may run at once (on one
+    database). Stop it with Ctrl-C or SIGTERM; jobs it held are retried when it (or
+    another) starts again.
+    """
+    import signal
+    import threading
+
+    from brainmark.settings import get_settings
+
+    setup_django()
+    from brainmark.platform.submissions.dispatcher import Dispatcher, make_executor
+
+    settings = get_settings()
+    engine = make_executor(executor or settings.dispatcher_executor,
+                           slots=slots or settings.dispatcher_slots,
+                           scheduler=scheduler or settings.dask_scheduler)
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    loop = Dispatcher(engine, name=name)
+    click.echo(f"{loop.worker} running jobs on {engine.name} (Ctrl-C stops).", err=True)
+    try:
+        loop.run(stop=stop, until_idle=until_idle, poll_seconds=poll)
+    finally:
+        loop.close()
+
+
+COMMANDS = [migrate, sync, manage, serve, backup, restore, dispatcher]

@@ -176,7 +176,7 @@ def run_scoring_job(spec: JobSpec, *, isolation: str | None = None) -> JobOutcom
         command, workdir=folder, limits=limits, log_path=folder / LOG_FILE,
         env=job_environment(spec, home), readonly_paths=readonly, isolation=isolation,
     )
-    tail = _tail(result.log_path)
+    tail = tail_of(result.log_path)
     usage = dict(exit_code=result.exit_code, wall_seconds=result.wall_seconds,
                  cpu_seconds=result.cpu_seconds, peak_memory_bytes=result.peak_memory_bytes,
                  isolation=result.isolation, log_tail=tail)
@@ -193,7 +193,8 @@ def run_scoring_job(spec: JobSpec, *, isolation: str | None = None) -> JobOutcom
                       failure_kind=kind.value, failure_reason=reason, **usage)
 
 
-def _tail(path: Path) -> str:
+def tail_of(path: Path) -> str:
+    """The last :data:`LOG_TAIL_BYTES` of a log, as text ('' when there is none)."""
     try:
         with path.open("rb") as stream:
             stream.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))

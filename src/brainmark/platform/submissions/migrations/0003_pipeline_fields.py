@@ -12,6 +12,11 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name='job',
+            name='output',
+            field=models.TextField(blank=True, help_text="The end of the latest attempt's log (live while it runs)."),
+        ),
+        migrations.AddField(
+            model_name='job',
             name='needs_gpu',
             field=models.BooleanField(default=False),
         ),

@@ -1,0 +1,604 @@
+"""What happens to a validated submission: sandboxed tests, merge, sync, the scoring plan.
+
+Stages, each recorded on the row (status, the time in ``stages``, a line in the log)::
+
+    validated -> testing -> tested -> merged -> scoring -> succeeded | failed
+
+- **Tests** (:func:`run_tests`): the archive is fetched again from the object store (its
+  SHA1 checked) and unpacked with the same safe extraction as at intake; each plugin's
+  ``brainmark test`` runs in the sandbox, its log streamed to the submission's log.
+- **Merge** (:func:`merge`): the plugin folders are committed into the plugin store (one
+  commit per submission, author = the submitter). A folder already there is replaced only
+  when the submitter's own earlier submission put it there.
+- **Sync** (:func:`sync_and_plan`): the facts child reads the submission's plugins, in the
+  sandbox, from a snapshot of the store at the merge commit; rows are written as
+  ``brainmark sync`` writes them, then owned by the submitter (private when asked), and
+  the scoring jobs planned (:func:`plan_jobs`).
+- **Finish** (:func:`finish_if_done`): when no job of the submission is queued or running,
+  it ends succeeded (at least one score) or failed, and the submitter gets the table.
+
+Every stage is safe to run twice (a dispatcher that died mid-stage is replaced by another):
+the merge returns the existing commit, sync changes nothing the second time, a job already
+planned for a pair is not planned again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from brainmark._files import sha1_of_file
+from brainmark.pipeline.archive import ArchiveError, ValidatedArchive, validate_archive
+from brainmark.pipeline.plugin_store import PluginStore, PluginStoreError
+from brainmark.pipeline.sandbox import SandboxLimits, SandboxResult, run_sandboxed
+from brainmark.platform.leaderboard.models import (
+    BenchmarkType,
+    BenchmarkVersion,
+    Model,
+    ModelVersion,
+    Score,
+)
+from brainmark.platform.submissions.models import (
+    LIVE_JOB_STATUSES,
+    Job,
+    JobStatus,
+    Submission,
+    SubmissionStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Limits of one plugin's tests and of reading a submission's facts.
+TEST_LIMITS = SandboxLimits(wall_seconds=1800.0, cpu_seconds=None)
+#: How often a running sandboxed stage copies its log into the submission's row.
+LOG_STREAM_SECONDS = 1.0
+#: How much of a failed test's log goes into the e-mail.
+MAIL_LOG_BYTES = 8 * 1024
+
+
+class StageError(Exception):
+    """A stage failed for a reason the submitter must read (the message says it)."""
+
+
+# --- places ---------------------------------------------------------------------------------
+
+
+def platform_dir() -> Path:
+    from brainmark.settings import get_settings
+
+    return get_settings().home / "platform"
+
+
+def plugin_store() -> PluginStore:
+    """The platform's plugin store, created on first use."""
+    from brainmark.settings import get_settings
+
+    store = PluginStore(get_settings().plugin_store_dir)
+    store.init()
+    return store
+
+
+def snapshot_root() -> Path:
+    """Where the store's snapshots live, one folder per commit (plugin roots for jobs)."""
+    return platform_dir() / "snapshots"
+
+
+def store_snapshot(commit: str) -> Path:
+    return plugin_store().snapshot(commit, snapshot_root())
+
+
+def local_store_dir() -> Path | None:
+    """The local object store's folder, which sandboxed jobs read data from; None for S3."""
+    from brainmark.data.store import LocalStore, default_store
+
+    store = default_store()
+    return Path(store.root) if isinstance(store, LocalStore) else None
+
+
+# --- recording a stage ----------------------------------------------------------------------
+
+
+def mark(submission: Submission, status: str, line: str = "") -> None:
+    """Move ``submission`` to ``status``: the time in ``stages``, ``line`` in the log."""
+    now = timezone.now()
+    submission.status = status
+    submission.stages = {**submission.stages, status: now.isoformat(timespec="seconds")}
+    if line:
+        submission.log += f"{now:%H:%M:%S} {line.rstrip()}\n"
+    submission.save(update_fields=["status", "stages", "log", "plugin_commit", "isolation",
+                                   "kind", "updated"])
+    _report_to_code_host(submission)
+
+
+def _report_to_code_host(submission: Submission) -> None:
+    if submission.commit_status_url:
+        from brainmark.platform.submissions.git_source import report_commit_status
+
+        report_commit_status(submission)
+
+
+def claim_stage(submission_id: int, expected: str, status: str) -> Submission | None:
+    """Move the submission from ``expected`` to ``status`` if it is still there (a
+    compare-and-set: of several dispatchers, one wins the stage). The submission, or None."""
+    with transaction.atomic():
+        won = Submission.objects.filter(pk=submission_id, status=expected).update(
+            status=status, updated=timezone.now()
+        )
+        if not won:
+            return None
+        submission = Submission.objects.get(pk=submission_id)
+        submission.stages = {**submission.stages,
+                             status: timezone.now().isoformat(timespec="seconds")}
+        submission.save(update_fields=["stages"])
+    return submission
+
+
+def fail(submission: Submission, reason: str, *, log_excerpt: str | None = None) -> None:
+    """End the submission failed, say why in its log and by e-mail."""
+    from brainmark.platform.submissions import notifications
+
+    mark(submission, SubmissionStatus.FAILED, f"Failed: {reason}")
+    if log_excerpt is not None:
+        notifications.tests_failed(submission, log_excerpt)
+    else:
+        notifications.submission_failed(submission, reason)
+
+
+# --- the archive again ----------------------------------------------------------------------
+
+
+def work_dir(submission: Submission) -> Path:
+    return platform_dir() / "work" / f"submission-{submission.pk}"
+
+
+def unpack(submission: Submission) -> ValidatedArchive:
+    """The submission's archive, fetched from the object store (SHA1 checked) and unpacked
+    safely into its work folder, as at intake."""
+    from brainmark.data.store import default_store
+
+    folder = work_dir(submission)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    zip_path = folder / "submission.zip"
+    default_store().download(submission.archive_key, zip_path,
+                             version_id=submission.archive_version_id or None)
+    if sha1_of_file(zip_path) != submission.archive_sha1:
+        raise StageError(
+            f"The stored archive {submission.archive_key} no longer has the SHA1 recorded at "
+            f"intake ({submission.archive_sha1}); it was not used."
+        )
+    try:
+        return validate_archive(zip_path, folder / "archive")
+    except ArchiveError as error:
+        raise StageError(f"The archive no longer validates: {error}") from None
+
+
+# --- stage 1: tests -------------------------------------------------------------------------
+
+
+def run_tests(submission: Submission) -> bool:
+    """Each plugin's tests in the sandbox (the submission is ``testing``); True when all
+    passed (it is then ``tested``), else it is failed with the log mailed."""
+    try:
+        archive = unpack(submission)
+        root = _test_root(submission, archive)
+    except (StageError, PluginStoreError, OSError) as error:
+        fail(submission, str(error))
+        return False
+    for plugin in archive.plugins:
+        folder = root / plugin.plugin_type / plugin.folder.name
+        shown = f"{plugin.plugin_type}/{plugin.folder.name}"
+        python = _python_for(plugin.requirements, submission, shown)
+        if python is None:
+            return False
+        _append_log(submission, f"Testing {shown} in the sandbox.")
+        result, output = run_streaming(
+            submission,
+            [python, "-m", "brainmark.cli", "test", str(folder)],
+            workdir=work_dir(submission) / f"test-{plugin.plugin_type}-{plugin.folder.name}",
+            plugin_roots=[root],
+        )
+        submission.isolation = result.isolation
+        if not result.ok:
+            why = (f"stopped by the {result.killed_by} limit" if result.killed_by
+                   else f"exit status {result.exit_code}")
+            fail(submission, f"the tests of {shown} failed ({why}).",
+                 log_excerpt=output[-MAIL_LOG_BYTES:])
+            return False
+    mark(submission, SubmissionStatus.TESTED,
+         f"All plugin tests passed (isolation: {submission.isolation}).")
+    return True
+
+
+def _test_root(submission: Submission, archive: ValidatedArchive) -> Path:
+    """A plugin root holding the store's plugins with the submission's folders over them
+    (a new version of one's own plugin replaces the old one), so tests see what the merge
+    will give."""
+    store = plugin_store()
+    snapshot = store_snapshot(store.head())
+    root = work_dir(submission) / "plugins"
+    ours = {(p.plugin_type, p.folder.name) for p in archive.plugins}
+    for kind_folder in snapshot.iterdir():
+        if not kind_folder.is_dir():
+            continue
+        for folder in kind_folder.iterdir():
+            if folder.is_dir() and (kind_folder.name, folder.name) not in ours:
+                shutil.copytree(folder, root / kind_folder.name / folder.name)
+    for plugin in archive.plugins:
+        shutil.copytree(plugin.folder, root / plugin.plugin_type / plugin.folder.name)
+    return root
+
+
+def _python_for(requirements: Iterable[str], submission: Submission, shown: str) -> str | None:
+    """The Python to run a plugin with: the platform's, or an environment layered on it
+    with the plugin's requirements (built outside the sandbox). None: the build failed and
+    the submission is failed."""
+    from brainmark.exceptions import BrainmarkError
+    from brainmark.pipeline.environments import environment_for
+
+    try:
+        environment = environment_for(list(requirements), root=platform_dir() / "environments")
+    except BrainmarkError as error:
+        fail(submission, f"the requirements of {shown} could not be installed: {error}")
+        return None
+    return str(environment.python)
+
+
+def _append_log(submission: Submission, line: str) -> None:
+    submission.log += f"{timezone.now():%H:%M:%S} {line.rstrip()}\n"
+    Submission.objects.filter(pk=submission.pk).update(log=submission.log,
+                                                       updated=timezone.now())
+
+
+def run_streaming(
+    submission: Submission,
+    command: list[str],
+    *,
+    workdir: Path,
+    plugin_roots: list[Path],
+    extra_env: dict[str, str] | None = None,
+) -> tuple[SandboxResult, str]:
+    """Run ``command`` in the sandbox while its log is copied into the submission's log
+    (the submitter's page shows it live). The result and the command's whole output."""
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    (workdir / "home").mkdir()
+    store_dir = local_store_dir()
+    env = {"BRAINMARK_HOME": str(workdir / "home"),
+           "BRAINMARK_PLUGIN_PATH": os.pathsep.join(str(root) for root in plugin_roots),
+           "CUDA_VISIBLE_DEVICES": "", **(extra_env or {})}
+    if store_dir is not None:
+        env["BRAINMARK_STORE"] = store_dir.as_uri()
+    log_path = workdir.parent / f"{workdir.name}.log"
+    readonly = [*plugin_roots, *([store_dir] if store_dir else [])]
+    outcome: dict[str, SandboxResult] = {}
+
+    def target() -> None:
+        outcome["result"] = run_sandboxed(command, workdir=workdir, limits=TEST_LIMITS,
+                                          log_path=log_path, env=env, readonly_paths=readonly)
+
+    base_log = submission.log
+    thread = threading.Thread(target=target, name=f"submission-{submission.pk}-stage")
+    thread.start()
+    while thread.is_alive():
+        thread.join(LOG_STREAM_SECONDS)
+        output = _read(log_path)
+        if output:
+            Submission.objects.filter(pk=submission.pk).update(log=base_log + output,
+                                                               updated=timezone.now())
+    output = _read(log_path)
+    submission.log = base_log + output + ("" if output.endswith("\n") or not output else "\n")
+    submission.save(update_fields=["log", "updated"])
+    return outcome["result"], output
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+# --- stage 2: merge -------------------------------------------------------------------------
+
+
+def merge(submission: Submission) -> bool:
+    """Commit the tested plugins into the plugin store; the submission is then ``merged``."""
+    try:
+        archive = unpack(submission)
+        store = plugin_store()
+        _check_folder_owners(submission, store, archive)
+        user = submission.user
+        commit = store.commit_submission(
+            archive.root, submission_id=submission.pk,
+            author_name=user.get_full_name() or user.get_username(),
+            author_email=user.email or f"user-{user.pk}@brainmark.invalid",
+            allow_replace=True,  # the folders' owners were checked just above
+        )
+    except (StageError, PluginStoreError, OSError) as error:
+        fail(submission, f"merging into the plugin store failed: {error}")
+        return False
+    submission.plugin_commit = commit
+    mark(submission, SubmissionStatus.MERGED, f"Merged into the plugin store as {commit[:12]}.")
+    return True
+
+
+def _check_folder_owners(submission: Submission, store: PluginStore,
+                         archive: ValidatedArchive) -> None:
+    """A plugin folder already in the store may be replaced only by whoever put it there."""
+    last_submission: dict[str, int | None] = {}
+    for commit in reversed(store.history()):  # oldest first: the last writer wins
+        for path in commit.paths:
+            last_submission[path] = commit.submission_id
+    for plugin in archive.plugins:
+        path = f"{plugin.plugin_type}/{plugin.folder.name}"
+        if path not in last_submission:
+            continue
+        owner_id = (Submission.objects.filter(pk=last_submission[path])
+                    .values_list("user_id", flat=True).first())
+        if owner_id != submission.user_id:
+            raise StageError(
+                f"the plugin store already has a folder {path} that another user submitted; "
+                f"rename your folder."
+            )
+
+
+# --- stage 3: sync and plan -----------------------------------------------------------------
+
+
+def sync_and_plan(submission: Submission) -> bool:
+    """Read the merged plugins' facts in the sandbox, write their rows, plan the jobs."""
+    from brainmark.platform.leaderboard.sync import SyncError, validate_plugin_facts
+
+    try:
+        snapshot = store_snapshot(submission.plugin_commit)
+        result, output = run_streaming(
+            submission,
+            [sys.executable, "-m", "brainmark.platform.leaderboard.plugin_facts", "--root",
+             str(snapshot)],
+            workdir=work_dir(submission) / "facts", plugin_roots=[snapshot],
+        )
+        facts = validate_plugin_facts(_facts_from(result, output))
+    except (StageError, SyncError, PluginStoreError, OSError) as error:
+        fail(submission, f"reading the merged plugins failed: {error}")
+        return False
+    wanted = {identifier for _, identifier in submission.identifiers}
+    problems = [p for p in facts["problems"] if p.get("identifier") in wanted]
+    if problems:
+        fail(submission, "; ".join(f"{p['identifier']}: {p['error']}" for p in problems))
+        return False
+    facts = {**facts,
+             "benchmarks": [b for b in facts["benchmarks"] if b["identifier"] in wanted],
+             "models": [m for m in facts["models"] if m["identifier"] in wanted]}
+    try:
+        with transaction.atomic():
+            new_models, new_benchmarks = _write_rows(submission, facts)
+    except StageError as error:
+        fail(submission, str(error))
+        return False
+    planned = plan_jobs(submission, new_models, new_benchmarks)
+    names = ", ".join([str(v) for v in new_models] + [str(v) for v in new_benchmarks])
+    mark(submission, SubmissionStatus.SCORING,
+         f"On the leaderboard as {names or 'nothing new'}; {planned} scoring job(s) planned.")
+    finish_if_done(submission)
+    return True
+
+
+def _facts_from(result: SandboxResult, output: str) -> Any:
+    if not result.ok:
+        raise StageError(f"the plugins could not be read (exit status {result.exit_code}): "
+                         f"{output.strip()[-2000:]}")
+    # The facts are the last line: the child sends everything plugins print to stderr.
+    lines = [line for line in output.splitlines() if line.startswith("{")]
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError) as error:
+        raise StageError(f"reading the plugins printed no facts ({error}).") from None
+
+
+def _write_rows(submission: Submission, facts: dict[str, Any]
+                ) -> tuple[list[ModelVersion], list[BenchmarkVersion]]:
+    """Write the submission's rows (as sync does), owned by the submitter; the new model
+    versions and benchmark versions."""
+    from brainmark.platform.leaderboard.sync import write_plugin_facts
+
+    for benchmark in facts["benchmarks"]:
+        latest = (BenchmarkVersion.objects
+                  .filter(benchmark_type__identifier=benchmark["identifier"])
+                  .order_by("-version").first())
+        if latest is not None and latest.version >= benchmark["version"]:
+            raise StageError(
+                f"{benchmark['identifier']} is already on the leaderboard at version "
+                f"{latest.version}; a changed benchmark must raise its version (it says "
+                f"{benchmark['version']})."
+            )
+    model_before = {m.pk: m.versions.count() for m in
+                    Model.objects.filter(identifier__in=[m["identifier"]
+                                                         for m in facts["models"]])}
+    write_plugin_facts(facts)
+    public = not submission.private
+    new_models = []
+    for entry in facts["models"]:
+        model = Model.objects.get(identifier=entry["identifier"])
+        if model.pk not in model_before:
+            model.owner, model.public = submission.user, public
+            model.save(update_fields=["owner", "public"])
+        latest = model.versions.order_by("-version").first()
+        if model_before.get(model.pk) != model.versions.count():
+            latest.submission = submission
+            latest.save(update_fields=["submission"])
+            new_models.append(latest)
+    new_benchmarks = []
+    for entry in facts["benchmarks"]:
+        benchmark_type = BenchmarkType.objects.get(identifier=entry["identifier"])
+        if benchmark_type.owner_id is None:
+            benchmark_type.owner = submission.user
+            benchmark_type.save(update_fields=["owner"])
+        version = benchmark_type.versions.get(version=entry["version"])
+        version.public = public
+        version.save(update_fields=["public"])
+        new_benchmarks.append(version)
+    return new_models, new_benchmarks
+
+
+def plan_jobs(submission: Submission | None, model_versions: Iterable[ModelVersion],
+              benchmark_versions: Iterable[BenchmarkVersion]) -> int:
+    """Queue a job for every pair the new versions bring that has no score and no live job:
+    each new model version on the latest version of every benchmark its owner may see, and
+    every model's latest version on each new benchmark version. The number of jobs queued."""
+    model_versions, benchmark_versions = list(model_versions), list(benchmark_versions)
+    owner = submission.user if submission is not None else None
+    pairs: list[tuple[ModelVersion, BenchmarkVersion]] = []
+    for model_version in model_versions:
+        pairs += [(model_version, b) for b in _latest_benchmark_versions(owner)]
+    for benchmark_version in benchmark_versions:
+        pairs += [(m, benchmark_version) for m in _latest_model_versions()]
+    commit = submission.plugin_commit if submission is not None else ""
+    if not commit:
+        commit = plugin_store().head()
+    queued, seen = 0, set()
+    for model_version, benchmark_version in pairs:
+        key = (model_version.pk, benchmark_version.pk)
+        if key in seen:
+            continue
+        seen.add(key)
+        scored = Score.objects.filter(model_version=model_version,
+                                      benchmark_version=benchmark_version,
+                                      ceiled__isnull=False).exists()
+        live = Job.objects.filter(model_version=model_version,
+                                  benchmark_version=benchmark_version,
+                                  status__in=list(LIVE_JOB_STATUSES)).exists()
+        if scored or live:
+            continue
+        try:
+            with transaction.atomic():
+                Job.objects.create(submission=submission, model_version=model_version,
+                                   benchmark_version=benchmark_version, plugin_commit=commit)
+        except IntegrityError:
+            continue  # another dispatcher planned the same pair a moment ago
+        queued += 1
+    return queued
+
+
+def _latest_benchmark_versions(owner: Any) -> list[BenchmarkVersion]:
+    """The latest version of every benchmark ``owner`` may see (public, or their own)."""
+    visible = Q(public=True) | Q(benchmark_type__owner=owner) if owner else Q(public=True)
+    latest: dict[int, BenchmarkVersion] = {}
+    for version in BenchmarkVersion.objects.filter(visible).order_by("version"):
+        latest[version.benchmark_type_id] = version
+    return list(latest.values())
+
+
+def _latest_model_versions() -> list[ModelVersion]:
+    """The latest version of every model, public and private (private scores stay
+    private: the board shows them only to their owner), withdrawn ones left out."""
+    latest: dict[int, ModelVersion] = {}
+    for version in ModelVersion.objects.filter(model__withdrawn=False).order_by("version"):
+        latest[version.model_id] = version
+    return list(latest.values())
+
+
+# --- stage 4: finish ------------------------------------------------------------------------
+
+
+def finish_if_done(submission: Submission) -> bool:
+    """End a ``scoring`` submission whose jobs are all final; True when it ended."""
+    from brainmark.platform.submissions import notifications
+
+    submission.refresh_from_db()
+    if submission.status != SubmissionStatus.SCORING:
+        return False
+    jobs = submission.jobs.all()
+    if jobs.filter(status__in=list(LIVE_JOB_STATUSES)).exists():
+        return False
+    scores = list(submission_scores(submission))
+    succeeded = [s for s in scores if s.ceiled is not None]
+    failed_jobs = jobs.exclude(status=JobStatus.SUCCEEDED).count()
+    if jobs.exists() and not succeeded:
+        fail(submission, f"none of its {jobs.count()} scoring job(s) gave a score; see the "
+                         f"jobs below for why.")
+        return True
+    mark(submission, SubmissionStatus.SUCCEEDED,
+         f"Scored: {len(succeeded)} score(s), {failed_jobs} pair(s) failed.")
+    notifications.scoring_finished(submission, scores)
+    _tell_model_owners(submission, scores)
+    return True
+
+
+def submission_scores(submission: Submission) -> Iterable[Score]:
+    """The Score rows of the submission's jobs' pairs."""
+    pairs = Q(pk__in=[])
+    for model_version_id, benchmark_version_id in submission.jobs.values_list(
+            "model_version_id", "benchmark_version_id"):
+        pairs |= Q(model_version_id=model_version_id, benchmark_version_id=benchmark_version_id)
+    return (Score.objects.filter(pairs)
+            .select_related("model_version__model", "benchmark_version__benchmark_type")
+            .order_by("benchmark_version__benchmark_type__identifier"))
+
+
+def _tell_model_owners(submission: Submission, scores: list[Score]) -> None:
+    """Owners of other models scored on the submission's new benchmark hear of it."""
+    from brainmark.platform.submissions import notifications
+
+    by_version: dict[int, list[Score]] = {}
+    for score in scores:
+        model = score.model_version.model
+        if model.owner_id is not None and model.owner_id != submission.user_id:
+            by_version.setdefault(score.model_version_id, []).append(score)
+    for model_scores in by_version.values():
+        model_version = model_scores[0].model_version
+        notifications.model_rescored(model_version.model.owner, model_version, model_scores)
+
+
+# --- one step -------------------------------------------------------------------------------
+
+#: What a dispatcher does with a submission in each status: (status claimed, stage).
+STAGES = {
+    SubmissionStatus.VALIDATED: (SubmissionStatus.TESTING, run_tests),
+    SubmissionStatus.TESTED: (SubmissionStatus.TESTED, merge),
+    SubmissionStatus.MERGED: (SubmissionStatus.MERGED, sync_and_plan),
+}
+
+
+def next_stage() -> tuple[int, str] | None:
+    """The oldest submission with a stage to run: (id, its status), or None."""
+    row = (Submission.objects.filter(status__in=list(STAGES)).order_by("updated", "pk")
+           .values_list("pk", "status").first())
+    return tuple(row) if row else None  # type: ignore[return-value]
+
+
+def advance(submission_id: int, status: str) -> None:
+    """Run the stage of a submission found in ``status`` (if no one else took it)."""
+    claimed, stage = STAGES[SubmissionStatus(status)]
+    submission = (claim_stage(submission_id, status, claimed) if claimed != status
+                  else Submission.objects.filter(pk=submission_id, status=status).first())
+    if submission is None:
+        return
+    try:
+        stage(submission)
+    except Exception as error:  # a bug of ours must not leave the submission in limbo
+        logger.exception("Submission %s: stage %s failed", submission_id, status)
+        fail(submission, f"an internal error stopped the {claimed} stage ({error!r}); the "
+                         f"site's maintainers were told.")
+    finally:
+        if status == SubmissionStatus.MERGED or submission.status in Submission.FINAL_STATUSES:
+            shutil.rmtree(work_dir(submission), ignore_errors=True)
+
+
+def resume_interrupted() -> int:
+    """Submissions left ``testing`` by a dispatcher that stopped go back to ``validated``
+    (their tests run again). Call only when no other dispatcher runs tests."""
+    return Submission.objects.filter(status=SubmissionStatus.TESTING).update(
+        status=SubmissionStatus.VALIDATED, updated=timezone.now()
+    )
