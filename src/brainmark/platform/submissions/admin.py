@@ -1,6 +1,58 @@
-from django.contrib import admin
+"""The submissions in the admin; its actions re-run and cancel through :mod:`.staff` (the
+state machine's events, never a status set by hand)."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from brainmark.platform.submissions import staff
 from brainmark.platform.submissions.models import Job, Submission, WebhookDelivery
+
+
+def _run_each(request: HttpRequest, ids: list[int], act: Callable[[int, str], object],
+              done: str, what: str) -> None:
+    """``act(id, by)`` for each selected id; one message for those done, one per refusal."""
+    by = request.user.get_username()
+    changed = []
+    for pk in ids:
+        try:
+            act(pk, by)
+        except (staff.UnknownIdError, staff.StaffActionError) as error:
+            messages.error(request, str(error))
+        else:
+            changed.append(f"#{pk}")
+    if changed:
+        messages.success(request, f"{done} {what} {', '.join(changed)}.")
+
+
+@admin.action(description="Re-run the selected finished jobs")
+def rerun_jobs(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+    _run_each(request, list(queryset.values_list("pk", flat=True)), staff.rerun_job,
+              "Queued again:", "job(s)")
+
+
+@admin.action(description="Cancel the selected queued or running jobs")
+def cancel_jobs(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+    _run_each(request, list(queryset.values_list("pk", flat=True)), staff.cancel_job,
+              "Cancelled:", "job(s)")
+
+
+@admin.action(description="Re-run the failed and cancelled jobs of the selected submissions")
+def rerun_submissions(modeladmin: admin.ModelAdmin, request: HttpRequest,
+                      queryset: QuerySet) -> None:
+    _run_each(request, list(queryset.values_list("pk", flat=True)), staff.rerun_submission,
+              "Re-ran the failed jobs of", "submission(s)")
+
+
+@admin.action(description="Cancel the selected submissions (their queued and running jobs)")
+def cancel_submissions(modeladmin: admin.ModelAdmin, request: HttpRequest,
+                       queryset: QuerySet) -> None:
+    _run_each(request, list(queryset.values_list("pk", flat=True)), staff.cancel_submission,
+              "Cancelled", "submission(s)")
 
 
 class JobInline(admin.TabularInline):
@@ -34,6 +86,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         ("Times", {"fields": ("created", "updated")}),
     )
     inlines = [JobInline]
+    actions = [rerun_submissions, cancel_submissions]
 
 
 @admin.register(Job)
@@ -47,6 +100,7 @@ class JobAdmin(admin.ModelAdmin):
     list_select_related = ("model_version__model", "benchmark_version__benchmark_type")
     raw_id_fields = ("submission", "model_version", "benchmark_version")
     readonly_fields = ("created", "updated")
+    actions = [rerun_jobs, cancel_jobs]
     fieldsets = (
         (None, {"fields": ("submission", "model_version", "benchmark_version", "log")}),
         (
