@@ -61,8 +61,17 @@ def main(debug: bool) -> None:
 
 
 # Each module holds the commands of one job; the platform adds its own (serve, submit, ...).
-from brainmark.cli import accounts, data, demo, platform, plugins, scoring  # noqa: E402
+from brainmark.cli import (  # noqa: E402
+    accounts,
+    data,
+    demo,
+    jobs,
+    platform,
+    plugins,
+    scoring,
+    submit,
+)
 
-for _module in (scoring, plugins, data, demo, platform, accounts):
+for _module in (scoring, plugins, data, demo, platform, accounts, submit, jobs):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -64,7 +64,7 @@ def rerun_submission(submission_id: int, by: str) -> list[Job]:
     Refused when it has none (a submission that failed before scoring must be submitted
     anew). Returns the jobs queued again.
     """
-    submission = _require_submission(submission_id)
+    submission = require_submission(submission_id)
     ids = list(submission.jobs.filter(status__in=RERUN_STATUSES)
                .order_by("created", "pk").values_list("pk", flat=True))
     if not ids:
@@ -87,7 +87,7 @@ def rerun_submission(submission_id: int, by: str) -> list[Job]:
 def cancel_submission(submission_id: int, by: str) -> list[Job]:
     """Cancel the submission's queued and running jobs and end it ``failed`` ("cancelled by
     ``by``"). Refused for a submission already finished. Returns the jobs cancelled."""
-    submission = _require_submission(submission_id)
+    submission = require_submission(submission_id)
     if submission.status in Submission.FINAL_STATUSES:
         raise StaffActionError(
             f"Submission #{submission_id} is already {submission.status}; only a submission "
@@ -176,7 +176,8 @@ def _require_job(job_id: int) -> None:
         raise UnknownIdError(f"No job has the id {job_id}.")
 
 
-def _require_submission(submission_id: int) -> Submission:
+def require_submission(submission_id: int) -> Submission:
+    """Submission ``submission_id``; :class:`UnknownIdError` when there is none."""
     submission = (Submission.objects.filter(pk=submission_id).first()
                   if 0 < submission_id <= MAX_ID else None)
     if submission is None:
