@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import pytest
@@ -256,3 +256,217 @@ def test_the_api_answers_ids_out_of_range_without_a_server_error(world, submissi
     response = _client(world["alice"]).get(f"/api/submissions/{submission_id}")
 
     assert response.status_code in (404, 422)
+
+
+# --- the submit form ------------------------------------------------------------------------
+
+
+def _model_zip(tmp_path):
+    from tests.platform.test_intake import model_zip
+
+    return model_zip(tmp_path)
+
+
+def test_the_form_shows_the_quota_and_a_zip_becomes_a_submission(world, tmp_path):
+    from brainmark.platform.submissions.models import Submission
+
+    alice = world["alice"]
+    client = _client(alice)
+    # Alice's one counted submission (the scoring one; the rejected one does not count).
+    form = client.get("/submissions/new/").content.decode()
+    assert re.search(r"<strong>4</strong> submissions left today", form)
+    assert 'enctype="multipart/form-data"' in form and 'name="private"' in form
+    listed = client.get("/submissions/").content.decode()
+    assert re.search(r"<strong>4</strong> submissions left today", listed)
+    assert 'href="/submissions/new/"' in listed
+
+    path = _model_zip(tmp_path)
+    with path.open("rb") as stream:
+        response = client.post("/submissions/new/", {"file": stream, "private": "on"})
+
+    newest = Submission.objects.filter(user=alice).order_by("-pk").first()
+    assert response.status_code == 302
+    assert response["Location"] == f"/submissions/{newest.pk}/"
+    assert (newest.status, newest.kind, newest.private) == ("validated", "model", True)
+    page = client.get(response["Location"]).content.decode()
+    assert f"Received {path.name}: Archive validated." in page
+    assert re.search(r"<strong>3</strong> submissions left today",
+                     client.get("/submissions/new/").content.decode())
+
+
+@pytest.mark.parametrize(("name", "content", "expected"), [
+    ("notes.txt", b"PK\x05\x06" + b"\0" * 18, "notes.txt is not a .zip"),
+    ("fake.zip", b"just some text, no archive", "fake.zip is not a zip archive"),
+])
+def test_the_form_refuses_what_is_not_a_zip_and_stores_nothing(world, name, content, expected):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from brainmark.platform.submissions.models import Submission
+
+    before = Submission.objects.count()
+    response = _client(world["alice"]).post(
+        "/submissions/new/", {"file": SimpleUploadedFile(name, content)})
+
+    assert response.status_code == 400
+    assert expected in unescape(response.content.decode())
+    assert Submission.objects.count() == before
+
+
+def test_the_form_over_the_quota_says_when_it_frees_up(world, tmp_path):
+    from django.test import override_settings
+
+    from brainmark.platform.submissions.models import Submission
+
+    before = Submission.objects.count()
+    path = _model_zip(tmp_path)
+    with override_settings(BRAINMARK_SUBMISSIONS_PER_DAY=1), path.open("rb") as stream:
+        response = _client(world["alice"]).post("/submissions/new/", {"file": stream})
+
+    frees_at = world["submission"].created + timedelta(hours=24)
+    html = unescape(response.content.decode())
+    assert response.status_code == 429
+    assert "Submission quota reached" in html
+    assert f"frees up at {frees_at.strftime('%Y-%m-%d %H:%M')} UTC" in html
+    assert Submission.objects.count() == before
+
+
+def test_the_anonymous_are_sent_to_log_in_from_the_form():
+    response = _client().get("/submissions/new/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/submissions/new/"
+
+
+# --- stages, problems, reasons, scores ------------------------------------------------------
+
+
+def _stages(html: str) -> list[tuple[str, str, str]]:
+    """(status, label, time text) of each stage on the page."""
+    items = re.findall(r'<li class="stage([^"]*)" data-status="([^"]+)">(.*?)</li>', html,
+                       re.DOTALL)
+    return [
+        (status,
+         unescape(re.search(r'stage-label">(.*?)</span>', body).group(1)),
+         unescape(re.search(r'stage-time muted">(.*?)</span>', body).group(1)))
+        for _classes, status, body in items
+    ]
+
+
+def test_stages_show_their_times_and_those_ahead_while_scoring(world):
+    from brainmark.platform.submissions.models import Submission
+
+    submission = world["submission"]
+    validated = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    scoring = datetime(2030, 1, 2, 4, 0, 0, tzinfo=UTC)
+    Submission.objects.filter(pk=submission.pk).update(stages={
+        "validated": validated.isoformat(), "scoring": scoring.isoformat()})
+    html = _client(world["alice"]).get(f"/submissions/{submission.pk}/").content.decode()
+
+    # One of the three jobs succeeded: 1 of 3 finished.
+    assert _stages(html) == [
+        ("received", "Received", submission.created.strftime("%Y-%m-%d %H:%M:%S") + " UTC"),
+        ("validated", "Archive validated", "2030-01-02 03:04:05 UTC"),
+        ("tested", "Plugin tests passed", ""),  # passed, its time not recorded
+        ("merged", "Plugins merged", ""),
+        ("scoring", "Scoring: 1 of 3 jobs finished", "2030-01-02 04:00:00 UTC"),
+        ("succeeded", "Succeeded", "not yet"),
+    ]
+    body = _client(world["alice"]).get(f"/api/submissions/{submission.pk}").json()
+    assert body["progress"] == {"finished": 1, "total": 3}
+    assert [(s["status"], s["reached"], s["current"]) for s in body["stages"]] == [
+        ("received", True, False), ("validated", True, False), ("tested", True, False),
+        ("merged", True, False), ("scoring", True, True), ("succeeded", False, False)]
+    assert body["stages"][1]["time"].startswith("2030-01-02T03:04:05")
+
+
+def test_a_rejected_submission_shows_each_problem(world):
+    from brainmark.platform.submissions.models import Submission
+
+    problems = [
+        {"file": "models/net/metadata.yml", "rule": "plugin layout",
+         "message": "every plugin folder needs metadata.yml; it is missing."},
+        {"file": "models/net/__init__.py", "rule": "identifier ownership",
+         "message": "<b>net</b> belongs to another user; choose another name."},
+    ]
+    Submission.objects.filter(pk=world["older"].pk).update(problems=problems)
+    html = _client(world["alice"]).get(f"/submissions/{world['older'].pk}/").content.decode()
+
+    assert _rows(html, "problems") == [[p["file"], p["rule"], p["message"]] for p in problems]
+    assert "<b>net</b>" not in html  # escaped
+    assert [status for status, _, _ in _stages(html)] == ["received", "rejected"]
+    body = _client(world["alice"]).get(f"/api/submissions/{world['older'].pk}").json()
+    assert body["problems"] == problems and body["failure_reasons"] == []
+
+
+def test_a_failed_submission_always_says_why(world):
+    from brainmark.platform.submissions.models import Job, Submission
+
+    submission = world["submission"]
+    Submission.objects.filter(pk=submission.pk).update(status="failed")
+    Job.objects.filter(pk=world["jobs"][1].pk).update(
+        status="failed", lease_expires=None, failure_kind="deterministic",
+        failure_reason="ValueError: layer 'fc9' does not exist")
+    html = _client(world["alice"]).get(f"/submissions/{submission.pk}/").content.decode()
+
+    reasons = re.search(r'<section id="failure">(.*?)</section>', html, re.DOTALL).group(1)
+    assert [unescape(r) for r in re.findall(r"<li>(.*?)</li>", reasons)] == [
+        "alices-net on Kiani2007.IT-rdm: ValueError: layer 'fc9' does not exist"]
+    assert "live.js" not in html
+
+    # Without a failed job, the log's last lines say why.
+    Job.objects.filter(pk=world["jobs"][1].pk).update(status="succeeded", failure_kind="",
+                                                     failure_reason="")
+    body = _client(world["alice"]).get(f"/api/submissions/{submission.pk}").json()
+    assert body["failure_reasons"] == [line for line in LOG.splitlines() if line]
+
+
+def test_scores_of_the_models_it_brought_and_of_the_benchmarks_it_registers(world):
+    from brainmark.platform.leaderboard.models import (
+        BenchmarkVersion,
+        Model,
+        ModelVersion,
+        Score,
+    )
+    from brainmark.platform.submissions.models import Submission
+
+    submission, jobs = world["submission"], world["jobs"]
+    Score.objects.create(model_version=jobs[0].model_version,
+                         benchmark_version=jobs[0].benchmark_version, ceiled=0.61234,
+                         raw=0.5, error=0.01)
+    Score.objects.create(model_version=jobs[2].model_version,  # Bob's private model
+                         benchmark_version=jobs[2].benchmark_version, ceiled=0.3,
+                         comment="secret layer names")
+    path = f"/submissions/{submission.pk}/"
+    assert _rows(_client(world["alice"]).get(path).content.decode(), "scores") == [
+        ["alices-net v2", "Coggan2024.V1-rdm v1", "0.612", "0.500", "0.010", ""]]
+
+    # Bob's benchmark submission registers Kiani2007.IT-rdm: every score on its versions.
+    kiani = BenchmarkVersion.objects.get(benchmark_type__identifier="Kiani2007.IT-rdm")
+    carols = Model.objects.create(identifier="carols-net", public=True)
+    carols_version = ModelVersion.objects.create(model=carols, version=1, plugin_sha1="c" * 40,
+                                                 visual_degrees=8)
+    Score.objects.create(model_version=carols_version, benchmark_version=kiani, ceiled=None,
+                         comment="failed: out of memory")
+    Submission.objects.filter(pk=world["bobs"].pk).update(
+        identifiers=[["benchmark_registry", "Kiani2007.IT-rdm"]])
+    bob = _client(world["bob"]).get(f"/api/submissions/{world['bobs'].pk}").json()
+    assert bob["identifiers"] == [["benchmark_registry", "Kiani2007.IT-rdm"]]
+    assert bob["scores"] == [{
+        "model": "carols-net", "model_version": 1, "benchmark": "Kiani2007.IT-rdm",
+        "benchmark_version": 3, "ceiled": None, "raw": None, "error": None,
+        "comment": "failed: out of memory"}]
+
+
+def test_the_api_gives_each_jobs_worker_failure_wall_time_and_log(world):
+    from brainmark.platform.submissions.models import Job
+
+    Job.objects.filter(pk=world["jobs"][2].pk).update(log="queued -> running on w\n")
+    body = _client(world["alice"]).get(f"/api/submissions/{world['submission'].pk}").json()
+
+    first, running, hidden = body["jobs"]
+    assert (first["wall_seconds"], first["worker"], first["failure_kind"]) == (12.34, "", "")
+    assert (running["worker"], running["failure_kind"], running["failure_kind_display"],
+            running["failure_reason"]) == (
+        "gpu-7", "transient", "Transient (worker lost)",
+        "worker 'gpu-3' stopped sending heartbeats")
+    # Another user's private model: no name, and neither its reason nor its log.
+    assert (hidden["model"], hidden["log"], hidden["failure_reason"]) == (None, "", "")
