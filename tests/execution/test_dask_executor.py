@@ -211,7 +211,7 @@ def test_finished_waits_no_longer_than_its_timeout(cluster, jobs, executor_facto
     wait_for_file(Path(held.workdir) / jobs.PID_FILE)
     started = time.monotonic()
     assert executor.finished(timeout=0.5) == []
-    assert 0.5 <= time.monotonic() - started < 2.0
+    assert 0.5 <= time.monotonic() - started < 2.5
     assert executor.running() == [held]
     (Path(held.workdir) / jobs.RELEASE_FILE).write_text("")
     [outcome] = collect(executor, 1)
@@ -280,6 +280,9 @@ def test_losing_the_scheduler_gives_lost_attempts_then_reconnects(jobs, tmp_path
             assert outcomes == [JobOutcome.lost(job, outcomes[0].failure_reason)
                                 for job in held]
             assert "connection to the Dask scheduler" in outcomes[0].failure_reason
+            for job in held:  # the orphaned run ends (its result has nowhere to go)
+                Path(job.workdir).mkdir(parents=True, exist_ok=True)
+                (Path(job.workdir) / jobs.RELEASE_FILE).write_text("")
             assert executor.free_slots() == 0  # nothing is claimed while it is gone
 
             # The scheduler comes back at the same address: the executor works again.
@@ -338,3 +341,12 @@ def test_a_real_scoring_job_runs_on_a_worker_as_brainmark_score_does(cluster, ex
     for field in ("score", "raw", "ceiling", "error"):
         assert getattr(record, field) == pytest.approx(getattr(expected, field), abs=1e-9)
     assert (record.plugins, record.data_sha1s) == (expected.plugins, expected.data_sha1s)
+
+
+def test_the_module_workers_import_loads_no_django_nor_torch():
+    code = ("import sys, brainmark.execution.dask_executor\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('django', 'torch')\n"
+            "             or m.startswith('brainmark.platform')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=True)
+    assert result.stdout.strip() == "[]"
