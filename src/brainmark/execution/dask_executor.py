@@ -197,15 +197,16 @@ class DaskExecutor:
             while True:
                 if self._client.status != "running":
                     self._lose_unsent()
-                done = [key for key, attempt in self._attempts.items()
-                        if attempt.outcome is not None]
+                done = {key: attempt.outcome for key, attempt in self._attempts.items()
+                        if attempt.outcome is not None}
                 remaining = deadline - time.monotonic()
                 if done or remaining <= 0:
                     break
                 # Woken by a settled attempt; checks the connection at least once a second.
                 self._changed.wait(min(remaining, 1.0))
-            # Dropping the futures releases the tasks on the scheduler.
-            return [self._attempts.pop(key).outcome for key in done]  # type: ignore[misc]
+            for key in done:  # dropping the futures releases the tasks on the scheduler
+                del self._attempts[key]
+            return list(done.values())
 
     def close(self) -> None:
         self._closed = True
