@@ -7,8 +7,11 @@ runs that install nothing or fail fast. Nothing is mocked.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
+import os
+import socket
 import subprocess
 import sys
 import threading
@@ -202,3 +205,65 @@ def test_a_half_built_layer_is_rebuilt_and_concurrent_builders_share_one(tmp_pat
         said = python_says(environment.python, "import numpy; print(numpy.__file__)")
         assert said.stdout.strip() == numpy.__file__
         (half / "leftover").write_text("from a killed build")
+
+
+@pytest.fixture
+def silent_index() -> Iterator[str]:
+    """A package index on loopback that accepts connections and never answers."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                held.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/simple"
+    stop.set()
+    thread.join(timeout=5)
+    for connection in held:
+        connection.close()
+    server.close()
+
+
+def test_pip_follows_the_operators_pip_settings_and_stops_at_the_timeout(
+    tmp_path, monkeypatch, silent_index
+):
+    # The operator's PIP_* settings reach pip: here an index that never answers, alone.
+    monkeypatch.setenv("PIP_INDEX_URL", silent_index)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+    root = tmp_path / "envs"
+    with pytest.raises(EnvironmentBuildError) as caught:
+        environment_for(["brainmark-no-such-package-4711"], root=root, source=SOURCE,
+                        timeout=3)
+    assert f"Installing {SOURCE} did not finish within 3 s and was stopped." in str(caught.value)
+    assert layers(root) == []
+
+
+def test_pip_gets_an_allow_listed_environment(tmp_path, monkeypatch):
+    from brainmark.pipeline.environments import _pip_environment
+
+    home = tmp_path / "home"
+    (home / ".config" / "pip").mkdir(parents=True)
+    (home / ".config" / "pip" / "pip.conf").write_text("[global]\n")
+    for name in list(os.environ):
+        monkeypatch.delenv(name)
+    secrets = {"DATABASE_URL": "postgresql://u:p@db/x", "BRAINMARK_SECRET_KEY": "s3cret",
+               "AWS_SECRET_ACCESS_KEY": "k", "BRAINMARK_SMTP_PASSWORD": "p"}
+    kept = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+            "PIP_INDEX_URL": "https://index.example.org/simple"}
+    for name, value in {**secrets, **kept, "HOME": str(home)}.items():
+        monkeypatch.setenv(name, value)
+    scratch = tmp_path / "scratch"
+    assert _pip_environment(scratch) == {
+        **kept, "HOME": str(scratch),
+        # Found under the real HOME, which pip no longer sees: named explicitly.
+        "PIP_CONFIG_FILE": str(home / ".config" / "pip" / "pip.conf"),
+    }
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/etc/brainmark/pip.conf")  # the operator's choice
+    assert _pip_environment(scratch)["PIP_CONFIG_FILE"] == "/etc/brainmark/pip.conf"
