@@ -94,9 +94,9 @@ def cancel_submission(submission_id: int, by: str) -> list[Job]:
             f"in progress can be cancelled."
         )
     cancelled = []
-    for job_id in submission.jobs.filter(status__in=LIVE_JOB_STATUSES).values_list(
-        "pk", flat=True
-    ):
+    for job_id in submission.jobs.filter(status__in=LIVE_JOB_STATUSES).order_by(
+        "created", "pk"
+    ).values_list("pk", flat=True):
         try:
             cancelled.append(jobs.apply(job_id, Cancel(by=by)))
         except IllegalTransitionError:
