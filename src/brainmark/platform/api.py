@@ -25,9 +25,12 @@ def _mount_routers() -> None:
     from brainmark.platform.accounts.api import router as accounts_router
     from brainmark.platform.leaderboard.api import router as leaderboard_router
     from brainmark.platform.submissions.api import router as submissions_router
+    from brainmark.platform.submissions.git_api import router as git_router
     from brainmark.platform.uploads.api import router as uploads_router
 
     api.add_router("/", leaderboard_router)
+    # Before the submissions router, whose /submissions/{id} would take "git" as an id.
+    api.add_router("/", git_router)
     api.add_router("/submissions/", submissions_router)
     api.add_router("/uploads/", uploads_router)
     api.add_router("/accounts/", accounts_router)
