@@ -41,6 +41,7 @@ class Guide:
 GUIDES = (
     Guide("submitting-a-model", "Wrap your PyTorch model as a plugin, score it, submit it."),
     Guide("submitting-a-benchmark", "Package your data, write a benchmark, pin its scores."),
+    Guide("submitting-with-git", "Submit from a git repository, on every push, with a status."),
     Guide("models", "How a PyTorch network becomes a brain model, step by step."),
     Guide("scores", "What raw, ceiling and ceiled mean, and each metric's error convention."),
 )
