@@ -20,7 +20,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -289,3 +289,29 @@ def test_wait_exits_1_with_the_reason_when_it_fails(site, tmp_path):
     assert "Failed:" in stderr and "test.py failed: AssertionError: expected 0.5" in stderr
     assert "Traceback" not in stderr
 
+
+
+def test_over_the_daily_quota_the_refusal_says_when_one_frees_up(site, tmp_path):
+    # A submitter of their own with five accepted submissions in the last 24 hours.
+    make = (
+        "import django; django.setup()\n"
+        "from brainmark.platform.accounts.services import create_api_token, create_user\n"
+        "from brainmark.platform.submissions.models import Submission\n"
+        f"user = create_user('busy@example.org', {PASSWORD!r}, {PASSWORD!r})\n"
+        "rows = [Submission.objects.create(user=user, kind='model', status='validated')\n"
+        "        for _ in range(5)]\n"
+        "print(rows[0].created.isoformat(), create_api_token('busy@example.org')[1])\n"
+    )
+    first, token = run([sys.executable, "-c", make],
+                       {**site.env, "DJANGO_SETTINGS_MODULE": "brainmark.platform.settings"}
+                       ).split()[-2:]
+    frees_at = datetime.fromisoformat(first) + timedelta(hours=24)
+
+    result = submit(site, str(plugin_folder(tmp_path)),
+                    env=client_env(site, BRAINMARK_TOKEN=token))
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "Submission quota reached" in result.stderr
+    assert f"The next one frees up at {frees_at.strftime('%Y-%m-%d %H:%M')} UTC" in \
+        result.stderr
