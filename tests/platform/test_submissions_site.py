@@ -470,3 +470,17 @@ def test_the_api_gives_each_jobs_worker_failure_wall_time_and_log(world):
         "worker 'gpu-3' stopped sending heartbeats")
     # Another user's private model: no name, and neither its reason nor its log.
     assert (hidden["model"], hidden["log"], hidden["failure_reason"]) == (None, "", "")
+
+
+def test_a_succeeded_submission_passed_every_stage_a_failed_one_only_those_recorded(world):
+    from brainmark.platform.submissions.models import Submission
+
+    bobs = world["bobs"]  # succeeded, no stage times recorded
+    html = _client(world["bob"]).get(f"/submissions/{bobs.pk}/").content.decode()
+    assert [status for status, _, _ in _stages(html)] == [
+        "received", "validated", "tested", "merged", "scoring", "succeeded"]
+
+    Submission.objects.filter(pk=bobs.pk).update(
+        status="failed", stages={"tested": "2030-01-01T00:00:00+00:00"})
+    html = _client(world["bob"]).get(f"/submissions/{bobs.pk}/").content.decode()
+    assert [status for status, _, _ in _stages(html)] == ["received", "tested", "failed"]

@@ -1,4 +1,5 @@
-"""What a user may see of submissions: their own (staff: everyone's), with jobs and models.
+"""What a user may see of submissions: their own (staff: everyone's), with their stages,
+jobs, scores and models; and the staff's overview of the job queue.
 
 One module serves the pages and the API, so both show the same things to the same people.
 A submission of someone else is answered as if it did not exist (404), never 403, so ids
@@ -170,8 +171,10 @@ def stages_of(submission: Submission, progress: Progress) -> list[Stage]:
             continue  # another ending (e.g. the failure before a re-run) is not on the way
         elif status in times:
             reached = True
-        elif final or status not in _ON_THE_WAY:
-            continue  # skipped, or never recorded on the way to an ending
+        elif status not in _ON_THE_WAY or (
+            final and submission.status != SubmissionStatus.SUCCEEDED
+        ):
+            continue  # skipped, or not known to be passed on the way to a failure
         else:
             reached = index < current  # passed without a recorded time, or still ahead
         label = SubmissionStatus(status).label

@@ -194,7 +194,10 @@ def submission_action(request: HttpRequest, pk: int, action: str) -> HttpRespons
         else:
             changed = staff.cancel_submission(pk, by)
             messages.success(request, f"Submission #{pk} cancelled ({len(changed)} job(s)).")
-    except (staff.UnknownIdError, staff.StaffActionError) as error:
+    except staff.UnknownIdError as error:
+        messages.error(request, str(error))
+        return redirect("submissions:queue")
+    except staff.StaffActionError as error:
         messages.error(request, str(error))
     return redirect("submissions:detail", pk=pk)
 
