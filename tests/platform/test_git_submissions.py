@@ -611,7 +611,9 @@ def test_a_status_that_cannot_be_delivered_is_logged_never_raised(site, reposito
             webhook_user, repository.url, "main",
             commit_status_url=f"http://127.0.0.1:{port}/s/{repository.head}")
     assert submission.status == "validated"
+    submission.refresh_from_db()
     assert "Could not report the commit status 'pending'" in submission.log
+    assert submission.log.startswith("Received ")  # appended to the lines before it
     assert any("reporting commit status" in record.message for record in caplog.records)
     assert TOKEN not in caplog.text
 

@@ -48,6 +48,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+
 from brainmark._plugin_index import PLUGIN_TYPES
 from brainmark.pipeline.archive import ArchiveLimits
 from brainmark.pipeline.plugin_store import _clean_environment
@@ -89,8 +93,8 @@ _STATES = {
 # --- checking what the submitter gave ------------------------------------------------------
 
 
-def check_git_url(url: str) -> str:
-    """The URL's scheme, once the URL is one git may fetch here; else :class:`IntakeError`."""
+def check_git_url(url: str) -> None:
+    """Refuse (:class:`IntakeError`, 400) a URL git may not fetch here, saying why."""
     allowed = get_settings().git_url_schemes
     shown = f"The repository URL {url[:200]!r}"
     if not url or len(url) > MAX_URL_LENGTH:
@@ -114,7 +118,6 @@ def check_git_url(url: str) -> str:
                           "token in a URL is stored and shown.")
     if scheme != "file" and (not parts.hostname or parts.hostname.startswith("-")):
         raise IntakeError(f"{shown} names no host (or one starting with '-').")
-    return scheme
 
 
 def check_git_ref(ref: str) -> None:
@@ -165,7 +168,12 @@ def archive_from_git(
         runner = _Git(git, repository, allowed=get_settings().git_url_schemes)
         runner.run("init", "--quiet", "--bare", str(repository), inside=False)
         runner.fetch(url, ref, max_bytes=limits.max_total_bytes)
-        commit = runner.run("rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}").strip()
+        try:
+            commit = runner.run("rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}")
+        except IntakeError:
+            raise IntakeError(f"{ref!r} of {url} is no commit (a tree or a file?); give a "
+                              f"branch, a tag or a commit.") from None
+        commit = commit.strip()
         entries = _plugin_entries(runner, commit, url, limits)
         _write_zip(runner, entries, Path(destination_zip))
     return commit
@@ -488,5 +496,8 @@ def report_commit_status(submission: Submission) -> None:
         return
     logger.warning("Submission %s: reporting commit status %r to %s failed: %s",
                    submission.pk, body["state"], address, reason)
-    submission.log += f"Could not report the commit status {body['state']!r}: {reason}.\n"
-    submission.save(update_fields=["log", "updated"])
+    line = f"Could not report the commit status {body['state']!r}: {reason}.\n"
+    # Appended in the database, so a line another process wrote meanwhile is kept.
+    Submission.objects.filter(pk=submission.pk).update(
+        log=Concat(F("log"), Value(line)), updated=timezone.now())
+    submission.log += line
