@@ -522,13 +522,17 @@ def test_ping_deletions_and_other_events_submit_nothing(site, status_server):
     assert not Submission.objects.exists() and status_server.received == []
 
 
-def test_a_webhook_is_404_when_the_site_sets_no_secret(site, repository):
+def test_a_webhook_is_404_without_a_secret_or_an_account(site, repository):
     from brainmark.settings import override_settings
 
     with override_settings(webhook_secret=""):
         response = deliver("push", push_to(repository))
     assert response.status_code == 404
     assert "BRAINMARK_WEBHOOK_SECRET" in response.json()["detail"]
+    with override_settings(webhook_user="nobody@example.org"):
+        response = deliver("push", push_to(repository))
+    assert response.status_code == 404
+    assert "BRAINMARK_WEBHOOK_USER" in response.json()["detail"]
 
 
 def test_an_opened_pull_request_is_submitted_and_a_closed_one_ignored(site, repository,
@@ -647,3 +651,14 @@ def test_git_settings_are_validated():
         Settings.from_environ({"BRAINMARK_WEBHOOK_SECRET": "short"})
     with pytest.raises(SettingsError, match="commit_status_url"):
         Settings.from_environ({"BRAINMARK_COMMIT_STATUS_URL": "https://h/{owner}/{sha}"})
+
+
+def test_a_body_over_django_s_memory_limit_is_413(site):
+    from django.test import Client
+
+    body = b"{" + b" " * (3 * 1024 * 1024) + b"}"
+    response = Client().post("/api/webhooks/git", body, content_type="application/json",
+                             headers={"X-GitHub-Event": "push", "X-GitHub-Delivery": "d-1",
+                                      "X-Hub-Signature-256": signed(body)})
+    assert response.status_code == 413
+    assert "bytes this site reads" in response.json()["detail"]

@@ -28,7 +28,9 @@ import json
 import re
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
@@ -157,7 +159,7 @@ def git_webhook(request: HttpRequest) -> Answer:
     """
     try:
         secret, user = _configuration()
-        body = request.body
+        body = _body(request)
         _check_signature(request, body, secret)
         delivery_id = _delivery_id(request)
         event = (request.headers.get("X-GitHub-Event")
@@ -192,6 +194,15 @@ def _configuration() -> tuple[str, Any]:
         raise _Refused(404, "This site takes no webhooks: BRAINMARK_WEBHOOK_USER names no "
                             "active account to submit as.")
     return settings.webhook_secret, user
+
+
+def _body(request: HttpRequest) -> bytes:
+    try:
+        return request.body
+    except RequestDataTooBig:
+        limit = django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        raise _Refused(413, f"The payload is over the {limit:,} bytes this site reads; send "
+                            f"push and pull_request events only.") from None
 
 
 def _check_signature(request: HttpRequest, body: bytes, secret: str) -> None:
