@@ -389,11 +389,13 @@ def _workers(now: datetime) -> list[WorkerLine]:
 
 
 def _queue_jobs() -> list[QueueJob]:
-    jobs = (
-        Job.objects.filter(status__in=[JobStatus.RUNNING, JobStatus.FAILED])
-        .select_related("model_version__model", "benchmark_version__benchmark_type")
-        .order_by("status", "-updated", "-pk")[:MAX_LISTED_JOBS]
-    )
+    rows = Job.objects.select_related("model_version__model",
+                                      "benchmark_version__benchmark_type")
+    # Running first, then failed; the latest change first within each.
+    running = list(rows.filter(status=JobStatus.RUNNING)
+                   .order_by("-updated", "-pk")[:MAX_LISTED_JOBS])
+    jobs = running + list(rows.filter(status=JobStatus.FAILED).order_by("-updated", "-pk")
+                          [:MAX_LISTED_JOBS - len(running)])
     return [
         QueueJob(
             id=job.pk,
