@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import threading
 import time
@@ -214,3 +215,18 @@ def replace_folder(temporary: Path, target: Path) -> None:
     except OSError:
         if not target.exists():
             raise
+
+
+def make_readable_by_others(folder: Path) -> None:
+    """Give others read access (and search/exec where the owner has it) to everything in
+    ``folder``, so a sandboxed job's user can read it whatever the umask was."""
+    for directory, _, files in os.walk(folder):
+        for path in (Path(directory), *(Path(directory) / name for name in files)):
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                continue
+            extra = stat.S_IROTH | stat.S_IRGRP
+            if mode & stat.S_IXUSR:
+                extra |= stat.S_IXOTH | stat.S_IXGRP
+            if mode | extra != mode:
+                path.chmod(stat.S_IMODE(mode | extra))

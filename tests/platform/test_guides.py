@@ -19,7 +19,7 @@ PACKAGE_GUIDES = (
     Path(__file__).resolve().parents[2] / "src" / "brainmark" / "platform" / "site" / "guides"
 )
 # docs/ files for developers and operators, not guides for the site's users.
-NOT_GUIDES = {"architecture.md", "deploy.md"}
+NOT_GUIDES = {"architecture.md", "deploy.md", "cluster.md"}
 
 
 @pytest.fixture

@@ -73,7 +73,6 @@ import platform
 import re
 import shutil
 import site
-import stat
 import subprocess
 import sys
 import sysconfig
@@ -81,7 +80,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from brainmark._files import atomic_path
+from brainmark._files import atomic_path, make_readable_by_others
 from brainmark.exceptions import BrainmarkError
 from brainmark.pipeline.archive import parse_requirements
 from brainmark.pipeline.sandbox import SandboxLimits, run_sandboxed
@@ -190,7 +189,7 @@ def environment_for(
             shutil.rmtree(folder)
         try:
             _build(folder, lines, source, timeout)
-            _make_readable(folder)
+            make_readable_by_others(folder)
             with atomic_path(folder / MARKER) as temporary:
                 temporary.write_text(key)
         except BaseException:
@@ -359,18 +358,3 @@ def _pip_failure(source: str, exit_code: int, killed_by: str | None, timeout: fl
                      for name in kept) + " is kept.")
     head += " Only wheels are installed (no source distributions)."
     return head + " pip said:\n" + "\n".join(lines[-_ERROR_LINES:])
-
-
-def _make_readable(folder: Path) -> None:
-    """Give others read access (and search/exec where the owner has it) to the layer, so
-    the sandbox's job user can use it whatever the umask was."""
-    for directory, _, files in os.walk(folder):
-        for path in (Path(directory), *(Path(directory) / name for name in files)):
-            mode = path.lstat().st_mode
-            if stat.S_ISLNK(mode):
-                continue
-            extra = stat.S_IROTH | stat.S_IRGRP
-            if mode & stat.S_IXUSR:
-                extra |= stat.S_IXOTH | stat.S_IXGRP
-            if mode | extra != mode:
-                path.chmod(stat.S_IMODE(mode | extra))

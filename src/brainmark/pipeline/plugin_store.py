@@ -267,11 +267,13 @@ class PluginStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{commit}."))
         try:
-            archive = staging / "tree.tar"
-            self._git("archive", "--format=tar", f"--output={archive}", commit)
-            with tarfile.open(archive) as tar:
-                tar.extractall(staging / "tree", filter="data")
-            archive.unlink()
+            (staging / "tree").mkdir()
+            if self._git("ls-tree", commit).strip():  # git archive of an empty tree is no tar
+                archive = staging / "tree.tar"
+                self._git("archive", "--format=tar", f"--output={archive}", commit)
+                with tarfile.open(archive) as tar:
+                    tar.extractall(staging / "tree", filter="data")
+                archive.unlink()
             for path in (staging / "tree").rglob("*"):
                 if path.is_file():
                     path.chmod(0o444)

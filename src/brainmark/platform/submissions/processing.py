@@ -38,8 +38,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from brainmark._files import sha1_of_file
+from brainmark._files import make_readable_by_others, sha1_of_file
 from brainmark.pipeline.archive import ArchiveError, ValidatedArchive, validate_archive
+from brainmark.pipeline.environments import PythonEnvironment
 from brainmark.pipeline.plugin_store import PluginStore, PluginStoreError
 from brainmark.pipeline.sandbox import SandboxLimits, SandboxResult, run_sandboxed
 from brainmark.platform.leaderboard.models import (
@@ -199,15 +200,16 @@ def run_tests(submission: Submission) -> bool:
     for plugin in archive.plugins:
         folder = root / plugin.plugin_type / plugin.folder.name
         shown = f"{plugin.plugin_type}/{plugin.folder.name}"
-        python = _python_for(plugin.requirements, submission, shown)
-        if python is None:
+        environment = _environment_for(plugin.requirements, submission, shown)
+        if environment is None:
             return False
         _append_log(submission, f"Testing {shown} in the sandbox.")
         result, output = run_streaming(
             submission,
-            [python, "-m", "brainmark.cli", "test", str(folder)],
+            [str(environment.python), "-m", "brainmark.cli", "test", str(folder)],
             workdir=work_dir(submission) / f"test-{plugin.plugin_type}-{plugin.folder.name}",
             plugin_roots=[root],
+            readonly=environment.readonly_paths,
         )
         submission.isolation = result.isolation
         if not result.ok:
@@ -237,22 +239,25 @@ def _test_root(submission: Submission, archive: ValidatedArchive) -> Path:
                 shutil.copytree(folder, root / kind_folder.name / folder.name)
     for plugin in archive.plugins:
         shutil.copytree(plugin.folder, root / plugin.plugin_type / plugin.folder.name)
+    root.mkdir(parents=True, exist_ok=True)
+    make_readable_by_others(root)  # the sandbox's user reads it
     return root
 
 
-def _python_for(requirements: Iterable[str], submission: Submission, shown: str) -> str | None:
-    """The Python to run a plugin with: the platform's, or an environment layered on it
+def _environment_for(requirements: Iterable[str], submission: Submission,
+                     shown: str) -> PythonEnvironment | None:
+    """The Python environment to run a plugin with: the platform's, or one layered on it
     with the plugin's requirements (built outside the sandbox). None: the build failed and
     the submission is failed."""
     from brainmark.exceptions import BrainmarkError
     from brainmark.pipeline.environments import environment_for
 
     try:
-        environment = environment_for(list(requirements), root=platform_dir() / "environments")
+        return environment_for(list(requirements), root=platform_dir() / "environments",
+                               source=f"{shown}/requirements.txt")
     except BrainmarkError as error:
         fail(submission, f"the requirements of {shown} could not be installed: {error}")
         return None
-    return str(environment.python)
 
 
 def _append_log(submission: Submission, line: str) -> None:
@@ -267,7 +272,7 @@ def run_streaming(
     *,
     workdir: Path,
     plugin_roots: list[Path],
-    extra_env: dict[str, str] | None = None,
+    readonly: Iterable[Path] = (),
 ) -> tuple[SandboxResult, str]:
     """Run ``command`` in the sandbox while its log is copied into the submission's log
     (the submitter's page shows it live). The result and the command's whole output."""
@@ -277,11 +282,11 @@ def run_streaming(
     store_dir = local_store_dir()
     env = {"BRAINMARK_HOME": str(workdir / "home"),
            "BRAINMARK_PLUGIN_PATH": os.pathsep.join(str(root) for root in plugin_roots),
-           "CUDA_VISIBLE_DEVICES": "", **(extra_env or {})}
+           "CUDA_VISIBLE_DEVICES": ""}
     if store_dir is not None:
         env["BRAINMARK_STORE"] = store_dir.as_uri()
     log_path = workdir.parent / f"{workdir.name}.log"
-    readonly = [*plugin_roots, *([store_dir] if store_dir else [])]
+    readonly = [*plugin_roots, *readonly, *([store_dir] if store_dir else [])]
     outcome: dict[str, SandboxResult] = {}
 
     def target() -> None:
