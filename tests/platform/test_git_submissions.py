@@ -443,6 +443,10 @@ def test_a_signed_push_submits_the_commit_as_the_webhook_account(site, repositor
     assert replay.status_code == 409
     assert "received before" in replay.json()["detail"]
     assert Submission.objects.count() == 1 and len(status_server.received) == 1
+    # The delivery id is not signed: the same signed body under a new id is a replay too.
+    forged = deliver("push", content, delivery=str(uuid.uuid4()))
+    assert forged.status_code == 409
+    assert Submission.objects.count() == 1 and len(status_server.received) == 1
 
 
 def test_the_pushed_commit_is_submitted_even_when_the_branch_moved_on(site, repository):

@@ -9,8 +9,9 @@ fetches that ref of the repository and submits its plugin folders through
 and ``pull_request`` events. It takes no token: the body must carry the HMAC-SHA256 of the
 ``webhook_secret`` setting (GitHub's ``X-Hub-Signature-256: sha256=<hex>``, or Gitea's
 ``X-Gitea-Signature: <hex>``), compared in constant time. Each delivery id
-(``X-GitHub-Delivery`` / ``X-Gitea-Delivery``) is recorded once (:class:`WebhookDelivery`,
-unique), so a replayed delivery answers 409 and starts nothing; one without an id is refused.
+(``X-GitHub-Delivery`` / ``X-Gitea-Delivery``) and the SHA-256 of each signed body are
+recorded once (:class:`WebhookDelivery`, both unique: the id is not signed), so a replayed
+delivery answers 409 and starts nothing; one without an id is refused.
 A delivery whose submission was refused before anything was stored (quota, fetch) is
 forgotten again, so the code host's "redeliver" can retry it.
 
@@ -165,7 +166,7 @@ def git_webhook(request: HttpRequest) -> Answer:
         event = (request.headers.get("X-GitHub-Event")
                  or request.headers.get("X-Gitea-Event") or "").strip()
         action = _what_to_do(event, _payload(body))
-        delivery = _record(delivery_id, event)
+        delivery = _record(delivery_id, event, body)
     except _Refused as refused:
         return Answer(refused.status, {"detail": refused.detail})
     if isinstance(action, tuple):  # (status, why nothing is submitted)
@@ -284,14 +285,17 @@ def _what_to_do(event: str, payload: dict) -> dict | tuple[int, str]:
     return 202, f"The event {shown!r} is not handled; send push and pull_request events."
 
 
-def _record(delivery_id: str, event: str) -> WebhookDelivery:
-    """The delivery's row, or a refusal when its id was seen before (a replay)."""
+def _record(delivery_id: str, event: str, body: bytes) -> WebhookDelivery:
+    """The delivery's row, or a refusal when its id or its signed body was seen before (a
+    replay: the id is not signed, so a captured body could come again under a new id)."""
     try:
         with transaction.atomic():
-            return WebhookDelivery.objects.create(delivery_id=delivery_id, event=event[:50])
+            return WebhookDelivery.objects.create(
+                delivery_id=delivery_id, event=event[:50],
+                payload_sha256=hashlib.sha256(body).hexdigest())
     except IntegrityError:
-        raise _Refused(409, f"Delivery {delivery_id} was received before; a replay starts "
-                            f"nothing.") from None
+        raise _Refused(409, f"Delivery {delivery_id}, or the same signed payload, was "
+                            f"received before; a replay starts nothing.") from None
 
 
 def _finish(delivery: WebhookDelivery, outcome: str) -> None:

@@ -226,11 +226,17 @@ class WebhookDelivery(models.Model):
     """A code host's webhook delivery, recorded once: a delivery id seen before is a replay.
 
     The row is written after the signature checked out and before anything is started, so a
-    replayed delivery (same id) is refused by the unique constraint and starts nothing.
+    replayed delivery (same id, or same signed body) is refused by the unique constraints
+    and starts nothing.
     """
 
     delivery_id = models.CharField(
         max_length=100, unique=True, help_text="The code host's id of the delivery."
+    )
+    payload_sha256 = models.CharField(
+        max_length=64, unique=True,
+        help_text="Of the signed body: the delivery id is not signed, so a captured body "
+        "sent again under a new id is a replay too.",
     )
     event = models.CharField(max_length=50, help_text="push, pull_request, ping, ...")
     received = models.DateTimeField(auto_now_add=True)
