@@ -9,7 +9,6 @@ test runs the real ``run_scoring_job`` on a worker and compares with ``brainmark
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -19,8 +18,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import distributed
 import pytest
+from tests.execution.dask_cluster import Processes, dask_processes
 
 from brainmark.execution.dask_executor import DaskExecutor, SchedulerUnreachableError
 from brainmark.execution.scoring_job import JobOutcome, JobSpec
@@ -35,83 +34,6 @@ LARGE_MEMORY = 4e9
 _LOCK = threading.Lock()
 
 
-class Processes:
-    """Dask processes started by a test, all killed (with their groups) at the end."""
-
-    def __init__(self, folder: Path, env: dict[str, str]) -> None:
-        self.folder = folder
-        self.env = env
-        self.started: list[subprocess.Popen] = []
-
-    def start(self, name: str, *args: str) -> subprocess.Popen:
-        log = (self.folder / f"{name}.log").open("ab")
-        process = subprocess.Popen([str(DASK), *args], stdout=log, stderr=subprocess.STDOUT,
-                                   env=self.env, cwd=self.folder, start_new_session=True)
-        log.close()
-        self.started.append(process)
-        return process
-
-    def log(self, name: str) -> str:
-        return (self.folder / f"{name}.log").read_text(errors="replace")[-3000:]
-
-    def scheduler(self, name: str, port: int = 0) -> tuple[subprocess.Popen, str]:
-        """A scheduler on 127.0.0.1 and its address, read from its scheduler file."""
-        address_file = self.folder / f"{name}.json"
-        address_file.unlink(missing_ok=True)
-        process = self.start(name, "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                             "--no-dashboard", "--scheduler-file", str(address_file))
-        deadline = time.monotonic() + STARTUP_S
-        while time.monotonic() < deadline:
-            assert process.poll() is None, f"dask scheduler exited:\n{self.log(name)}"
-            with contextlib.suppress(OSError, ValueError):
-                return process, json.loads(address_file.read_text())["address"]
-            time.sleep(0.1)
-        raise AssertionError(f"dask scheduler wrote no address in {STARTUP_S} s:\n"
-                             f"{self.log(name)}")
-
-    def worker(self, scheduler: str, name: str, *resources: str) -> tuple[subprocess.Popen, str]:
-        """A one-thread worker without nanny (its pid is the worker's) and its address."""
-        extra = ["--resources", " ".join(resources)] if resources else []
-        process = self.start(name, "worker", scheduler, "--name", name, "--nthreads", "1",
-                             "--nworkers", "1", "--no-nanny", "--no-dashboard", "--host",
-                             "127.0.0.1", *extra)
-        with distributed.Client(scheduler, timeout=STARTUP_S, set_as_default=False) as client:
-            deadline = time.monotonic() + STARTUP_S
-            while time.monotonic() < deadline:
-                assert process.poll() is None, f"dask worker exited:\n{self.log(name)}"
-                workers = client.scheduler_info()["workers"]
-                for address, info in workers.items():
-                    if info["name"] == name:
-                        return process, address
-                time.sleep(0.1)
-        raise AssertionError(f"dask worker {name} did not join in {STARTUP_S} s:\n"
-                             f"{self.log(name)}")
-
-    def kill_all(self) -> None:
-        for process in self.started:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-        for process in self.started:
-            process.wait(timeout=10)
-
-
-@contextlib.contextmanager
-def dask_processes(folder: Path) -> Iterator[Processes]:
-    home = folder / "worker-home"
-    home.mkdir()
-    env = {**os.environ, "BRAINMARK_HOME": str(home),
-           # the workers import the fake jobs from this folder
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
-           # a worker's death fails its task at once (KilledWorker): docs/cluster.md
-           "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
-    env.pop("BRAINMARK_PLUGIN_PATH", None)
-    processes = Processes(folder, env)
-    try:
-        yield processes
-    finally:
-        processes.kill_all()
-
-
 class Cluster:
     def __init__(self, processes: Processes) -> None:
         self.processes = processes
@@ -121,9 +43,19 @@ class Cluster:
                                                       f"MEMORY={2 * LARGE_MEMORY:.0f}")
 
 
+def fake_jobs_environment(folder: Path) -> dict[str, str]:
+    """The workers' environment: a home of their own, and the fake jobs importable."""
+    home = folder / "worker-home"
+    home.mkdir()
+    env = {**os.environ, "BRAINMARK_HOME": str(home),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))}
+    env.pop("BRAINMARK_PLUGIN_PATH", None)
+    return env
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    with dask_processes(tmp_path_factory.mktemp("dask")) as processes:
+    with dask_processes(tmp_path_factory.mktemp("dask"), fake_jobs_environment) as processes:
         yield Cluster(processes)
 
 
@@ -262,7 +194,7 @@ def test_a_worker_killed_mid_job_gives_a_lost_attempt(cluster, jobs, executor_fa
 
 def test_losing_the_scheduler_gives_lost_attempts_then_reconnects(jobs, tmp_path):
     (tmp_path / "own").mkdir()
-    with dask_processes(tmp_path / "own") as processes:
+    with dask_processes(tmp_path / "own", fake_jobs_environment) as processes:
         scheduler, address = processes.scheduler("lost-scheduler")
         processes.worker(address, "lost-worker")
         executor = DaskExecutor(address, slots=2, run=jobs.wait_for_release, connect_timeout=2,

@@ -292,3 +292,36 @@ def wait_for(probe, *, within: float):
             return found
         time.sleep(0.2)
     raise AssertionError(f"nothing happened within {within} s")
+
+
+# --- (2) the same through the Dask executor -------------------------------------------------
+
+
+def test_a_model_zip_is_scored_on_real_dask_scheduler_and_worker_processes(site: Site,
+                                                                          tmp_path: Path):
+    from tests.execution.dask_cluster import dask_processes
+
+    two = ("Kriegeskorte2008.IT-rdm", "Geirhos2021silhouette-top1")
+    site.query("UPDATE leaderboard_benchmarkversion SET public = 0 WHERE benchmark_type_id "
+               f"NOT IN (SELECT id FROM leaderboard_benchmarktype WHERE identifier IN {two})")
+    try:
+        submitted = site.submit(plugin_zip(tmp_path, "e2e-dask-net", "model"))
+        # The worker shares the platform's home (a shared filesystem, as docs/cluster.md
+        # says) but holds no database address.
+        with dask_processes(tmp_path / "dask", lambda _: dict(site.env)) as processes:
+            _, scheduler = processes.scheduler("scheduler")
+            _, worker = processes.worker(scheduler, "e2e-worker")
+            site.dispatch_until_idle("--executor", "dask", "--scheduler", scheduler)
+    finally:
+        site.query("UPDATE leaderboard_benchmarkversion SET public = 1")
+
+    submission = site.submission(submitted["id"])
+    assert submission["status"] == "succeeded", submission["log"]
+    scores = scores_of(site, "e2e-dask-net")
+    assert set(two) <= set(scores)
+    assert all(scores[name][0] is not None for name in two)
+    outputs = [output for (output,) in site.query(
+        "SELECT output FROM submissions_job WHERE submission_id = ?", submitted["id"])]
+    assert outputs and all(f"ran on {worker}" in output for output in outputs)
+    laptop = score_on_a_laptop(site, "e2e-dask-net", two[1], tmp_path)
+    assert laptop["score"] == pytest.approx(scores[two[1]][0], abs=1e-9, rel=0)

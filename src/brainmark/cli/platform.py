@@ -205,7 +205,8 @@ def restore(path: Path, yes: bool) -> None:
 @click.option("--executor", type=click.Choice(["local", "dask"]), default=None,
               help="Where jobs run (default: the setting dispatcher_executor, 'local').")
 @click.option("--slots", type=click.IntRange(min=1), default=None,
-              help="Jobs run at once (default: the setting dispatcher_slots).")
+              help="Jobs run at once (default: the setting dispatcher_slots locally, every "
+              "worker thread on Dask).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="The Dask scheduler, e.g. tcp://10.0.0.5:8786 (setting dask_scheduler).")
 @click.option("--name", default=None, help="This dispatcher's name on job rows (default: "
@@ -232,7 +233,7 @@ def dispatcher(executor: str | None, slots: int | None, scheduler: str | None,
 
     settings = get_settings()
     engine = make_executor(executor or settings.dispatcher_executor,
-                           slots=slots or settings.dispatcher_slots,
+                           slots=slots,
                            scheduler=scheduler or settings.dask_scheduler)
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):

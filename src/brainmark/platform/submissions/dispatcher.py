@@ -269,7 +269,8 @@ class Dispatcher:
                 _write_failure(ended, failure.reason, started=job.started or now)
 
     def _keep_output(self, job: Job, outcome: JobOutcome) -> None:
-        job.output = outcome.log_tail
+        where = f"[attempt {outcome.attempt} ran on {outcome.worker}]\n" if outcome.worker else ""
+        job.output = where + outcome.log_tail
         Job.objects.filter(pk=job.pk).update(output=job.output)
 
     def _apply(self, job_id: int, event: jobs.Event, *, isolation: str | None = None
@@ -334,14 +335,16 @@ def _write_failure(job: Job, reason: str, *, started: datetime) -> None:
         existing.save(update_fields=["comment", "end"])
 
 
-def make_executor(kind: str, *, slots: int, scheduler: str = "") -> Executor:
-    """The executor named by ``kind`` ('local' or 'dask'), with clear errors."""
+def make_executor(kind: str, *, slots: int | None, scheduler: str = "") -> Executor:
+    """The executor named by ``kind`` ('local' or 'dask'), with clear errors. ``slots``
+    None: the setting ``dispatcher_slots`` locally, every worker thread on Dask."""
     from brainmark.exceptions import SettingsError
 
     if kind == "local":
         from brainmark.execution.executors import LocalExecutor
+        from brainmark.settings import get_settings
 
-        return LocalExecutor(slots)
+        return LocalExecutor(slots or get_settings().dispatcher_slots)
     if kind == "dask":
         if not scheduler:
             raise SettingsError("The dask executor needs a scheduler address: --scheduler "
