@@ -321,7 +321,7 @@ class PluginStore:
         try:
             done = subprocess.run(
                 command,
-                env={**_clean_environment(self.path), **(env or {})},
+                env={**clean_git_environment(self.path), **(env or {})},
                 capture_output=True,
                 text=True,
                 timeout=_GIT_TIMEOUT_SECONDS,
@@ -430,7 +430,7 @@ def _plugin_folders(plugins: PluginFolders, submission_id: int) -> list[tuple[st
     return pairs
 
 
-def _clean_environment(home: Path) -> dict[str, str]:
+def clean_git_environment(home: Path) -> dict[str, str]:
     """The whole environment git sees: none of the caller's GIT_* variables or config."""
     return {
         "PATH": os.defpath,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Path, Router, Schema
@@ -321,13 +321,19 @@ def submit(request: HttpRequest) -> Answer:
             handler.discard()
     except IntakeError as error:
         return Answer(error.status, {"detail": error.message})
-    return Answer(201, {
+    return Answer(201, received(submission, request.auth))
+
+
+def received(submission: Submission, user: Any) -> dict:
+    """The answer to a stored submission (:class:`SubmissionReceived`), whichever door it
+    came through (a zip here, a git repository or a webhook in :mod:`.git_api`)."""
+    return {
         **_summary(submission),
         "private": submission.private,
         "archive_sha1": submission.archive_sha1,
         "archive_size": submission.archive_size,
         "problems": submission.problems,
         "url": f"/submissions/{submission.pk}/",
-        "submissions_left": quota_left(request.auth)[0],
-    })
+        "submissions_left": quota_left(user)[0],
+    }
 

@@ -39,15 +39,15 @@ from ninja import Status as Answer
 
 from brainmark.platform.accounts.auth import ApiTokenAuth
 from brainmark.platform.schemas import ErrorOut, ValidationErrorOut
-from brainmark.platform.submissions.api import SubmissionReceived, _summary
+from brainmark.platform.submissions.api import SubmissionReceived, received
 from brainmark.platform.submissions.git_source import (
     MAX_REF_LENGTH,
     MAX_URL_LENGTH,
     commit_status_url_for,
     receive_git_submission,
 )
-from brainmark.platform.submissions.intake import IntakeError, quota_left
-from brainmark.platform.submissions.models import Submission, WebhookDelivery
+from brainmark.platform.submissions.intake import IntakeError
+from brainmark.platform.submissions.models import WebhookDelivery
 from brainmark.settings import get_settings
 
 router = Router(tags=["submissions"])
@@ -57,19 +57,6 @@ _COMMIT = re.compile(r"[0-9a-f]{40}")
 _NO_COMMIT = "0" * 40
 #: Pull request actions that bring new code to score; others (closed, labeled...) do not.
 PULL_REQUEST_ACTIONS = ("opened", "synchronize", "reopened")
-
-
-def received(submission: Submission, user: Any) -> dict:
-    """The answer to a stored submission (:class:`SubmissionReceived`)."""
-    return {
-        **_summary(submission),
-        "private": submission.private,
-        "archive_sha1": submission.archive_sha1,
-        "archive_size": submission.archive_size,
-        "problems": submission.problems,
-        "url": f"/submissions/{submission.pk}/",
-        "submissions_left": quota_left(user)[0],
-    }
 
 
 # --- POST /api/submissions/git -------------------------------------------------------------

@@ -54,7 +54,7 @@ from django.utils import timezone
 
 from brainmark._plugin_index import PLUGIN_TYPES
 from brainmark.pipeline.archive import ArchiveLimits
-from brainmark.pipeline.plugin_store import _clean_environment
+from brainmark.pipeline.plugin_store import clean_git_environment
 from brainmark.platform.submissions.intake import (
     IntakeError,
     check_quota,
@@ -186,7 +186,7 @@ class _Git:
         self.executable = executable
         self.repository = repository
         self.environment = {
-            **_clean_environment(repository.parent),
+            **clean_git_environment(repository.parent),
             # Git enforces the allow-list on every transport it opens (redirects too).
             "GIT_ALLOW_PROTOCOL": ":".join(allowed),
             "GIT_ASKPASS": "/bin/false",
