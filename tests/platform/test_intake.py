@@ -304,6 +304,13 @@ def test_the_sixth_accepted_submission_in_a_day_is_refused(api, user, home, stor
         assert len(_stored_files(store_root)) == stored  # Nothing stored.
         assert Submission.objects.filter(user=user).count() == 6
 
+        # A submission cancelled by staff no longer counts: one place frees up.
+        from brainmark.platform.submissions.staff import cancel_submission
+
+        cancel_submission(oldest_counted.pk, by="staff@example.org")
+        assert submit(api, model_zip(tmp_path)).json()["status"] == "validated"
+        assert submit(api, model_zip(tmp_path)).status_code == 429
+
         # Staff are exempt.
         user.is_staff = True
         user.save()

@@ -139,7 +139,7 @@ def test_cancel_and_rerun_a_whole_submission(invoke, rows):
     assert cancel.exit_code == 0, cancel.output
     assert cancel.output == (f"Submission #{submission.pk}: 2 job(s) cancelled: "
                              f"#{rows['running'].pk}, #{rows['queued'].pk}.\n")
-    assert Submission.objects.get(pk=submission.pk).status == "failed"
+    assert Submission.objects.get(pk=submission.pk).status == "cancelled"
 
     rerun = invoke("jobs", "rerun", "--submission", str(submission.pk))
     assert rerun.exit_code == 0, rerun.output

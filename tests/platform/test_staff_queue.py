@@ -252,8 +252,8 @@ def test_cancel_submission_cancels_live_jobs_and_fails_it(make_job, submission, 
     assert {job.pk: job.status for job in Job.objects.filter(submission=submission)} == {
         queued.pk: "cancelled", running.pk: "cancelled", done.pk: "succeeded"}
     row = Submission.objects.get(pk=submission.pk)
-    assert row.status == "failed" and "Cancelled by ada (2 job(s) cancelled)." in row.log
-    with pytest.raises(staff.StaffActionError, match="is already failed"):
+    assert row.status == "cancelled" and "Cancelled by ada (2 job(s) cancelled)." in row.log
+    with pytest.raises(staff.StaffActionError, match="is already cancelled"):
         staff.cancel_submission(submission.pk, "ada")
     with pytest.raises(staff.UnknownIdError, match="No submission has the id 0"):
         staff.cancel_submission(0, "ada")

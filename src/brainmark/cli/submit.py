@@ -43,7 +43,7 @@ from brainmark.exceptions import BrainmarkError
 SKIPPED_PARTS = frozenset({"__pycache__", ".git"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
 HTTP_TIMEOUT_S = 120
-FINAL_STATUSES = ("succeeded", "failed", "rejected")
+FINAL_STATUSES = ("succeeded", "failed", "rejected", "cancelled")
 
 
 class SubmitError(BrainmarkError):

@@ -61,7 +61,7 @@ router = Router(tags=["submissions"])
 
 Kind = Literal["model", "benchmark", "plugins"]
 Status = Literal["received", "validating", "validated", "testing", "tested", "merged",
-                 "scoring", "succeeded", "failed", "rejected"]
+                 "scoring", "succeeded", "failed", "rejected", "cancelled"]
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 FailureKindOut = Literal["out_of_memory", "deterministic", "transient"]
 # One list of each: the schema's enums are the models' choices.

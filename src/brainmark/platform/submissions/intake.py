@@ -51,6 +51,7 @@ from brainmark.pipeline.archive import (
 )
 from brainmark.platform.leaderboard.models import BenchmarkType, Model
 from brainmark.platform.schemas import RequestRefused
+from brainmark.platform.submissions import notifications
 from brainmark.platform.submissions.models import Submission, SubmissionKind, SubmissionStatus
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ DEFAULT_PER_DAY = 5
 QUOTA_WINDOW = timedelta(hours=24)
 # Statuses that do not use up the quota: the archive was refused before any work was done
 # for it (a cancelled status joins this when submissions can be cancelled).
-NOT_COUNTED = (SubmissionStatus.REJECTED,)
+NOT_COUNTED = (SubmissionStatus.REJECTED, SubmissionStatus.CANCELLED)
 OWNERSHIP_RULE = "identifier ownership"
 
 
@@ -289,6 +290,7 @@ def _reject(submission: Submission, problems: Iterable[Problem]) -> None:
     lines = "\n".join(f"- {problem}" for problem in problems)
     _set_status(submission, SubmissionStatus.REJECTED,
                 f"Refused with {len(problems)} problem(s); nothing was queued:\n{lines}")
+    notifications.submission_rejected(submission)
 
 
 def _set_status(submission: Submission, status: str, line: str) -> None:

@@ -40,6 +40,7 @@ class SubmissionStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class JobStatus(models.TextChoices):
@@ -71,7 +72,7 @@ class Submission(models.Model):
 
     Kind = SubmissionKind
     Status = SubmissionStatus
-    FINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.REJECTED)
+    FINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.REJECTED, Status.CANCELLED)
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions"

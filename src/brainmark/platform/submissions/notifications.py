@@ -18,14 +18,15 @@ only). Texts from the log and the database are shown verbatim in the plain part 
 in the HTML part (the template engine's autoescape); long texts are cut to
 :data:`MAX_TEXT_BYTES`, keeping their end, where a failure shows.
 
-Each function returns the number of mails sent (0 when the user has no e-mail address) and
-lets the mail server's errors (``OSError``, which ``smtplib`` errors are) propagate: the
-caller decides whether a lost notification matters.
+Each function returns the number of mails sent: 0 when the user has no e-mail address, or
+when the mail server refused it (logged as a warning: a lost notification never stops the
+pipeline nor loses a submission; the page shows the same news).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -39,6 +40,8 @@ from django.urls import reverse
 from brainmark.platform.accounts.services import site_link
 from brainmark.platform.leaderboard.models import ModelVersion, Score
 from brainmark.platform.submissions.models import Submission
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "MAX_TEXT_BYTES",
@@ -209,4 +212,8 @@ def _send(user: AbstractBaseUser, template: str, subject: str, context: dict[str
     message = EmailMultiAlternatives(
         f"{SUBJECT_PREFIX} {' '.join(subject.split())}", text, None, [address])
     message.attach_alternative(html, "text/html")
-    return message.send(fail_silently=False)
+    try:
+        return message.send(fail_silently=False)
+    except OSError as error:  # SMTP errors too: a mail that cannot go never stops the pipeline
+        logger.warning("The mail %r to %s could not be sent: %s", subject, address, error)
+        return 0

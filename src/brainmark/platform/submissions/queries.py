@@ -196,11 +196,10 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 def failure_reasons(submission: Submission, jobs: Iterable[JobLine]) -> list[str]:
-    """Why a failed submission failed: each failed job's reason, else the log's last lines.
-
-    Empty unless the submission failed; never empty when it did.
+    """Why a failed (or cancelled) submission ended: each failed job's reason, else the
+    log's last lines. Empty unless it failed or was cancelled; never empty when it did.
     """
-    if submission.status != SubmissionStatus.FAILED:
+    if submission.status not in (SubmissionStatus.FAILED, SubmissionStatus.CANCELLED):
         return []
     reasons = [
         f"{job.model or 'a private model'} on {job.benchmark}: "

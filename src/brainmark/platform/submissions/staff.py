@@ -85,8 +85,9 @@ def rerun_submission(submission_id: int, by: str) -> list[Job]:
 
 
 def cancel_submission(submission_id: int, by: str) -> list[Job]:
-    """Cancel the submission's queued and running jobs and end it ``failed`` ("cancelled by
-    ``by``"). Refused for a submission already finished. Returns the jobs cancelled."""
+    """Cancel the submission's queued and running jobs and end it ``cancelled`` (it no
+    longer counts against its submitter's daily quota). Refused for a submission already
+    finished. Returns the jobs cancelled."""
     submission = require_submission(submission_id)
     if submission.status in Submission.FINAL_STATUSES:
         raise StaffActionError(
@@ -101,7 +102,7 @@ def cancel_submission(submission_id: int, by: str) -> list[Job]:
             cancelled.append(jobs.apply(job_id, Cancel(by=by)))
         except IllegalTransitionError:
             continue  # it finished between the query and its lock: nothing to cancel
-    _set_status(submission_id, SubmissionStatus.FAILED,
+    _set_status(submission_id, SubmissionStatus.CANCELLED,
                 f"Cancelled by {by} ({len(cancelled)} job(s) cancelled).")
     return cancelled
 
