@@ -6,123 +6,31 @@ LocalStore named by brainmark's ``store`` setting, and checks the stored bytes a
 hashlib on the original zip.
 """
 
+# The fixtures imported from submission_zips are the tests' parameters, which pyflakes reads
+# as redefinitions.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import hashlib
-import itertools
 import zipfile
-from collections.abc import Iterator
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
-import yaml
+from tests.platform.submission_zips import (  # noqa: F401 (fixtures)
+    api,
+    benchmark_zip,
+    home,
+    make_user,
+    model_zip,
+    store_root,
+    stored_files,
+    submit,
+    test_client_host,
+    user,
+)
 
 pytestmark = pytest.mark.db
-
-_users = itertools.count()
-_names = itertools.count()
-
-METADATA = {
-    "architecture": "CNN",
-    "parameters": 1234,
-    "training_data": "ImageNet",
-    "license": "MIT",
-    "reference": "https://example.org/paper",
-}
-
-
-# --- fixtures -------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def test_client_host(django_configured: None) -> Iterator[None]:
-    from django.test import override_settings
-
-    with override_settings(ALLOWED_HOSTS=["testserver"]):
-        yield
-
-
-@pytest.fixture
-def home(tmp_path: Path, database: None) -> Iterator[Path]:
-    """A home of its own (the work folders) and a LocalStore folder as the ``store``."""
-    from brainmark.settings import override_settings
-
-    folder = tmp_path / "home"
-    folder.mkdir()
-    with override_settings(home=folder, store=(tmp_path / "object-store").as_uri()):
-        yield folder
-
-
-@pytest.fixture
-def store_root(home: Path) -> Path:
-    return home.parent / "object-store"
-
-
-@pytest.fixture
-def make_user(database: None):
-    from django.contrib.auth import get_user_model
-
-    def make(**extra):
-        email = f"submitter{next(_users)}@example.org"
-        return get_user_model().objects.create_user(email, email, "a long pass phrase 42",
-                                                    **extra)
-
-    return make
-
-
-@pytest.fixture
-def user(make_user):
-    return make_user()
-
-
-def _api(user):
-    from django.test import Client
-
-    from brainmark.platform.accounts.models import ApiToken
-
-    _, clear = ApiToken.objects.create_token(user, "intake test")
-    return Client(headers={"Authorization": f"Bearer {clear}"})
-
-
-@pytest.fixture
-def api(user):
-    return _api(user)
-
-
-def model_zip(tmp_path: Path, identifier: str | None = None, *, extra: dict | None = None,
-              as_identifier: str | None = None) -> Path:
-    """A zip of one scaffolded model plugin with its metadata.yml.
-
-    ``as_identifier`` rewrites the registration afterwards (the scaffold refuses names the
-    library already knows, such as ``pixels``).
-    """
-    from brainmark._scaffold import new_model
-
-    identifier = identifier or f"intake-net-{next(_names)}"
-    source = tmp_path / f"source-{identifier}"
-    scaffold = new_model(identifier, source)
-    (scaffold.folder / "metadata.yml").write_text(yaml.safe_dump(METADATA))
-    if as_identifier is not None:
-        init = scaffold.folder / "__init__.py"
-        init.write_text(init.read_text().replace(f"'{identifier}'", f"'{as_identifier}'")
-                        .replace(f'"{identifier}"', f'"{as_identifier}"'))
-    path = tmp_path / f"{identifier}.zip"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for file in sorted(source.rglob("*")):
-            archive.write(file, file.relative_to(source).as_posix())
-        for name, data in (extra or {}).items():
-            archive.writestr(name, data)
-    return path
-
-
-def submit(api, path: Path, **fields):
-    with path.open("rb") as stream:
-        return api.post("/api/submissions/", {"file": stream, **fields})
-
-
-def _stored_files(store_root: Path) -> list[Path]:
-    return [p for p in (store_root / "submissions").rglob("*.zip") if p.is_file()] \
-        if (store_root / "submissions").exists() else []
 
 
 # --- tests ----------------------------------------------------------------------------------
@@ -188,7 +96,7 @@ def test_a_zip_with_a_dotdot_entry_is_rejected_naming_the_rule(api, home, store_
     assert body["problems"] == row.problems
     assert row.problems[0]["rule"] in caplog.text
     # The archive is still stored (durable before validation), nothing extracted is left.
-    assert len(_stored_files(store_root)) == 1
+    assert len(stored_files(store_root)) == 1
     work = home / "platform" / "work"
     assert [p.name for p in work.iterdir()] == []
     assert not (tmp_path / "escape.txt").exists()
@@ -226,23 +134,6 @@ def test_another_users_model_is_refused_and_ones_own_is_accepted(api, user, make
     mine = submit(api, model_zip(tmp_path, "intake-mine"))
     assert mine.status_code == 201
     assert mine.json()["status"] == "validated"
-
-
-def benchmark_zip(tmp_path: Path, identifier: str) -> Path:
-    """A zip of one scaffolded benchmark plugin with its metadata.yml."""
-    from brainmark._scaffold import new_benchmark
-
-    source = tmp_path / f"source-{identifier}"
-    scaffold = new_benchmark(identifier, source)
-    (scaffold.folder / "metadata.yml").write_text(yaml.safe_dump({
-        "region": "IT", "species": "macaque", "task": "passive viewing",
-        "stimuli": "objects", "license": "MIT", "reference": "https://example.org/paper",
-    }))
-    path = tmp_path / f"{identifier}.zip"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for file in sorted(source.rglob("*")):
-            archive.write(file, file.relative_to(source).as_posix())
-    return path
 
 
 def test_a_benchmark_identifier_of_another_is_refused_ones_own_and_a_new_one_validated(
@@ -288,7 +179,7 @@ def test_the_sixth_accepted_submission_in_a_day_is_refused(api, user, home, stor
             response = submit(api, model_zip(tmp_path))
             assert response.status_code == 201
             assert response.json()["status"] == "validated"
-        stored = len(_stored_files(store_root))
+        stored = len(stored_files(store_root))
         assert stored == 6
 
         refused = submit(api, model_zip(tmp_path))
@@ -297,11 +188,9 @@ def test_the_sixth_accepted_submission_in_a_day_is_refused(api, user, home, stor
         assert "0 are left" in detail and "frees up at" in detail
         oldest_counted = (Submission.objects.filter(user=user, status="validated")
                           .order_by("created").first())
-        from datetime import timedelta
-
         frees = (oldest_counted.created + timedelta(hours=24)).strftime("%Y-%m-%d %H:%M")
         assert frees in detail
-        assert len(_stored_files(store_root)) == stored  # Nothing stored.
+        assert len(stored_files(store_root)) == stored  # Nothing stored.
         assert Submission.objects.filter(user=user).count() == 6
 
         # A submission cancelled by staff no longer counts: one place frees up.
@@ -332,7 +221,7 @@ def test_an_archive_over_the_size_limit_is_refused_with_413(api, user, home, sto
     assert response.status_code == 413
     assert "over the limit" in response.json()["detail"]
     assert Submission.objects.filter(user=user).count() == 0
-    assert _stored_files(store_root) == []
+    assert stored_files(store_root) == []
 
 
 def test_a_file_that_is_no_zip_is_rejected_naming_the_sent_file(api, home, tmp_path):
