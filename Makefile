@@ -36,13 +36,17 @@ system:
 
 # The site on http://127.0.0.1:$(PORT) with the built-in models scored on the built-in
 # benchmarks: only pairs without a stored score are scored, so a second run serves at once.
+# A dispatcher runs beside the server (which only serves): it takes submissions through
+# their sandboxed tests, merge and scoring; both stop together.
 # Links in the site's mails point at this server unless BRAINMARK_SITE_URL says otherwise.
 PORT ?= 8000
 run: setup
 	$(VENV)/bin/brainmark migrate
 	$(VENV)/bin/brainmark sync --score
-	BRAINMARK_SITE_URL="$${BRAINMARK_SITE_URL:-http://127.0.0.1:$(PORT)}" \
-		$(VENV)/bin/brainmark serve --port $(PORT)
+	export BRAINMARK_SITE_URL="$${BRAINMARK_SITE_URL:-http://127.0.0.1:$(PORT)}"; \
+	$(VENV)/bin/brainmark dispatcher & dispatcher=$$!; \
+	trap 'kill $$dispatcher 2>/dev/null; wait $$dispatcher' EXIT INT TERM; \
+	$(VENV)/bin/brainmark serve --port $(PORT)
 
 # The site serves the user guides of docs/ from copies inside the package (so an installed
 # wheel has them); this refreshes the copies after docs/ changed (a test fails until then).
