@@ -52,6 +52,9 @@ class JobSpec:
     (the plugin store's snapshot at the job's commit), ``store_dir`` the local object store
     the data come from (both read-only in the sandbox). ``memory_bytes`` and
     ``wall_seconds`` are the attempt's limits; ``env`` the settings passed in.
+    ``layer_maps`` is a folder of the model version's layer maps, chosen by an earlier job:
+    copied into the job's home, so layer selection runs once per model version (the
+    library checks each map's checksum and key when it reads it).
     """
 
     job_id: int
@@ -66,6 +69,7 @@ class JobSpec:
     wall_seconds: float = 6 * 3600.0
     needs_gpu: bool = False
     env: tuple[tuple[str, str], ...] = ()
+    layer_maps: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("model", "benchmark", "workdir"):
@@ -136,6 +140,13 @@ class JobOutcome:
                    worker=worker)
 
 
+def layer_maps_of(home: Path) -> Path:
+    """Where a brainmark home keeps the layer maps layer selection chose."""
+    from brainmark.settings import Settings
+
+    return Settings(home=home).layer_maps_dir
+
+
 def job_environment(spec: JobSpec, home: Path) -> dict[str, str]:
     """The sandboxed job's environment: its private home, plugin roots, store, settings."""
     env = {key: value for key, value in spec.env}
@@ -160,6 +171,8 @@ def run_scoring_job(spec: JobSpec, *, isolation: str | None = None) -> JobOutcom
     folder.mkdir(parents=True)
     home = folder / "home"
     home.mkdir()
+    if spec.layer_maps and Path(spec.layer_maps).is_dir():
+        shutil.copytree(spec.layer_maps, layer_maps_of(home))
     defaults = SandboxLimits()
     limits = dataclasses.replace(
         defaults,

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
+import tempfile
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -56,6 +58,15 @@ LARGE_MEMORY_FACTOR = 4
 def jobs_dir() -> Path:
     """Job folders: ``<home>/platform/jobs/<job id>/attempt-<n>`` (specs, logs, records)."""
     return processing.platform_dir() / "jobs"
+
+
+def attempt_dir(job_id: int, attempt: int) -> Path:
+    return jobs_dir() / str(job_id) / f"attempt-{attempt}"
+
+
+def layer_maps_dir(model_version_id: int) -> Path:
+    """The layer maps a model version's first job chose, given to its later jobs."""
+    return processing.platform_dir() / "layer-maps" / str(model_version_id)
 
 
 class Dispatcher:
@@ -203,7 +214,7 @@ class Dispatcher:
             attempt=job.attempts,
             model=job.model_version.model.identifier,
             benchmark=job.benchmark_version.benchmark_type.identifier,
-            workdir=str(jobs_dir() / str(job.pk) / f"attempt-{job.attempts}"),
+            workdir=str(attempt_dir(job.pk, job.attempts)),
             plugin_roots=roots,
             store_dir=str(store_dir) if store_dir else None,
             memory_tier=job.memory_tier,
@@ -211,6 +222,8 @@ class Dispatcher:
             wall_seconds=self.wall_seconds,
             needs_gpu=job.needs_gpu,
             env=tuple((name, os.environ[name]) for name in PASSED_SETTINGS if name in os.environ),
+            layer_maps=str(maps) if (maps := layer_maps_dir(job.model_version_id)).is_dir()
+            else None,
         )
 
     def _heartbeat(self) -> None:
@@ -244,6 +257,14 @@ class Dispatcher:
                         outcome.job_id, outcome.attempt, job and job.status)
             return
         self._keep_output(job, outcome)
+        try:
+            self._record_outcome(job, outcome, usage, now)
+        finally:
+            # The attempt's home held its caches (activations...): recomputable, and large.
+            shutil.rmtree(attempt_dir(job.pk, outcome.attempt) / "home", ignore_errors=True)
+
+    def _record_outcome(self, job: Job, outcome: JobOutcome, usage: ResourceUse,
+                        now: datetime) -> None:
         if outcome.ok:
             problem = _record_problem(job, outcome.record_json)
             if problem is None:
@@ -252,6 +273,7 @@ class Dispatcher:
                         _write_score(job, outcome.record_json, started=job.started or now)
                         jobs.apply(job.pk, Finished(worker=self.worker, now=now, usage=usage),
                                    policy=self.policy, isolation=outcome.isolation)
+                    _keep_layer_maps(job, attempt_dir(job.pk, outcome.attempt) / "home")
                     return
                 except IllegalTransitionError as error:
                     logger.warning("Job %s: %s", job.pk, error)
@@ -298,6 +320,30 @@ def _record_problem(job: Job, record_json: str | None) -> str | None:
         return (f"The job returned the record of {got[0]} on {got[1]} v{got[2]}, not of its own "
                 f"pair {expected[0]} on {expected[1]} v{expected[2]}.")
     return None
+
+
+def _keep_layer_maps(job: Job, home: Path) -> None:
+    """Store the layer maps of a model version's first successful job with the version.
+
+    Only from a job of a built-in benchmark: a submitted benchmark's code ran in that job
+    and could have written maps another model's later jobs would read. A model's own code
+    can only mislead its own scores.
+    """
+    from brainmark.execution.scoring_job import layer_maps_of
+
+    source, target = layer_maps_of(home), layer_maps_dir(job.model_version_id)
+    if (job.benchmark_version.benchmark_type.owner_id is not None or target.exists()
+            or not source.is_dir() or not any(source.iterdir())):
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        shutil.copytree(source, staging / "maps")
+        (staging / "maps").rename(target)
+    except OSError:
+        pass  # another dispatcher stored them first: theirs serve as well
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _write_score(job: Job, record_json: str, *, started: datetime) -> None:
