@@ -186,3 +186,22 @@ def test_a_job_copies_its_model_versions_layer_maps_into_its_home(tmp_path):
     assert not result.ok and result.failure_kind == "deterministic"
     assert "No plugin registers benchmark 'no-such-benchmark'" in result.log_tail
     assert (layer_maps_of(tmp_path / "job" / "home") / "map.json").read_text() == "{}"
+
+
+def test_a_jobs_requirements_are_those_of_its_model_and_benchmark_folders(tmp_path):
+    from brainmark.platform.submissions.processing import requirements_of
+
+    def plugin(kind: str, folder: str, registry: str, identifier: str, requirements: str):
+        path = tmp_path / kind / folder
+        path.mkdir(parents=True)
+        (path / "__init__.py").write_text(f"{registry}[{identifier!r}] = None\n")
+        (path / "requirements.txt").write_text(requirements)
+
+    plugin("models", "net", "model_registry", "req-net", "tomli-w>=1.0\n")
+    plugin("benchmarks", "bench", "benchmark_registry", "Req2026-top1", "# none\nsix\n")
+    plugin("models", "other", "model_registry", "other-net", "toolz\n")
+    (tmp_path / "models" / "broken").mkdir()
+    (tmp_path / "models" / "broken" / "__init__.py").write_text("model_registry[name()] = 1\n")
+
+    lines = requirements_of(tmp_path, ("req-net", "Req2026-top1"))
+    assert sorted(lines) == ["# none", "six", "tomli-w>=1.0"]

@@ -54,7 +54,9 @@ class JobSpec:
     ``wall_seconds`` are the attempt's limits; ``env`` the settings passed in.
     ``layer_maps`` is a folder of the model version's layer maps, chosen by an earlier job:
     copied into the job's home, so layer selection runs once per model version (the
-    library checks each map's checksum and key when it reads it).
+    library checks each map's checksum and key when it reads it). ``python`` runs the job
+    (default: this interpreter) and ``environment`` is its folder, shown read-only: the
+    layer with the plugins' requirements (:mod:`brainmark.pipeline.environments`).
     """
 
     job_id: int
@@ -70,6 +72,8 @@ class JobSpec:
     needs_gpu: bool = False
     env: tuple[tuple[str, str], ...] = ()
     layer_maps: str | None = None
+    python: str | None = None
+    environment: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("model", "benchmark", "workdir"):
@@ -180,11 +184,14 @@ def run_scoring_job(spec: JobSpec, *, isolation: str | None = None) -> JobOutcom
         cpu_seconds=None,  # wall time bounds a job; torch's threads would spend CPU time faster
         memory_bytes=spec.memory_bytes or defaults.memory_bytes,
     )
-    command = [sys.executable, "-m", "brainmark.cli", "score", spec.model, spec.benchmark,
+    command = [spec.python or sys.executable, "-m", "brainmark.cli", "score", spec.model,
+               spec.benchmark,
                "--json", "--output", str(folder / RECORD_FILE)]
     readonly = [Path(root) for root in spec.plugin_roots]
     if spec.store_dir:
         readonly.append(Path(spec.store_dir))
+    if spec.environment:
+        readonly.append(Path(spec.environment))
     result = run_sandboxed(
         command, workdir=folder, limits=limits, log_path=folder / LOG_FILE,
         env=job_environment(spec, home), readonly_paths=readonly, isolation=isolation,

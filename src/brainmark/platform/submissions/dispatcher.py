@@ -44,6 +44,7 @@ from brainmark.execution.states import (
     ResourceUse,
     RetryPolicy,
 )
+from brainmark.pipeline.environments import environment_for
 from brainmark.platform.submissions import jobs, processing
 from brainmark.platform.submissions.models import Job, JobStatus, Submission, SubmissionStatus
 
@@ -207,15 +208,22 @@ class Dispatcher:
         """The worker's whole input for the job's current attempt."""
         job = Job.objects.select_related("model_version__model",
                                          "benchmark_version__benchmark_type").get(pk=job.pk)
-        roots = (str(processing.store_snapshot(job.plugin_commit)),) if job.plugin_commit else ()
+        snapshot = processing.store_snapshot(job.plugin_commit) if job.plugin_commit else None
+        model = job.model_version.model.identifier
+        benchmark = job.benchmark_version.benchmark_type.identifier
+        environment = environment_for(
+            processing.requirements_of(snapshot, (model, benchmark)) if snapshot else [],
+            root=processing.platform_dir() / "environments",
+            source=f"the requirements.txt of {model} and {benchmark}",
+        )
         store_dir = processing.local_store_dir()
         return JobSpec(
             job_id=job.pk,
             attempt=job.attempts,
-            model=job.model_version.model.identifier,
-            benchmark=job.benchmark_version.benchmark_type.identifier,
+            model=model,
+            benchmark=benchmark,
             workdir=str(attempt_dir(job.pk, job.attempts)),
-            plugin_roots=roots,
+            plugin_roots=(str(snapshot),) if snapshot else (),
             store_dir=str(store_dir) if store_dir else None,
             memory_tier=job.memory_tier,
             memory_bytes=self.memory_bytes.get(job.memory_tier),
@@ -224,6 +232,8 @@ class Dispatcher:
             env=tuple((name, os.environ[name]) for name in PASSED_SETTINGS if name in os.environ),
             layer_maps=str(maps) if (maps := layer_maps_dir(job.model_version_id)).is_dir()
             else None,
+            python=str(environment.python) if environment.key else None,
+            environment=str(environment.path) if environment.key else None,
         )
 
     def _heartbeat(self) -> None:

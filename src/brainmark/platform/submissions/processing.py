@@ -260,6 +260,25 @@ def _environment_for(requirements: Iterable[str], submission: Submission,
         return None
 
 
+def requirements_of(root: Path, identifiers: Iterable[str]) -> list[str]:
+    """The requirement lines of the plugin folders in ``root`` that register any of
+    ``identifiers`` (read statically, never imported)."""
+    from brainmark._plugin_index import parse_registrations, plugin_folders
+    from brainmark.exceptions import PluginIndexError
+
+    wanted, lines = set(identifiers), []
+    for folder in plugin_folders(root):
+        try:
+            registered = {identifier for _, identifier, _ in
+                          parse_registrations(folder / "__init__.py")}
+        except PluginIndexError:
+            continue  # a folder the index cannot read registers nothing the job needs
+        requirements = folder / "requirements.txt"
+        if registered & wanted and requirements.is_file():
+            lines += requirements.read_text(errors="replace").splitlines()
+    return lines
+
+
 def _append_log(submission: Submission, line: str) -> None:
     submission.log += f"{timezone.now():%H:%M:%S} {line.rstrip()}\n"
     Submission.objects.filter(pk=submission.pk).update(log=submission.log,
