@@ -55,6 +55,14 @@ def cancel_submissions(modeladmin: admin.ModelAdmin, request: HttpRequest,
               "Cancelled", "submission(s)")
 
 
+@admin.action(description="Revert the selected submissions from the plugin store (a commit; "
+                           "their models withdrawn)")
+def revert_submissions(modeladmin: admin.ModelAdmin, request: HttpRequest,
+                       queryset: QuerySet) -> None:
+    _run_each(request, list(queryset.values_list("pk", flat=True)), staff.revert_submission,
+              "Reverted", "submission(s)")
+
+
 class JobInline(admin.TabularInline):
     model = Job
     extra = 0
@@ -86,7 +94,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         ("Times", {"fields": ("created", "updated")}),
     )
     inlines = [JobInline]
-    actions = [rerun_submissions, cancel_submissions]
+    actions = [rerun_submissions, cancel_submissions, revert_submissions]
 
 
 @admin.register(Job)

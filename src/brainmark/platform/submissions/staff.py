@@ -10,6 +10,7 @@ for it.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from brainmark.exceptions import BrainmarkError
 from brainmark.execution.states import Cancel, IllegalTransitionError, Rerun
-from brainmark.platform.leaderboard.models import Score
+from brainmark.platform.leaderboard.models import Model, Score
 from brainmark.platform.submissions import jobs
 from brainmark.platform.submissions.models import (
     LIVE_JOB_STATUSES,
@@ -105,6 +106,37 @@ def cancel_submission(submission_id: int, by: str) -> list[Job]:
     _set_status(submission_id, SubmissionStatus.CANCELLED,
                 f"Cancelled by {by} ({len(cancelled)} job(s) cancelled).")
     return cancelled
+
+
+def revert_submission(submission_id: int, by: str) -> str:
+    """Take a merged submission's plugins out of the plugin store (a revert commit authored
+    by ``by``) and withdraw the models it brought from the leaderboard (their scores kept).
+    Its queued or running jobs are cancelled first. Returns the revert commit's sha."""
+    from brainmark.pipeline.plugin_store import PluginStoreError
+    from brainmark.platform.submissions.processing import plugin_store
+
+    submission = require_submission(submission_id)
+    if not submission.plugin_commit:
+        raise StaffActionError(
+            f"Submission #{submission_id} ({submission.status}) was never merged into the "
+            f"plugin store; there is nothing to revert."
+        )
+    for job_id in submission.jobs.filter(status__in=LIVE_JOB_STATUSES).values_list(
+            "pk", flat=True):
+        with contextlib.suppress(IllegalTransitionError):
+            jobs.apply(job_id, Cancel(by=by, reason="submission reverted"))
+    try:
+        sha = plugin_store().revert_submission(submission_id, by=by)
+    except PluginStoreError as error:
+        raise StaffActionError(f"Submission #{submission_id} was not reverted: {error}") from None
+    withdrawn = Model.objects.filter(versions__submission=submission).distinct()
+    names = ", ".join(withdrawn.values_list("identifier", flat=True)) or "no model"
+    withdrawn.update(withdrawn=True)
+    status = (SubmissionStatus.CANCELLED if submission.status not in Submission.FINAL_STATUSES
+              else submission.status)
+    _set_status(submission_id, status,
+                f"Reverted by {by} (plugin store commit {sha[:12]}); withdrawn: {names}.")
+    return sha
 
 
 def rescore_outdated(by: str, *, now: datetime | None = None) -> int:
