@@ -15,25 +15,26 @@ import json
 import math
 import os
 import signal
-import sqlite3
-import subprocess
 import time
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 import requests
 import yaml
-from tests.platform.live_site import BRAINMARK, clean_environment, run, serving
+from tests.platform.live_site import (
+    BRAINMARK,
+    DISPATCH_TIMEOUT_S,
+    Site,
+    clean_environment,
+    run,
+    scores_of,
+    started_site,
+)
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
-PASSWORD = "a long pass phrase 42\n"
-DISPATCH_TIMEOUT_S = 900
 MODEL_METADATA = {"architecture": "CNN", "parameters": 2000, "training_data": "none",
                   "license": "MIT", "reference": "https://example.org/paper"}
 BENCHMARK_METADATA = {"region": "IT", "species": "macaque", "task": "passive viewing",
@@ -41,72 +42,11 @@ BENCHMARK_METADATA = {"region": "IT", "species": "macaque", "task": "passive vie
                       "reference": "https://example.org/paper"}
 
 
-@dataclass
-class Site:
-    address: str
-    home: Path
-    env: dict[str, str]
-    token: str
-    email: str
-
-    @property
-    def database(self) -> Path:
-        return self.home / "platform" / "brainmark.sqlite3"
-
-    def query(self, sql: str, *parameters: object) -> list[tuple]:
-        with sqlite3.connect(self.database) as connection:
-            return connection.execute(sql, parameters).fetchall()
-
-    def submit(self, zip_path: Path, **fields: str) -> dict:
-        with zip_path.open("rb") as stream:
-            response = requests.post(f"{self.address}/api/submissions/",
-                                     headers={"Authorization": f"Bearer {self.token}"},
-                                     files={"file": (zip_path.name, stream)}, data=fields,
-                                     timeout=120)
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    def submission(self, submission_id: int) -> dict:
-        response = requests.get(f"{self.address}/api/submissions/{submission_id}",
-                                headers={"Authorization": f"Bearer {self.token}"}, timeout=60)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def dispatcher(self, *args: str) -> subprocess.Popen:
-        log = (self.home / "dispatcher.log").open("ab")
-        process = subprocess.Popen([str(BRAINMARK), "dispatcher", "--poll", "0.2", *args],
-                                   env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        return process
-
-    def dispatch_until_idle(self, *args: str) -> None:
-        process = self.dispatcher("--until-idle", *args)
-        try:
-            code = process.wait(timeout=DISPATCH_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
-        assert code == 0, (self.home / "dispatcher.log").read_text()[-5000:]
-
-    def mails_to(self, address: str) -> list[EmailMessage]:
-        outbox = self.home / "platform" / "outbox"
-        mails = [message_from_bytes(path.read_bytes(), policy=policy.default)
-                 for path in sorted(outbox.glob("*"))]
-        return [mail for mail in mails if address in mail["To"]]
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, read_server_address) -> Iterator[Site]:
-    home = tmp_path_factory.mktemp("pipeline_home")
-    env = clean_environment(home)
-    run([str(BRAINMARK), "migrate"], env)
-    run([str(BRAINMARK), "sync"], env)
-    email = "submitter@example.org"
-    subprocess.run([str(BRAINMARK), "user", "create", email], input=PASSWORD * 2, env=env,
-                   text=True, check=True, capture_output=True, timeout=120)
-    token = run([str(BRAINMARK), "token", "create", email], env).strip().splitlines()[-1]
-    with serving(env, home, read_server_address) as address:
-        yield Site(address, home, {**env, "BRAINMARK_SITE_URL": address}, token, email)
+    with started_site(tmp_path_factory.mktemp("pipeline_home"), read_server_address,
+                      "submitter@example.org") as site:
+        yield site
 
 
 def plugin_zip(folder: Path, name: str, kind: str, *, test_source: str | None = None) -> Path:
@@ -132,17 +72,6 @@ def built_in_benchmarks(site: Site) -> list[str]:
         "SELECT DISTINCT t.identifier FROM leaderboard_benchmarktype t "
         "JOIN leaderboard_benchmarkversion v ON v.benchmark_type_id = t.id "
         "WHERE t.owner_id IS NULL ORDER BY t.identifier")]
-
-
-def scores_of(site: Site, model: str) -> dict[str, tuple]:
-    """benchmark -> (ceiled, raw, comment) of the model's latest version."""
-    return {benchmark: (ceiled, raw, comment) for benchmark, ceiled, raw, comment in site.query(
-        "SELECT t.identifier, s.ceiled, s.raw, s.comment FROM leaderboard_score s "
-        "JOIN leaderboard_modelversion mv ON s.model_version_id = mv.id "
-        "JOIN leaderboard_model m ON mv.model_id = m.id "
-        "JOIN leaderboard_benchmarkversion bv ON s.benchmark_version_id = bv.id "
-        "JOIN leaderboard_benchmarktype t ON bv.benchmark_type_id = t.id "
-        "WHERE m.identifier = ?", model)}
 
 
 def score_on_a_laptop(site: Site, model: str, benchmark: str, tmp_path: Path) -> dict:
