@@ -22,7 +22,8 @@ import requests
 from tests.platform.code_host import Repository, StatusServer, git, payload, signed
 from tests.platform.live_site import Site, run, scores_of, started_site
 
-pytestmark = [pytest.mark.db, pytest.mark.slow]
+# Runs its own processes on a SQLite home: no `db` marker, so .ci/run does not repeat it.
+pytestmark = pytest.mark.slow
 
 SECRET = "end-to-end-webhook-secret-0123456789"
 TOKEN = "end-to-end-status-token"

@@ -33,7 +33,8 @@ from tests.platform.live_site import (
     started_site,
 )
 
-pytestmark = [pytest.mark.db, pytest.mark.slow]
+# Runs its own processes on a SQLite home: no `db` marker, so .ci/run does not repeat it.
+pytestmark = pytest.mark.slow
 
 MODEL_METADATA = {"architecture": "CNN", "parameters": 2000, "training_data": "none",
                   "license": "MIT", "reference": "https://example.org/paper"}

@@ -27,7 +27,8 @@ import pytest
 import yaml
 from tests.platform.live_site import BRAINMARK, clean_environment, free_port, run, serving
 
-pytestmark = pytest.mark.db
+# Its server runs on a SQLite home of its own: no `db` marker, so .ci/run does not repeat it.
+pytestmark = pytest.mark.slow
 
 EMAIL = "grace.hopper@example.org"
 PASSWORD = "Cobol-nanosecond-1906!wire"
