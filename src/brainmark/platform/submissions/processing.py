@@ -30,7 +30,7 @@ import os
 import shutil
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -292,9 +292,11 @@ def run_streaming(
     workdir: Path,
     plugin_roots: list[Path],
     readonly: Iterable[Path] = (),
+    shown: Callable[[str], str] = lambda output: output,
 ) -> tuple[SandboxResult, str]:
     """Run ``command`` in the sandbox while its log is copied into the submission's log
-    (the submitter's page shows it live). The result and the command's whole output."""
+    (the submitter's page shows it live); ``shown(output)`` is the part of the output the
+    log gets. The result and the command's whole output."""
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     (workdir / "home").mkdir()
@@ -317,12 +319,13 @@ def run_streaming(
     thread.start()
     while thread.is_alive():
         thread.join(LOG_STREAM_SECONDS)
-        output = _read(log_path)
+        output = shown(_read(log_path))
         if output:
             Submission.objects.filter(pk=submission.pk).update(log=base_log + output,
                                                                updated=timezone.now())
     output = _read(log_path)
-    submission.log = base_log + output + ("" if output.endswith("\n") or not output else "\n")
+    kept = shown(output)
+    submission.log = base_log + kept + ("" if kept.endswith("\n") or not kept else "\n")
     submission.save(update_fields=["log", "updated"])
     return outcome["result"], output
 
@@ -392,6 +395,7 @@ def sync_and_plan(submission: Submission) -> bool:
             [sys.executable, "-m", "brainmark.platform.leaderboard.plugin_facts", "--root",
              str(snapshot)],
             workdir=work_dir(submission) / "facts", plugin_roots=[snapshot],
+            shown=_without_facts,
         )
         facts = validate_plugin_facts(_facts_from(result, output))
     except (StageError, SyncError, PluginStoreError, OSError) as error:
@@ -419,12 +423,22 @@ def sync_and_plan(submission: Submission) -> bool:
     return True
 
 
+def _without_facts(output: str) -> str:
+    """The facts child's output without its JSON line (what its plugins printed stays)."""
+    return "".join(line for line in output.splitlines(keepends=True)
+                   if not line.startswith(FACTS_LINE_START))
+
+
+#: How the facts child's JSON line starts (``plugin_facts.main`` prints it last).
+FACTS_LINE_START = '{"benchmarks": '
+
+
 def _facts_from(result: SandboxResult, output: str) -> Any:
     if not result.ok:
         raise StageError(f"the plugins could not be read (exit status {result.exit_code}): "
                          f"{output.strip()[-2000:]}")
     # The facts are the last line: the child sends everything plugins print to stderr.
-    lines = [line for line in output.splitlines() if line.startswith("{")]
+    lines = [line for line in output.splitlines() if line.startswith(FACTS_LINE_START)]
     try:
         return json.loads(lines[-1])
     except (IndexError, json.JSONDecodeError) as error:
