@@ -30,6 +30,7 @@ import difflib
 import hashlib
 import importlib.metadata
 import importlib.util
+import itertools
 import json
 import threading
 import warnings
@@ -61,6 +62,10 @@ REGISTRY_PLUGIN_TYPES = {
     "benchmark_registry": "benchmarks",
     "model_registry": "models",
 }
+# Bounds on reading registrations statically, so a hostile __init__.py cannot make the
+# reader (run by the web process on every submission) loop or allocate without end.
+_MAX_STEPS = 100_000  # statements visited, loop bodies counted once per value
+_MAX_LITERAL = 10_000  # characters of a string, elements of a list, built by '+'
 _INDEX_FORMAT = 3  # 2: entries carry the folder's indexing error; 3: keyed by the full stat
 
 
@@ -378,14 +383,18 @@ def parse_registrations(init_path: Path) -> list[tuple[str, str, int]]:
         source = init_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise PluginIndexError(f"{init_path} cannot be read as UTF-8 text: {error}.") from None
+    found: list[tuple[str, str, int]] = []
     try:
         tree = ast.parse(source, filename=str(init_path))
+        _walk_statements(tree.body, {}, init_path, found, itertools.count())
     except SyntaxError as error:
+        line = f" line {error.lineno}" if error.lineno is not None else ""
+        raise PluginIndexError(f"{init_path}{line}: syntax error: {error.msg}.") from None
+    except (RecursionError, MemoryError, ValueError):  # ValueError: a NUL byte, before 3.12
         raise PluginIndexError(
-            f"{init_path} line {error.lineno}: syntax error: {error.msg}."
+            f"{init_path} is too deeply nested (or holds a NUL byte) to be read without "
+            f"running code; write the registrations as plain assignments."
         ) from None
-    found: list[tuple[str, str, int]] = []
-    _walk_statements(tree.body, {}, init_path, found)
     return found
 
 
@@ -394,8 +403,14 @@ def _walk_statements(
     constants: dict[str, Any],
     init_path: Path,
     found: list[tuple[str, str, int]],
+    steps: Iterator[int],
 ) -> None:
     for statement in statements:
+        if next(steps) >= _MAX_STEPS:
+            raise PluginIndexError(
+                f"{init_path} line {statement.lineno}: reading the registrations takes over "
+                f"{_MAX_STEPS:,} steps (loops inside loops); loop over one literal list."
+            )
         if isinstance(statement, ast.Assign):
             for target in statement.targets:
                 registry = _registry_name(target)
@@ -423,7 +438,7 @@ def _walk_statements(
             for value in values:
                 scope = dict(constants)
                 _bind(statement.target, value, scope, init_path, statement.lineno)
-                _walk_statements(statement.body, scope, init_path, found)
+                _walk_statements(statement.body, scope, init_path, found, steps)
         elif _mentions_registry(statement):
             raise PluginIndexError(
                 f"{init_path} line {statement.lineno}: register plugins with plain "
@@ -455,7 +470,7 @@ def _literal(node: ast.expr, constants: dict[str, Any]) -> Any:
     if isinstance(node, ast.Name) and node.id in constants:
         return constants[node.id]
     if isinstance(node, ast.List | ast.Tuple):
-        return [_literal(element, constants) for element in node.elts]
+        return _bounded([_literal(element, constants) for element in node.elts])
     if isinstance(node, ast.JoinedStr):
         parts = []
         for value in node.values:
@@ -465,10 +480,21 @@ def _literal(node: ast.expr, constants: dict[str, Any]) -> Any:
                 parts.append(str(_literal(value.value, constants)))
             else:
                 parts.append(str(_literal(value, constants)))
-        return "".join(parts)
+        return _bounded("".join(parts))
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return _literal(node.left, constants) + _literal(node.right, constants)
+        try:
+            return _bounded(_literal(node.left, constants) + _literal(node.right, constants))
+        except TypeError:  # e.g. 1 + "a": no literal value
+            raise ValueError("operands of + of different types") from None
     raise ValueError(f"not a literal: {ast.dump(node)}")
+
+
+def _bounded(value: Any) -> Any:
+    """``value``, or ValueError when it is longer than any identifier needs (``a = a + a``
+    repeated would double it on every line)."""
+    if len(value) > _MAX_LITERAL:
+        raise ValueError("literal too long")
+    return value
 
 
 def _evaluate(node: ast.expr, constants: dict[str, Any], init_path: Path, line: int) -> str:
