@@ -115,6 +115,17 @@ _NOT_FROM_INDEX = re.compile(r"^-|://|^git\+|^file:|^[./~\\]|@\s*\S", re.IGNOREC
 
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _LOCAL_SIGNATURE = b"PK\x03\x04"
+# The end of central directory record (entries and directory size at fields 5 and 6), and
+# its ZIP64 locator and record, which hold the real numbers when those overflow.
+_END_RECORD = struct.Struct("<4s4H2LH")
+_END_SIGNATURE = b"PK\x05\x06"
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+_ZIP64_LOCATOR_SIGNATURE = b"PK\x06\x07"
+_ZIP64_END_RECORD = struct.Struct("<4sQ2H2L4Q")
+_ZIP64_END_SIGNATURE = b"PK\x06\x06"
+# A central entry is 46 bytes, its name, extra field and comment: 1 KiB on average leaves
+# room for long names and any tool's extra fields.
+_MAX_CENTRAL_ENTRY_BYTES = 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -350,6 +361,8 @@ def _refuse(file: str, rule: str, message: str) -> ArchiveError:
 
 
 def _extract(zip_path: Path, destination: Path, archive_size: int, limits: ArchiveLimits) -> None:
+    with zip_path.open("rb") as raw:
+        _refuse_too_many_entries(raw, zip_path.name, archive_size, limits)
     try:
         archive = zipfile.ZipFile(zip_path)
     except UnicodeDecodeError:
@@ -381,6 +394,41 @@ def _extract(zip_path: Path, destination: Path, archive_size: int, limits: Archi
                 _make_folder(target, str(name))
                 continue
             total = _extract_file(raw, info, str(name), target, total, archive_size, limits)
+
+
+def _refuse_too_many_entries(
+    raw: BinaryIO, shown: str, archive_size: int, limits: ArchiveLimits
+) -> None:
+    """Refuse on the end record's entry count and central directory size alone.
+
+    zipfile reads the whole central directory into objects (a million 46-byte entries fit
+    in the 50 MB an archive may have, and cost half a gigabyte and many seconds) before
+    the count can be checked; the end record says both numbers in a few bytes. A damaged
+    end record is left for zipfile to report.
+    """
+    tail_size = min(archive_size, _END_RECORD.size + 0xFFFF)  # the record, then a comment
+    raw.seek(archive_size - tail_size)
+    tail = raw.read(tail_size)
+    at = tail.rfind(_END_SIGNATURE)
+    if at < 0 or at + _END_RECORD.size > len(tail):
+        return
+    *_, entries, directory_size, _, _ = _END_RECORD.unpack_from(tail, at)
+    locator_at = at - _ZIP64_LOCATOR.size
+    if locator_at >= 0 and tail.startswith(_ZIP64_LOCATOR_SIGNATURE, locator_at):
+        _, _, record_offset, _ = _ZIP64_LOCATOR.unpack_from(tail, locator_at)
+        raw.seek(record_offset)
+        record = raw.read(_ZIP64_END_RECORD.size)
+        if len(record) == _ZIP64_END_RECORD.size and record.startswith(_ZIP64_END_SIGNATURE):
+            *_, entries, directory_size, _ = _ZIP64_END_RECORD.unpack(record)
+    if entries > limits.max_files:
+        raise _refuse(shown, "file count",
+                      f"the archive holds {entries:,} entries, over the limit of "
+                      f"{limits.max_files:,}.")
+    if directory_size > limits.max_files * _MAX_CENTRAL_ENTRY_BYTES:
+        raise _refuse(shown, "file count",
+                      f"the archive's central directory is {directory_size:,} bytes, more than "
+                      f"{limits.max_files:,} entries of ordinary names take: over the limit of "
+                      f"{limits.max_files:,} entries.")
 
 
 def _checked_name(info: zipfile.ZipInfo) -> PurePosixPath:
