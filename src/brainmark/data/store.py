@@ -89,8 +89,14 @@ class LocalStore(Store):
         # Sortable by time, unique across processes.
         version_id = f"{time.time_ns():020d}-{secrets.token_hex(4)}"
         version_path = self.root / VERSIONS_FOLDER / key / version_id
-        with atomic_path(version_path) as temporary:
-            shutil.copyfile(source, temporary)
+        try:
+            with atomic_path(version_path) as temporary:
+                shutil.copyfile(source, temporary)
+        except OSError as error:  # a full disk, a read-only folder: nothing was kept
+            raise StoreError(
+                f"Cannot upload {source} to {self.location} as {key!r}: "
+                f"{error.strerror or error}. Nothing was stored."
+            ) from error
         with atomic_path(self.root / key) as temporary:
             temporary.unlink()
             try:

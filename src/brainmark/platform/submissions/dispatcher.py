@@ -13,6 +13,10 @@ One loop (:meth:`Dispatcher.tick`, repeated by :meth:`Dispatcher.run`):
    has free slots, and submitted as :class:`~brainmark.execution.scoring_job.JobSpec` s;
 6. submissions whose jobs all ended are finished (and their submitters told).
 
+A database that goes away (a dropped connection, a server restarting) stops no dispatcher:
+the tick fails, the loop logs it, closes the connection and tries again with a growing
+pause; outcomes not yet written are kept and written once the database answers again.
+
 Workers hold no database credentials: a job reads its spec and writes its record in its
 folder; only the dispatcher writes rows. The score of a pair is written at most once (a
 unique constraint on the Score table): a job that ran twice finds it written and keeps it.
@@ -20,6 +24,7 @@ unique constraint on the Score table): a job that ran twice finds it written and
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -29,7 +34,14 @@ import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from django.db import close_old_connections, transaction
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    transaction,
+)
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from brainmark.execution import states
@@ -54,6 +66,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_LEASE = timedelta(minutes=5)
 #: How much more memory the next tier gets (out-of-memory retries).
 LARGE_MEMORY_FACTOR = 4
+#: The longest pause between tries while the database is unavailable.
+RECONNECT_MAX_SECONDS = 10.0
+#: Errors of a database that cannot be reached (as opposed to a bug or a refused write).
+UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 def jobs_dir() -> Path:
@@ -97,6 +113,10 @@ class Dispatcher:
                              for index, tier in enumerate(policy.memory_tiers)}
         self._stage: threading.Thread | None = None
         self._started = False
+        # Outcomes the executor gave that are not written yet (the database was away).
+        self._unrecorded: list[JobOutcome] = []
+        # A stage the database's absence stopped: (submission id, status it was found in).
+        self._interrupted: tuple[int, str] | None = None
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -122,10 +142,13 @@ class Dispatcher:
         self._heartbeat()
         outcomes = self.executor.finished(timeout=0.0)
         busy |= self._submit_queued()
-        if not outcomes and not busy and wait:
+        if not outcomes and not busy and wait and not self._unrecorded:
             outcomes = self.executor.finished(timeout=wait)
-        for outcome in outcomes:
-            self._record(outcome)
+        self._unrecorded += outcomes
+        outcomes = list(self._unrecorded)
+        while self._unrecorded:
+            self._record(self._unrecorded[0])  # kept for the next tick if the database fails
+            self._unrecorded.pop(0)
         busy |= bool(outcomes)
         busy |= self._finish_submissions()
         return busy or self.busy
@@ -140,10 +163,21 @@ class Dispatcher:
             poll_seconds: float = 2.0) -> None:
         """Tick until ``stop`` is set, or (``until_idle``) until nothing is left to do."""
         stop = stop or threading.Event()
+        pause = poll_seconds
         while not stop.is_set():
-            active = self.tick(wait=poll_seconds)
-            if until_idle and not active and not self._pending():
-                break
+            try:
+                active = self.tick(wait=poll_seconds)
+                if until_idle and not active and not self._pending():
+                    break
+            except UNAVAILABLE as error:
+                logger.warning("The database is unavailable (%s); %s tries again in %.1f s.",
+                               str(error).strip() or type(error).__name__, self.name, pause)
+                with contextlib.suppress(DatabaseError):
+                    db_connection.close()  # the next query opens a fresh connection
+                stop.wait(pause)
+                pause = min(pause * 2, RECONNECT_MAX_SECONDS)
+                continue
+            pause = poll_seconds
             if not active:
                 stop.wait(poll_seconds)
             close_old_connections()
@@ -164,6 +198,9 @@ class Dispatcher:
     def _run_next_stage(self) -> bool:
         if self._stage is not None and self._stage.is_alive():
             return False
+        if self._interrupted is not None:
+            processing.release_stage(*self._interrupted)
+            self._interrupted = None
         found = processing.next_stage()
         if found is None:
             return False
@@ -171,6 +208,10 @@ class Dispatcher:
         def run_stage() -> None:
             try:
                 processing.advance(*found)
+            except UNAVAILABLE as error:
+                logger.warning("Submission %s: the database became unavailable during its "
+                               "stage (%s); the stage runs again.", found[0], error)
+                self._interrupted = found
             finally:
                 close_old_connections()
 

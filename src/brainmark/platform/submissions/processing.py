@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -625,6 +625,8 @@ def advance(submission_id: int, status: str) -> None:
         return
     try:
         stage(submission)
+    except (OperationalError, InterfaceError):
+        raise  # the database went away: nothing to record now; the stage runs again
     except Exception as error:  # a bug of ours must not leave the submission in limbo
         logger.exception("Submission %s: stage %s failed", submission_id, status)
         fail(submission, f"an internal error stopped the {claimed} stage ({error!r}); the "
@@ -632,6 +634,16 @@ def advance(submission_id: int, status: str) -> None:
     finally:
         if status == SubmissionStatus.MERGED or submission.status in Submission.FINAL_STATUSES:
             shutil.rmtree(work_dir(submission), ignore_errors=True)
+
+
+def release_stage(submission_id: int, status: str) -> int:
+    """Give back the stage a dispatcher claimed from ``status`` and could not finish (its
+    database went away): a submission left ``testing`` is ``validated`` again. 1 if moved."""
+    claimed, _ = STAGES[SubmissionStatus(status)]
+    if claimed == status:
+        return 0  # the stage keeps its status while it runs: it is found again as it is
+    return Submission.objects.filter(pk=submission_id, status=claimed).update(
+        status=status, updated=timezone.now())
 
 
 def resume_interrupted() -> int:
