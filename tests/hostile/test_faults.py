@@ -131,9 +131,9 @@ def worker_pids() -> list[int]:
     return [int(pid) for pid in found]
 
 
-def write_lock_held(database: Path) -> bool:
+def write_lock_held(sqlite_file: Path) -> bool:
     """Whether another connection holds SQLite's write lock right now."""
-    connection = sqlite3.connect(database, timeout=0)
+    connection = sqlite3.connect(sqlite_file, timeout=0)
     try:
         connection.execute("BEGIN IMMEDIATE")
         connection.rollback()
@@ -179,8 +179,8 @@ def submit_until_answered(site: Site, zip_path: Path, *, within: float = 120) ->
             time.sleep(0.3)
 
 
-def integrity_of(database: Path) -> str:
-    with sqlite3.connect(database) as connection:
+def integrity_of(sqlite_file: Path) -> str:
+    with sqlite3.connect(sqlite_file) as connection:
         return connection.execute("PRAGMA integrity_check").fetchone()[0]
 
 
@@ -432,7 +432,7 @@ def test_the_dispatcher_survives_postgresql_going_away(tmp_path: Path):
         wait_until(lambda: job_status(direct, queued) in FINAL_JOB, within=300,
                    what=f"job {queued} ending after the database came back")
         assert dispatcher.poll() is None, log.read_text()[-3000:]
-        assert job_status(direct, queued) == "succeeded", log.read_text()[-3000:]
+        assert job_status(direct, queued) == "succeeded", job_row(direct, queued)
         with psycopg.connect(direct) as connection:
             assert connection.execute(
                 "SELECT COUNT(*) FROM leaderboard_score s JOIN submissions_job j ON "
@@ -474,11 +474,16 @@ def queue_a_scoring_job(url: str) -> int:
 
 
 def job_status(url: str, job_id: int) -> str:
+    return job_row(url, job_id)[0]
+
+
+def job_row(url: str, job_id: int) -> tuple[str, str, str]:
+    """(status, failure reason, output) of a job."""
     import psycopg
 
     with psycopg.connect(url) as connection:
-        return connection.execute("SELECT status FROM submissions_job WHERE id = %s",
-                                  (job_id,)).fetchone()[0]
+        return connection.execute("SELECT status, failure_reason, output FROM "
+                                  "submissions_job WHERE id = %s", (job_id,)).fetchone()
 
 
 # --- (3) the object store unavailable -------------------------------------------------------
@@ -538,8 +543,9 @@ def bucket_versions(server: MotoServer, bucket: str) -> list[str]:
 
 
 @pytest.mark.db
+@pytest.mark.usefixtures("database")
 def test_an_unreachable_object_store_refuses_intake_and_uploads_with_a_502(
-        stoppable_s3, database, tmp_path: Path):
+        stoppable_s3, tmp_path: Path):
     """With the S3 server down, a submission and a data upload are answered 502 naming the
     store, leaving no row and no object; the same requests succeed once it is back."""
     from django.contrib.auth import get_user_model

@@ -100,11 +100,16 @@ def store_snapshot(commit: str) -> Path:
 
 
 def local_store_dir() -> Path | None:
-    """The local object store's folder, which sandboxed jobs read data from; None for S3."""
+    """The local object store's folder, which sandboxed jobs read data from (created, so a
+    job can bind it before anything was uploaded); None for S3."""
     from brainmark.data.store import LocalStore, default_store
 
     store = default_store()
-    return Path(store.root) if isinstance(store, LocalStore) else None
+    if not isinstance(store, LocalStore):
+        return None
+    root = Path(store.root)
+    root.mkdir(parents=True, exist_ok=True)
+    return root
 
 
 # --- recording a stage ----------------------------------------------------------------------
