@@ -89,9 +89,9 @@ def test_colour_scale_is_over_public_models(client):
     html = client.get("/").content.decode()
     # alpha holds the public maximum of average_vision (green), beta the minimum (red).
     row = html[html.index('<tr data-model="alpha">'):]
-    assert "hsl(120,60%,80%)" in row[:row.index("</tr>")]
+    assert 'class="hue-120"' in row[:row.index("</tr>")]
     row = html[html.index('<tr data-model="beta">'):]
-    assert "hsl(0,60%,80%)" in row[:row.index("</tr>")]
+    assert 'class="hue-0"' in row[:row.index("</tr>")]
 
 
 def test_owner_sees_their_private_model_unranked(client, rows):
@@ -103,7 +103,7 @@ def test_owner_sees_their_private_model_unranked(client, rows):
     assert table["alpha"][0] == "1"
     # gamma's 0.9 is above the public maximum: it does not stretch the scale.
     row = html[html.index('<tr data-model="alpha">'):]
-    assert "hsl(120,60%,80%)" in row[:row.index("</tr>")]
+    assert 'class="hue-120"' in row[:row.index("</tr>")]
 
 
 def test_sort_and_filter_by_text_and_metadata(client):

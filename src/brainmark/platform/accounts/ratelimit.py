@@ -1,7 +1,10 @@
-"""Rate limits on the accounts forms that send mail or check a password.
+"""Rate limits on the accounts forms that send mail or check a password, and on submitting
+and uploading.
 
 Without them anyone could make the site mail-bomb an address (sign-up, "send the activation
-mail again", password reset) or guess passwords at the log-in form. Attempts are rows of
+mail again", password reset) or guess passwords at the log-in form, and one account could
+flood the intake or the object store with requests (``submissions/intake.check_rate``,
+``uploads/services.check_rate``). Attempts are rows of
 :class:`~brainmark.platform.accounts.models.RateLimitAttempt`, so every worker process
 counts the same ones; a limit allows at most ``max_attempts`` in any sliding window of
 ``window`` before ``now``. Refused attempts are not written, so a refusal changes nothing
@@ -35,6 +38,10 @@ RESEND_ACTIVATION_IP = "resend_activation_ip"
 PASSWORD_RESET_IP = "password_reset_ip"
 # Failed log-ins of one address from one client address.
 LOGIN_FAILURE = "login_failure"
+# Submissions (zip or git) and data uploads of one user, each attempt counted: every one
+# costs a stored archive, a validation or a git fetch, whatever its outcome.
+SUBMISSION_USER = "submission_user"
+UPLOAD_USER = "upload_user"
 
 DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
     MAIL_TO_ADDRESS: (3, 3600),
@@ -42,6 +49,8 @@ DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
     RESEND_ACTIVATION_IP: (20, 3600),
     PASSWORD_RESET_IP: (20, 3600),
     LOGIN_FAILURE: (10, 15 * 60),
+    SUBMISSION_USER: (5, 60),
+    UPLOAD_USER: (20, 60),
 }
 
 # What each limit counts, for the refusal page ("Too many <what> <whom>").
@@ -51,6 +60,8 @@ DESCRIPTIONS: dict[str, str] = {
     RESEND_ACTIVATION_IP: "activation e-mails asked for from your network address",
     PASSWORD_RESET_IP: "password resets asked for from your network address",
     LOGIN_FAILURE: "failed log-ins to this account from your network address",
+    SUBMISSION_USER: "submissions from your account",
+    UPLOAD_USER: "uploads from your account",
 }
 
 
@@ -185,6 +196,15 @@ def check(kind: str, key: str, now: datetime.datetime | None = None) -> None:
     refusal = _refusal(limit(kind), key, now or timezone.now())
     if refusal is not None:
         raise refusal
+
+
+def attempt(kind: str, key: str, *, count: bool = True) -> None:
+    """:func:`record` one attempt of ``kind`` for ``key``, or only :func:`check` it when
+    ``count`` is false (a view that still has a check to pass before the attempt counts)."""
+    if count:
+        record([(kind, key)])
+    else:
+        check(kind, key)
 
 
 def forget(ids: Iterable[int]) -> None:

@@ -18,11 +18,13 @@ from brainmark.platform.leaderboard.forms import BoardState, benchmarks_under, m
 
 
 def colour(value: float, low: float | None, high: float | None) -> str:
-    """A cell's background: red (the column's lowest public value) to green (highest)."""
+    """A cell's background class: ``hue-0`` (red, the column's lowest public value) to
+    ``hue-120`` (green, highest), each ``hsl(<hue>,60%,80%)`` in leaderboard.css (a class,
+    not a ``style`` attribute, which the Content-Security-Policy would block)."""
     if low is None or high is None:
         return ""
     share = 0.5 if high <= low else min(1.0, max(0.0, (value - low) / (high - low)))
-    return f"background-color:hsl({round(120 * share)},60%,80%)"
+    return f"hue-{round(120 * share)}"
 
 
 def visible_columns(board: Board, state: BoardState) -> list[Column]:
@@ -87,7 +89,7 @@ def _cell(row: Row, column: Column, scale: tuple[float | None, float | None]) ->
     value = row.values.get(name)
     if value is None:
         return '<td class="missing" title="No score">–</td>'
-    return (f'<td style="{colour(value, *scale)}" title="{value!r}">{value:.3f}</td>')
+    return (f'<td class="{colour(value, *scale)}" title="{value!r}">{value:.3f}</td>')
 
 
 def leaderboard_table(board: Board, state: BoardState) -> SafeString:

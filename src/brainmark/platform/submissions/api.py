@@ -33,6 +33,7 @@ from brainmark.platform.submissions.forms import archive_too_big
 from brainmark.platform.submissions.intake import (
     IntakeError,
     check_quota,
+    check_rate,
     quota_left,
     receive_submission,
 )
@@ -289,12 +290,13 @@ def submit(request: HttpRequest) -> Answer:
     Answers 201 with the submission once it is stored: status ``validated``, or
     ``rejected`` with every problem (file, rule, message) when the archive breaks a rule or
     names an identifier that is not yours; its page is ``url``. 400 for a bad form, 413 for
-    an archive over the size limit, 429 over your daily quota (the answer says when one
-    frees up); nothing is stored then.
+    an archive over the size limit, 429 over your daily quota or the per-minute limit (the
+    answer says when one frees up); nothing is stored then.
     """
     limits = ArchiveLimits()
     try:
         check_quota(request.auth)
+        check_rate(request.auth)
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

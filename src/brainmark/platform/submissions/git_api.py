@@ -46,7 +46,7 @@ from brainmark.platform.submissions.git_source import (
     commit_status_url_for,
     receive_git_submission,
 )
-from brainmark.platform.submissions.intake import IntakeError
+from brainmark.platform.submissions.intake import IntakeError, check_rate
 from brainmark.platform.submissions.models import WebhookDelivery
 from brainmark.settings import get_settings
 
@@ -90,9 +90,11 @@ def submit_git(request: HttpRequest, body: GitSubmissionIn) -> Answer:
     Answers 201 as ``POST /api/submissions/`` does (``validated``, or ``rejected`` with its
     problems). 400 for a URL or ref refused (credentials in it, a scheme this site does not
     fetch over, a ref starting with '-') or a fetch that failed, 413 over a size limit, 429
-    over your daily quota, 502 when git did not finish; nothing is stored then.
+    over your daily quota or the per-minute limit, 502 when git did not finish; nothing is
+    stored then.
     """
     try:
+        check_rate(request.auth)
         submission = receive_git_submission(
             request.auth, body.url, body.ref, private=body.private,
             commit_status_url=body.commit_status_url)

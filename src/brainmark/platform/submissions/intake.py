@@ -49,6 +49,7 @@ from brainmark.pipeline.archive import (
     receive_upload,
     validate_archive,
 )
+from brainmark.platform.accounts import ratelimit
 from brainmark.platform.leaderboard.models import BenchmarkType, Model
 from brainmark.platform.schemas import RequestRefused
 from brainmark.platform.submissions import notifications
@@ -111,6 +112,16 @@ def check_quota(user: Any) -> None:
         f"{when}. Refused archives do not count. Nothing was stored.",
         status=429,
     )
+
+
+def check_rate(user: Any, *, count: bool = True) -> None:
+    """Refuse (429) a submission over the per-minute limit of the user's attempts
+    (``ratelimit.SUBMISSION_USER``), saying when it frees up; ``count`` records this attempt
+    (a door that still has a CSRF check to pass checks first and counts once it passed)."""
+    try:
+        ratelimit.attempt(ratelimit.SUBMISSION_USER, str(user.pk), count=count)
+    except ratelimit.RateLimited as refusal:
+        raise IntakeError(f"{refusal.message()} Nothing was stored.", status=429) from None
 
 
 # --- receiving ------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from brainmark.platform.submissions.forms import SubmissionForm, archive_too_big
 from brainmark.platform.submissions.intake import (
     IntakeError,
     check_quota,
+    check_rate,
     quota_left,
     receive_submission,
 )
@@ -76,6 +77,7 @@ def submission_new(request: HttpRequest) -> HttpResponse:
                                    quota=limits.max_archive_bytes)
     try:
         check_quota(request.user)
+        check_rate(request.user, count=False)  # Counted once the CSRF check passed.
         request.upload_handlers = [handler]
         try:
             received_file(request, handler)
@@ -91,6 +93,7 @@ def submission_new(request: HttpRequest) -> HttpResponse:
 
 @csrf_protect
 def _receive(request: HttpRequest, limits: ArchiveLimits) -> HttpResponse:
+    check_rate(request.user)
     form = SubmissionForm(request.POST, request.FILES, limits=limits)
     if not form.is_valid():
         return _form_page(request, form, status=400)

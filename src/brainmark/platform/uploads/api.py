@@ -23,6 +23,7 @@ from brainmark.platform.uploads.handlers import received_file, store_received, s
 from brainmark.platform.uploads.models import UploadKind
 from brainmark.platform.uploads.services import (
     UploadError,
+    check_rate,
     package_summary,
     uploads_of,
 )
@@ -82,7 +83,7 @@ UPLOAD_REQUEST_BODY = {
     "/",
     auth=ApiTokenAuth(),
     response={201: DataPackageOut, 400: ErrorOut, 401: ErrorOut,
-              413: ErrorOut, 502: ErrorOut},
+              413: ErrorOut, 429: ErrorOut, 502: ErrorOut},
     openapi_extra={"requestBody": UPLOAD_REQUEST_BODY},
     summary="Upload a data file or model weights",
 )
@@ -91,9 +92,11 @@ def upload(request: HttpRequest) -> Status:
 
     Answers 201 with the stored file and its registration snippet; 400 naming what is wrong
     (SHA1 mismatch, content not of its kind, bad form field); 413 when it would pass your
-    quota. Nothing is stored unless the answer is 201.
+    quota; 429 over the per-minute limit of uploads. Nothing is stored unless the answer
+    is 201.
     """
     try:
+        check_rate(request.auth)
         with streamed_upload(request) as handler:
             received_file(request, handler)
             form = UploadForm(request.POST, request.FILES)

@@ -28,6 +28,7 @@ from django.db.models import Sum
 from django.http import HttpRequest
 
 from brainmark._files import safe_file_name
+from brainmark.platform.accounts import ratelimit
 from brainmark.platform.schemas import RequestRefused
 from brainmark.platform.uploads.models import DataPackage, UploadKind
 
@@ -51,6 +52,16 @@ _IDENTIFIER_KINDS = {
 
 class UploadError(RequestRefused):
     """An upload refused, with the message for its uploader and the HTTP status to answer."""
+
+
+def check_rate(user: Any, *, count: bool = True) -> None:
+    """Refuse (429) an upload over the per-minute limit of the user's attempts
+    (``ratelimit.UPLOAD_USER``), saying when it frees up; ``count`` records this attempt
+    (the form checks first and counts once its CSRF check passed)."""
+    try:
+        ratelimit.attempt(ratelimit.UPLOAD_USER, str(user.pk), count=count)
+    except ratelimit.RateLimited as refusal:
+        raise UploadError(f"{refusal.message()} Nothing was stored.", status=429) from None
 
 
 # --- quota ----------------------------------------------------------------------------------

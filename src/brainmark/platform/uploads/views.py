@@ -21,6 +21,7 @@ from brainmark.platform.uploads.handlers import received_file, store_received, s
 from brainmark.platform.uploads.models import DataPackage
 from brainmark.platform.uploads.services import (
     UploadError,
+    check_rate,
     format_bytes,
     registration_snippet,
     remaining_quota,
@@ -37,6 +38,7 @@ def upload(request: HttpRequest) -> HttpResponse:
         return _page(request, UploadForm())
     handler = None
     try:
+        check_rate(request.user, count=False)  # Counted once the CSRF check passed.
         with streamed_upload(request) as handler:
             received_file(request, handler)
             return _store(request)
@@ -49,6 +51,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 
 @csrf_protect
 def _store(request: HttpRequest) -> HttpResponse:
+    check_rate(request.user)  # A refusal is answered by upload(), as any UploadError.
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return _page(request, form, status=400)
