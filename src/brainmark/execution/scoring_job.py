@@ -22,7 +22,7 @@ import dataclasses
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -151,17 +151,22 @@ def layer_maps_of(home: Path) -> Path:
     return Settings(home=home).layer_maps_dir
 
 
-def job_environment(spec: JobSpec, home: Path) -> dict[str, str]:
-    """The sandboxed job's environment: its private home, plugin roots, store, settings."""
-    env = {key: value for key, value in spec.env}
-    env.update({
-        "BRAINMARK_HOME": str(home),
-        "BRAINMARK_PLUGIN_PATH": os.pathsep.join(spec.plugin_roots),
-        "BRAINMARK_STORE": Path(spec.store_dir).as_uri() if spec.store_dir else "",
-    })
-    if not spec.needs_gpu:
+def sandbox_environment(home: Path, plugin_roots: Iterable[str | Path],
+                        store_dir: str | Path | None, *, gpu: bool = False,
+                        settings: Iterable[tuple[str, str]] = ()) -> dict[str, str]:
+    """The environment of brainmark inside the sandbox (a scoring job, a plugin's tests, the
+    facts child): a private home, the plugin roots and the local store it may read, the
+    ``settings`` passed in, and no GPU unless asked for."""
+    env = dict(settings)
+    env["BRAINMARK_HOME"] = str(home)
+    roots = [str(root) for root in plugin_roots]
+    if roots:
+        env["BRAINMARK_PLUGIN_PATH"] = os.pathsep.join(roots)
+    if store_dir:
+        env["BRAINMARK_STORE"] = Path(store_dir).as_uri()
+    if not gpu:
         env["CUDA_VISIBLE_DEVICES"] = ""
-    return {key: value for key, value in env.items() if value != "" or key.startswith("CUDA")}
+    return env
 
 
 def run_scoring_job(spec: JobSpec, *, isolation: str | None = None) -> JobOutcome:
@@ -194,7 +199,9 @@ def run_scoring_job(spec: JobSpec, *, isolation: str | None = None) -> JobOutcom
         readonly.append(Path(spec.environment))
     result = run_sandboxed(
         command, workdir=folder, limits=limits, log_path=folder / LOG_FILE,
-        env=job_environment(spec, home), readonly_paths=readonly, isolation=isolation,
+        env=sandbox_environment(home, spec.plugin_roots, spec.store_dir, gpu=spec.needs_gpu,
+                                settings=spec.env),
+        readonly_paths=readonly, isolation=isolation,
     )
     tail = tail_of(result.log_path)
     usage = dict(exit_code=result.exit_code, wall_seconds=result.wall_seconds,

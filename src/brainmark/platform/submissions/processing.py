@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import sys
 import threading
@@ -39,6 +38,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from brainmark._files import make_readable_by_others, sha1_of_file
+from brainmark.execution.scoring_job import sandbox_environment
 from brainmark.pipeline.archive import ArchiveError, ValidatedArchive, validate_archive
 from brainmark.pipeline.environments import PythonEnvironment
 from brainmark.pipeline.plugin_store import PluginStore, PluginStoreError
@@ -220,8 +220,10 @@ def run_tests(submission: Submission) -> bool:
         if not result.ok:
             why = (f"stopped by the {result.killed_by} limit" if result.killed_by
                    else f"exit status {result.exit_code}")
-            fail(submission, f"the tests of {shown} failed ({why}).",
-                 log_excerpt=output[-MAIL_LOG_BYTES:])
+            reason = f"the tests of {shown} failed ({why})."
+            # The mail ends with the reason: a job a limit killed may have printed nothing.
+            fail(submission, reason,
+                 log_excerpt=f"{output[-MAIL_LOG_BYTES:].rstrip()}\nFailed: {reason}\n")
             return False
     mark(submission, SubmissionStatus.TESTED,
          f"All plugin tests passed (isolation: {submission.isolation}).")
@@ -306,11 +308,7 @@ def run_streaming(
     workdir.mkdir(parents=True)
     (workdir / "home").mkdir()
     store_dir = local_store_dir()
-    env = {"BRAINMARK_HOME": str(workdir / "home"),
-           "BRAINMARK_PLUGIN_PATH": os.pathsep.join(str(root) for root in plugin_roots),
-           "CUDA_VISIBLE_DEVICES": ""}
-    if store_dir is not None:
-        env["BRAINMARK_STORE"] = store_dir.as_uri()
+    env = sandbox_environment(workdir / "home", plugin_roots, store_dir)
     log_path = workdir.parent / f"{workdir.name}.log"
     readonly = [*plugin_roots, *readonly, *([store_dir] if store_dir else [])]
     outcome: dict[str, SandboxResult] = {}
