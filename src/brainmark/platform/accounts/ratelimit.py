@@ -49,8 +49,8 @@ DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
     RESEND_ACTIVATION_IP: (20, 3600),
     PASSWORD_RESET_IP: (20, 3600),
     LOGIN_FAILURE: (10, 15 * 60),
-    SUBMISSION_USER: (5, 60),
-    UPLOAD_USER: (20, 60),
+    SUBMISSION_USER: (10, 60),
+    UPLOAD_USER: (30, 60),
 }
 
 # What each limit counts, for the refusal page ("Too many <what> <whom>").
