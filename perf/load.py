@@ -18,9 +18,10 @@ JSON and writes results/load.json.
    The clients run in this process, on the same cores as the server.
 2. ``submissions``: ``--submissions`` tiny models queued at once. In a fresh SQLite home
    (the embedded default), as ``tests/platform/test_pipeline_end_to_end.py`` does:
-   ``brainmark sync`` (the built-in plugins), a staff user (no daily quota) and its API
-   token, every benchmark but ``Kriegeskorte2008.IT-rdm`` made private; the site served
-   with the production settings. Each model is the built-in plugin ``pixels`` copied to
+   ``brainmark sync`` (the built-in plugins), staff users (no daily quota; one per 10
+   submissions, the per-minute limit of a user's submissions) and their API tokens,
+   every benchmark but ``Kriegeskorte2008.IT-rdm`` made private; the site served with
+   the production settings. Each model is the built-in plugin ``pixels`` copied to
    ``models/load_pixels_NNN`` and registered as ``load-pixels-NNN``, with a
    ``metadata.yml``; all zips are POSTed to ``/api/submissions/`` at once (concurrent
    requests), then ``brainmark dispatcher --until-idle --slots 2`` (local executor, the
@@ -101,7 +102,9 @@ METADATA = ("architecture: average pooling of the image\n"
             "training_data: none\n"
             "license: MIT\n"
             "reference: https://example.org/pixels\n")
-EMAIL = "load@example.org"
+# The per-minute limit on a user's submissions (accounts.ratelimit.SUBMISSION_USER; staff
+# too): the burst comes from several submitters, each within it.
+PER_USER_PER_MINUTE = 10
 FINAL = ("succeeded", "failed", "rejected", "cancelled")
 DRAIN_TARGET_S = 15 * 60
 TOLERANCE = 1e-9
@@ -371,11 +374,15 @@ def submission_load(folder: Path, count: int, drain_timeout: float) -> dict:
     home = folder / "submissions-home"
     home.mkdir()
     env = production(home)
-    log("submissions: migrate, sync (built-in plugins), a staff user and its token")
+    users = -(-count // PER_USER_PER_MINUTE)
+    log(f"submissions: migrate, sync (built-in plugins), {users} staff user(s) and tokens")
     setup = {"migrate_s": round(timed_run(["migrate"], env)[0], 1),
-             "sync_s": round(timed_run(["sync"], env)[0], 1)}
-    timed_run(["user", "create", EMAIL, "--staff"], env, stdin=pipeline.PASSWORD * 2)
-    token = timed_run(["token", "create", EMAIL], env)[1].strip().splitlines()[-1]
+             "sync_s": round(timed_run(["sync"], env)[0], 1), "submitters": users}
+    tokens = []
+    for user in range(users):
+        email = f"load-{user:02d}@example.org"
+        timed_run(["user", "create", email, "--staff"], env, stdin=pipeline.PASSWORD * 2)
+        tokens.append(timed_run(["token", "create", email], env)[1].strip().splitlines()[-1])
     database_path = home / "platform" / "brainmark.sqlite3"
     with contextlib.closing(sqlite3.connect(database_path)) as connection, connection:
         connection.execute(
@@ -395,8 +402,9 @@ def submission_load(folder: Path, count: int, drain_timeout: float) -> dict:
         t0 = time.monotonic()
         try:
             with ThreadPoolExecutor(max_workers=min(count, 50)) as pool:
-                answers = list(pool.map(lambda archive: submit(address, token, archive),
-                                        zips.values()))
+                answers = list(pool.map(
+                    lambda pair: submit(address, tokens[pair[0] % users], pair[1]),
+                    enumerate(zips.values())))
             intake_s = time.monotonic() - t0
             ids = [answer["id"] for answer in answers if answer["status_code"] == 201]
             log(f"submissions: {len(ids)} accepted in {intake_s:.1f} s; dispatcher --slots 2")
