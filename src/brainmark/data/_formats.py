@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from brainmark.exceptions import ValidationError
+from brainmark.exceptions import BrainmarkError, ValidationError
 
 SCHEMA_FORMAT = 1
 _ATTR_PREFIX = "brainmark_"
@@ -51,11 +51,30 @@ def write_frame_csv(frame: pd.DataFrame, handle: IO[str]) -> list[dict[str, Any]
 
 
 def read_frame_csv(path: Path, schema: list[dict[str, Any]] | None) -> pd.DataFrame:
-    """Read a CSV written by :func:`write_frame_csv`; without a schema let pandas infer."""
+    """Read a CSV written by :func:`write_frame_csv`; without a schema let pandas infer.
+
+    A CSV (or schema) that cannot be read is a :class:`ValidationError` naming the file.
+    """
+    try:
+        return _read_frame_csv(path, schema)
+    except BrainmarkError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+            csv.Error) as error:  # UnicodeDecodeError, pandas' ParserError are ValueErrors
+        raise ValidationError(
+            f"CSV {path} cannot be read as stimulus metadata{' by its schema' if schema else ''}"
+            f" ({type(error).__name__}: {error}). The file is damaged or not written by "
+            f"packaging; package the stimulus set again."
+        ) from error
+
+
+def _read_frame_csv(path: Path, schema: list[dict[str, Any]] | None) -> pd.DataFrame:
     if schema is None:
         return pd.read_csv(path)
     with open(path, encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle))
+    if not rows:
+        raise ValidationError(f"CSV {path} is empty: it has no header row.")
     header, body = rows[0], rows[1:]
     names = [spec["name"] for spec in schema]
     if header != names:
@@ -253,10 +272,33 @@ def _check_attrs(attrs: Mapping[str, Any]) -> None:
 def read_assembly_netcdf(path: Path) -> tuple[xr.DataArray, str | None]:
     """Read an assembly written by :func:`write_assembly_netcdf`; returns it and its class name.
 
-    MultiIndexes are rebuilt with their original level order and dtypes restored.
+    MultiIndexes are rebuilt with their original level order and dtypes restored. A file
+    that is not such an assembly is a :class:`ValidationError` naming it.
     """
-    with xr.open_dataset(path, engine="h5netcdf") as opened:
-        dataset = opened.load()
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as opened:
+            dataset = opened.load()
+    except MemoryError:
+        raise
+    except Exception as error:  # h5py and the netCDF layers raise many kinds on damage
+        raise ValidationError(
+            f"{path} is not a readable netCDF file ({type(error).__name__}: {error}). It is "
+            f"damaged or not an assembly; package the assembly again."
+        ) from error
+    try:
+        return _assembly_of(dataset, path)
+    except BrainmarkError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError,
+            NotImplementedError) as error:  # e.g. pandas: "float16 indexes are not supported"
+        raise ValidationError(
+            f"{path} holds no assembly as packaging writes it: its brainmark_* attributes "
+            f"or coordinates are damaged ({type(error).__name__}: {error}). Package the "
+            f"assembly again."
+        ) from error
+
+
+def _assembly_of(dataset: xr.Dataset, path: Path) -> tuple[xr.DataArray, str | None]:
     ours = [name for name, variable in dataset.data_vars.items() if _COORDS_ATTR in variable.attrs]
     if ours:
         coord_names = json.loads(dataset[ours[0]].attrs[_COORDS_ATTR])

@@ -229,13 +229,29 @@ def _write_zip(target: Path, members: dict[Path, str], schema: list[dict[str, An
 
 
 def read_zip_schema(zip_path: Path) -> dict[str, Any] | None:
-    """The column schema stored in a packaged stimulus ZIP (None for foreign packages)."""
-    with zipfile.ZipFile(zip_path) as archive:
-        try:
-            content = archive.read(SCHEMA_MEMBER)
-        except KeyError:
-            return None
-    return json.load(io.BytesIO(content))
+    """The column schema stored in a packaged stimulus ZIP (None for foreign packages).
+
+    A ZIP that cannot be read, or a schema that is not a JSON object listing ``columns``,
+    is a :class:`ValidationError` naming the ZIP.
+    """
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            try:
+                content = archive.read(SCHEMA_MEMBER)
+            except KeyError:
+                return None
+        schema = json.load(io.BytesIO(content))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:  # JSON errors too
+        raise ValidationError(
+            f"Stimulus ZIP {zip_path} cannot be read ({type(error).__name__}: {error}); "
+            f"package the stimulus set again."
+        ) from error
+    if not isinstance(schema, dict) or not isinstance(schema.get("columns"), list):
+        raise ValidationError(
+            f"Stimulus ZIP {zip_path}: its {SCHEMA_MEMBER} is not a JSON object with a list "
+            f"of 'columns'; package the stimulus set again."
+        )
+    return schema
 
 
 def package_data_assembly_locally(

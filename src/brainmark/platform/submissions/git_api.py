@@ -232,12 +232,18 @@ def _payload(body: bytes) -> dict:
 
 def _field(payload: dict, path: str, pattern: re.Pattern | None = None) -> str:
     """The string at ``path`` (dotted) of the payload, or a refusal naming the field."""
-    value: Any = payload
-    for key in path.split("."):
-        value = value.get(key) if isinstance(value, dict) else None
+    value = _at(payload, path)
     if not isinstance(value, str) or not value or (pattern and not pattern.fullmatch(value)):
         raise _Refused(400, f"The payload's field {path} is missing or not what a "
                             f"{'40-hex commit SHA' if pattern else 'non-empty string'} is.")
+    return value
+
+
+def _at(payload: dict, path: str) -> Any:
+    """The value at ``path`` (dotted) of the payload; None where a step is no object."""
+    value: Any = payload
+    for key in path.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
     return value
 
 
@@ -261,8 +267,7 @@ def _what_to_do(event: str, payload: dict) -> dict | tuple[int, str]:
         if action not in PULL_REQUEST_ACTIONS:
             return 202, (f"A pull request {str(action)[:50]!r} brings no new code; only "
                          f"{', '.join(PULL_REQUEST_ACTIONS)} are submitted.")
-        if not isinstance((payload.get("pull_request") or {}).get("head", {}).get("repo"),
-                          dict):
+        if not isinstance(_at(payload, "pull_request.head.repo"), dict):
             return 202, "The pull request's head repository is gone; nothing to fetch."
         commit = _field(payload, "pull_request.head.sha", _COMMIT)
         # The status goes to the base repository, where the pull request shows it.
