@@ -140,7 +140,7 @@ class HostilePlatform:
         if submission.status == "validated":
             claimed = processing.claim_stage(submission.pk, "validated", "testing")
             with pytest.MonkeyPatch.context() as patch:
-                patch.setattr(processing, "TEST_LIMITS", limits or test_limits())
+                patch.setattr(processing, "TEST_LIMITS", limits or stage_limits())
                 processing.run_tests(claimed)
         return _case(submission.pk, time.monotonic() - started)
 
@@ -153,15 +153,12 @@ class HostilePlatform:
         assert self.store.head() == self.head
 
 
-def test_limits(**changes: object) -> SandboxLimits:
+def stage_limits(**changes: object) -> SandboxLimits:
     """The platform's test limits with a wall clock and a log short enough for a test."""
     from brainmark.platform.submissions import processing
 
     return dataclasses.replace(processing.TEST_LIMITS, **{"wall_seconds": 240.0,
                                                           "log_bytes": LOG_BYTES, **changes})
-
-
-test_limits.__test__ = False  # a helper, not a test
 
 
 @pytest.fixture
@@ -339,7 +336,7 @@ def test_memory_without_end_is_stopped_by_the_memory_limit(hostile_platform: Hos
     case = hostile_platform.submit(
         hostile_model_zip(hostile_platform.folder, "hostile-memory-net",
                           init_source=MEMORY_HOG),
-        test_limits(memory_bytes=1536 * MIB))
+        stage_limits(memory_bytes=1536 * MIB))
     assert_failed_and_told(case, "stopped by the memory limit")
     hostile_platform.assert_unchanged()
 
@@ -350,7 +347,7 @@ def test_an_endless_loop_is_stopped_by_the_time_limit_and_the_next_submission_pa
         hostile_platform: HostilePlatform):
     case = hostile_platform.submit(
         hostile_model_zip(hostile_platform.folder, "hostile-loop-net",
-                          init_source=ENDLESS_LOOP), test_limits(wall_seconds=10.0))
+                          init_source=ENDLESS_LOOP), stage_limits(wall_seconds=10.0))
     assert_failed_and_told(case, "stopped by the time limit")
     assert case.seconds < 10.0 + 15
     hostile_platform.assert_unchanged()
@@ -365,7 +362,7 @@ def test_an_endless_loop_is_stopped_by_the_time_limit_and_the_next_submission_pa
 def test_a_log_flood_is_capped_and_stopped(hostile_platform: HostilePlatform):
     case = hostile_platform.submit(
         hostile_model_zip(hostile_platform.folder, "hostile-flood-net",
-                          init_source=LOG_FLOOD), test_limits(wall_seconds=40.0))
+                          init_source=LOG_FLOOD), stage_limits(wall_seconds=40.0))
     assert_failed_and_told(case, "stopped by the time limit")
     # It reached pytest (where it floods) within the wall clock, and the cap held.
     assert "gigabytes of log" in case.log and "[log truncated]" in case.log, case.log[-2000:]
