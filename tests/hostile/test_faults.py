@@ -145,12 +145,13 @@ def write_lock_held(sqlite_file: Path) -> bool:
 
 
 def set_up_home(home: Path, email: str) -> tuple[dict[str, str], str]:
-    """A migrated, synced SQLite home with one account; (environment, API token)."""
+    """A migrated, synced SQLite home with one account (staff: no daily submission quota);
+    (environment, API token)."""
     env = clean_environment(home)
     run([str(BRAINMARK), "migrate"], env)
     run([str(BRAINMARK), "sync"], env)
-    subprocess.run([str(BRAINMARK), "user", "create", email], input=PASSWORD * 2, env=env,
-                   text=True, check=True, capture_output=True, timeout=120)
+    subprocess.run([str(BRAINMARK), "user", "create", email, "--staff"], input=PASSWORD * 2,
+                   env=env, text=True, check=True, capture_output=True, timeout=120)
     token = run([str(BRAINMARK), "token", "create", email], env).strip().splitlines()[-1]
     return env, token
 
@@ -162,7 +163,8 @@ def only_one_public_benchmark(site: Site) -> None:
 
 
 def submit_until_answered(site: Site, zip_path: Path, *, within: float = 120) -> dict:
-    """POST the zip, again while the server is down; the answer."""
+    """POST the zip, again while the server is down or the per-minute rate limit refuses
+    (a request cut by a kill counts too); the answer."""
     deadline = time.monotonic() + within
     while True:
         try:
@@ -171,12 +173,13 @@ def submit_until_answered(site: Site, zip_path: Path, *, within: float = 120) ->
                     f"{site.address}/api/submissions/",
                     headers={"Authorization": f"Bearer {site.token}"},
                     files={"file": (zip_path.name, stream)}, timeout=60)
-            assert response.status_code == 201, response.text
-            return response.json()
+            if response.status_code != 429 or time.monotonic() > deadline:
+                assert response.status_code == 201, response.text
+                return response.json()
         except requests.ConnectionError:
             if time.monotonic() > deadline:
                 raise
-            time.sleep(0.3)
+        time.sleep(1.0)
 
 
 def integrity_of(sqlite_file: Path) -> str:
@@ -213,13 +216,14 @@ def assert_drained_and_consistent(site: Site) -> None:
 
 
 KILLS = 20
-SUBMISSIONS = 6
+SUBMISSIONS = 5
+MIN_WORKER_KILLS = 3
 SEED = 20261129
 
 
 @pytest.mark.slow
 def test_random_kills_leave_every_submission_definite_and_the_queue_drains(tmp_path: Path):
-    """Twenty seeded SIGKILLs, each at a random moment while six model submissions go
+    """Twenty seeded SIGKILLs, each at a random moment while five model submissions go
     through tests, merge, sync and scoring: of the dispatcher (restarted with the same
     name), of a sandboxed scoring job (a worker), of the web server (restarted on its port)
     and of the dispatcher while it holds SQLite's write lock.
@@ -247,14 +251,21 @@ def test_random_kills_leave_every_submission_definite_and_the_queue_drains(tmp_p
         dispatchers.start()
         waiting, kills = list(zips[SUBMISSIONS // 2:]), []
         while len(kills) < KILLS:
-            time.sleep(rng.uniform(0.2, 2.0))
+            time.sleep(rng.uniform(0.5, 5.0))
             if waiting and rng.random() < 0.3:
                 submit_until_answered(site, waiting.pop())
-            target = rng.choice(["dispatcher", "worker", "server", "database"])
+            if len(kills) >= KILLS // 2 and kills.count("worker") < MIN_WORKER_KILLS:
+                target = "worker"  # the later half waits for jobs to kill if none was yet
+                wait_until(worker_pids, within=180, what="a scoring job running")
+            else:
+                targets = {"dispatcher": 2, "database": 1, "server": 1}
+                if worker_pids():
+                    targets["worker"] = 3
+                [target] = rng.choices(list(targets), weights=list(targets.values()))
             if target == "worker":
                 pids = worker_pids()
                 if not pids:
-                    continue  # no job runs now: draw again
+                    continue  # it ended meanwhile: draw again
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(rng.choice(pids), signal.SIGKILL)
             elif target == "server":
@@ -277,7 +288,9 @@ def test_random_kills_leave_every_submission_definite_and_the_queue_drains(tmp_p
         dispatchers.kill_all()
         server.kill()
 
-    assert len(kills) >= KILLS and {"dispatcher", "server"} <= set(kills), kills
+    print(f"{len(kills)} kills in {time.monotonic() - started:.0f} s: {kills}")
+    assert len(kills) >= KILLS and kills.count("worker") >= MIN_WORKER_KILLS, kills
+    assert {"dispatcher", "database", "server"} <= set(kills), kills
     submitted = site.query("SELECT COUNT(*) FROM submissions_submission")[0][0]
     assert submitted == SUBMISSIONS
     assert_drained_and_consistent(site)
