@@ -205,3 +205,29 @@ def test_a_jobs_requirements_are_those_of_its_model_and_benchmark_folders(tmp_pa
 
     lines = requirements_of(tmp_path, ("req-net", "Req2026-top1"))
     assert sorted(lines) == ["# none", "six", "tomli-w>=1.0"]
+
+
+def test_a_submissions_code_never_sees_another_users_private_model(home, make_owner, tmp_path):
+    from django.contrib.auth import get_user_model
+
+    from brainmark.platform.leaderboard.models import Model
+    from brainmark.platform.submissions.models import Submission
+    from brainmark.platform.submissions.processing import _copy_visible
+
+    submitter = make_owner()
+    other = get_user_model().objects.create_user("other", "other@example.org", "y" * 20)
+    snapshot = tmp_path / "snapshot"
+    for folder, identifier in (("theirs", "their-private-net"), ("mine", "my-private-net"),
+                               ("public", "public-net"), ("broken", None)):
+        path = snapshot / "models" / folder
+        path.mkdir(parents=True)
+        registration = f"{identifier!r}" if identifier else "f()"  # f(): unreadable statically
+        (path / "__init__.py").write_text(f"model_registry[{registration}] = None\n")
+    Model.objects.create(identifier="their-private-net", owner=other, public=False)
+    Model.objects.create(identifier="my-private-net", owner=submitter, public=False)
+    Model.objects.create(identifier="public-net", owner=other, public=True)
+    submission = Submission.objects.create(user=submitter, kind="model", status="validated")
+
+    _copy_visible(snapshot, tmp_path / "root", submission, skip={("models", "public")})
+
+    assert sorted(p.name for p in (tmp_path / "root" / "models").iterdir()) == ["broken", "mine"]

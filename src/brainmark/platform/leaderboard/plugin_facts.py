@@ -18,11 +18,13 @@ not state is left out, never guessed.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import inspect
 import json
 import re
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -407,11 +409,12 @@ def model_facts(identifier: str) -> dict[str, Any]:
     }
 
 
-def collect_plugin_facts(root: Path | None = None) -> dict[str, list[dict[str, Any]]]:
+def collect_plugin_facts(root: Path | None = None, identifiers: Collection[str] = ()
+                         ) -> dict[str, list[dict[str, Any]]]:
     """Facts about every registered benchmark and model, and the problems met reading them.
 
-    ``root``: only the plugins whose folder lies in that plugin root (the submission
-    pipeline reads a submission's plugins alone, in the sandbox).
+    ``root``: only the plugins whose folder lies in that plugin root; ``identifiers``: only
+    those (the submission pipeline reads a submission's own plugins, in the sandbox).
     """
     from brainmark.registry import benchmark_registry, model_registry
 
@@ -421,6 +424,8 @@ def collect_plugin_facts(root: Path | None = None) -> dict[str, list[dict[str, A
         ("model", model_registry, model_facts),
     ):
         for identifier in sorted(registry):
+            if identifiers and identifier not in identifiers:
+                continue
             folder = registry.locate(identifier).folder.resolve()
             if root is not None and not folder.is_relative_to(root):
                 continue
@@ -436,17 +441,17 @@ def collect_plugin_facts(root: Path | None = None) -> dict[str, list[dict[str, A
 def main(argv: list[str] | None = None) -> None:
     """Print the facts as JSON on stdout; anything plugins print goes to stderr.
 
-    ``--root PATH`` restricts them to the plugins of that plugin root.
+    ``--root PATH`` restricts them to the plugins of that plugin root, ``--identifier ID``
+    (repeatable) to those identifiers.
     """
-    argv = sys.argv[1:] if argv is None else argv
-    root = Path(argv[1]).resolve() if argv[:1] == ["--root"] and len(argv) == 2 else None
-    if argv and root is None:
-        raise SystemExit(
-            "usage: python -m brainmark.platform.leaderboard.plugin_facts [--root PATH]"
-        )
+    parser = argparse.ArgumentParser(prog="python -m brainmark.platform.leaderboard.plugin_facts")
+    parser.add_argument("--root", type=Path, default=None)
+    parser.add_argument("--identifier", action="append", default=[])
+    arguments = parser.parse_args(argv)
+    root = arguments.root.resolve() if arguments.root else None
     real_stdout = sys.stdout
     with contextlib.redirect_stdout(sys.stderr):
-        facts = collect_plugin_facts(root)
+        facts = collect_plugin_facts(root, set(arguments.identifier))
     real_stdout.write(json.dumps(facts, allow_nan=False) + "\n")
     real_stdout.flush()
 

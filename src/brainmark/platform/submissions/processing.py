@@ -234,21 +234,37 @@ def _test_root(submission: Submission, archive: ValidatedArchive) -> Path:
     """A plugin root holding the store's plugins with the submission's folders over them
     (a new version of one's own plugin replaces the old one), so tests see what the merge
     will give."""
-    store = plugin_store()
-    snapshot = store_snapshot(store.head())
     root = work_dir(submission) / "plugins"
     ours = {(p.plugin_type, p.folder.name) for p in archive.plugins}
-    for kind_folder in snapshot.iterdir():
-        if not kind_folder.is_dir():
-            continue
-        for folder in kind_folder.iterdir():
-            if folder.is_dir() and (kind_folder.name, folder.name) not in ours:
-                shutil.copytree(folder, root / kind_folder.name / folder.name)
+    _copy_visible(store_snapshot(plugin_store().head()), root, submission, skip=ours)
     for plugin in archive.plugins:
         shutil.copytree(plugin.folder, root / plugin.plugin_type / plugin.folder.name)
-    root.mkdir(parents=True, exist_ok=True)
     make_readable_by_others(root)  # the sandbox's user reads it
     return root
+
+
+def _copy_visible(snapshot: Path, root: Path, submission: Submission,
+                  skip: set[tuple[str, str]] = frozenset()) -> None:
+    """Copy the snapshot's plugin folders into ``root``, except ``skip`` and other users'
+    private models: a submission's code never reads a private model's code or weights
+    (unless it must score it: a benchmark's job sees the model it scores)."""
+    from brainmark._plugin_index import parse_registrations, plugin_folders
+    from brainmark.exceptions import PluginIndexError
+
+    hidden = set(Model.objects.filter(public=False).exclude(owner=submission.user)
+                 .values_list("identifier", flat=True))
+    root.mkdir(parents=True, exist_ok=True)
+    for folder in plugin_folders(snapshot):
+        if (folder.parent.name, folder.name) in skip:
+            continue
+        try:
+            registered = {identifier for _, identifier, _ in
+                          parse_registrations(folder / "__init__.py")}
+        except PluginIndexError:
+            registered = set()
+        if registered & hidden:
+            continue
+        shutil.copytree(folder, root / folder.parent.name / folder.name)
 
 
 def _environment_for(requirements: Iterable[str], submission: Submission,
@@ -392,12 +408,16 @@ def sync_and_plan(submission: Submission) -> bool:
     from brainmark.platform.leaderboard.sync import SyncError, validate_plugin_facts
 
     try:
-        snapshot = store_snapshot(submission.plugin_commit)
+        root = work_dir(submission) / "facts-plugins"
+        shutil.rmtree(root, ignore_errors=True)
+        _copy_visible(store_snapshot(submission.plugin_commit), root, submission)
+        make_readable_by_others(root)
+        identifiers = [f"--identifier={identifier}" for _, identifier in submission.identifiers]
         result, output = run_streaming(
             submission,
             [sys.executable, "-m", "brainmark.platform.leaderboard.plugin_facts", "--root",
-             str(snapshot)],
-            workdir=work_dir(submission) / "facts", plugin_roots=[snapshot],
+             str(root), *identifiers],
+            workdir=work_dir(submission) / "facts", plugin_roots=[root],
             shown=_without_facts,
         )
         facts = validate_plugin_facts(_facts_from(result, output))
