@@ -303,6 +303,11 @@ def submit(request: HttpRequest) -> Answer:
             raise IntakeError("The request's Content-Length is not a number.") from None
         if length - FORM_OVERHEAD_BYTES > limits.max_archive_bytes:
             raise IntakeError(archive_too_big(limits), status=413)
+        if not length and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            # Django reads a request body by its Content-Length only: a chunked one is empty.
+            raise IntakeError("The zip was sent in chunks without a Content-Length, which this "
+                              "site does not read; send it with its length (as curl -F, "
+                              "requests and 'brainmark submit' do). Nothing was stored.")
         handler = HashingUploadHandler(request, limit=limits.max_archive_bytes, used=0,
                                        quota=limits.max_archive_bytes)
         request.upload_handlers = [handler]
