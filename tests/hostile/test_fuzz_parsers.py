@@ -553,15 +553,22 @@ def store_file(store: Path, key: str, data: bytes) -> str:
 
 
 @FUZZ
-@given(csv_edits=edits, schema_edits=edits, zip_cut=st.none() | st.floats(0, 1))
+@given(csv_edits=edits, schema_edits=edits, zip_cut=st.none() | st.floats(0, 1),
+       schema=st.booleans())
 def test_stimulus_sets_load_or_refuse_with_a_brainmark_error(tmp_path_factory, packaged,
-                                                              csv_edits, schema_edits, zip_cut):
+                                                              csv_edits, schema_edits, zip_cut,
+                                                              schema):
+    """With the packaged schema (mutated) or without one (a foreign package: pandas reads
+    the CSV)."""
     from brainmark.data import StimulusSet, load_stimulus_set_from_store
     from brainmark.data.packaging import SCHEMA_MEMBER
 
     store = tmp_path_factory.mktemp("store")
     members = dict(packaged["members"])
-    members[SCHEMA_MEMBER] = mutate(members[SCHEMA_MEMBER], schema_edits)
+    if schema:
+        members[SCHEMA_MEMBER] = mutate(members[SCHEMA_MEMBER], schema_edits)
+    else:
+        del members[SCHEMA_MEMBER]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, data in members.items():

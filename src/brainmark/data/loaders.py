@@ -257,6 +257,13 @@ def _member_names(
     at any file on the machine; one that is no member of the ZIP at none it was packaged
     with. Both are refused, naming the stimulus ids and filenames.
     """
+    missing = [column for column in ("stimulus_id", filename_column) if column not in frame]
+    if missing:
+        raise ValidationError(
+            f"Stimulus set {identifier!r}: its CSV {csv_path} has no column "
+            f"{' and no column '.join(map(repr, missing))}; it is damaged or not written by "
+            f"packaging. Package the stimulus set again."
+        )
     available = {PurePosixPath(info.filename) for info in members}
     names: dict[str, PurePosixPath] = {}
     outside, absent = [], []
