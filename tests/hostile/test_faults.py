@@ -124,11 +124,37 @@ class Dispatchers:
             kill_group(process)
 
 
-def worker_pids() -> list[int]:
-    """Processes running a sandboxed scoring job (``brainmark.cli score`` in bubblewrap)."""
-    found = subprocess.run(["pgrep", "-f", "brainmark.cli score"], capture_output=True,
-                           text=True, check=False).stdout.split()
-    return [int(pid) for pid in found]
+def descendants(root: int) -> list[int]:
+    """The processes below ``root`` (children, their children...), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                parent = int(stat[stat.rindex(")") + 2:].split()[1])
+                children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def command_line(pid: int) -> str:
+    with contextlib.suppress(OSError):
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+            errors="replace")
+    return ""
+
+
+def worker_pids(dispatchers: Dispatchers) -> list[int]:
+    """This test's processes running a sandboxed scoring job (``brainmark.cli score`` in
+    bubblewrap, below the current dispatcher): never anyone else's."""
+    if dispatchers.process is None:
+        return []
+    return [pid for pid in descendants(dispatchers.process.pid)
+            if "-m brainmark.cli score " in command_line(pid)]
 
 
 def write_lock_held(sqlite_file: Path) -> bool:
@@ -217,7 +243,7 @@ def assert_drained_and_consistent(site: Site) -> None:
 
 KILLS = 20
 SUBMISSIONS = 5
-MIN_WORKER_KILLS = 3
+MIN_WORKER_KILLS = 2
 SEED = 20261129
 
 
@@ -250,24 +276,22 @@ def test_random_kills_leave_every_submission_definite_and_the_queue_drains(tmp_p
             site.submit(path)
         dispatchers.start()
         waiting, kills = list(zips[SUBMISSIONS // 2:]), []
+        # First half: intake, tests, merge and sync. Second half, once jobs run: scoring.
         while len(kills) < KILLS:
+            if len(kills) == KILLS // 2:
+                wait_until(lambda: site.query("SELECT id FROM submissions_job WHERE status "
+                                              "= 'running'"), within=600,
+                           what="a scoring job running")
             time.sleep(rng.uniform(0.5, 5.0))
-            if waiting and rng.random() < 0.3:
+            if waiting and rng.random() < 0.4:
                 submit_until_answered(site, waiting.pop())
-            if len(kills) >= KILLS // 2 and kills.count("worker") < MIN_WORKER_KILLS:
-                target = "worker"  # the later half waits for jobs to kill if none was yet
-                wait_until(worker_pids, within=180, what="a scoring job running")
-            else:
-                targets = {"dispatcher": 2, "database": 1, "server": 1}
-                if worker_pids():
-                    targets["worker"] = 3
-                [target] = rng.choices(list(targets), weights=list(targets.values()))
+            targets = {"dispatcher": 2, "database": 1, "server": 1}
+            if len(kills) >= KILLS // 2 and worker_pids(dispatchers):
+                targets["worker"] = 4
+            [target] = rng.choices(list(targets), weights=list(targets.values()))
             if target == "worker":
-                pids = worker_pids()
-                if not pids:
-                    continue  # it ended meanwhile: draw again
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(rng.choice(pids), signal.SIGKILL)
+                    os.kill(rng.choice(worker_pids(dispatchers) or [-1]), signal.SIGKILL)
             elif target == "server":
                 server.kill()
                 time.sleep(rng.uniform(0.0, 1.0))
@@ -294,6 +318,9 @@ def test_random_kills_leave_every_submission_definite_and_the_queue_drains(tmp_p
     submitted = site.query("SELECT COUNT(*) FROM submissions_submission")[0][0]
     assert submitted == SUBMISSIONS
     assert_drained_and_consistent(site)
+    # The killed jobs cost attempts (SIGKILL reads as out of memory: the larger tier next).
+    assert site.query("SELECT id FROM submissions_job WHERE attempts > 1 OR status = "
+                      "'failed'"), site.query("SELECT id, log FROM submissions_job")
     # Every model submitted got its one row on the board and most were scored.
     scored = site.query(
         "SELECT m.identifier FROM leaderboard_score s JOIN leaderboard_modelversion mv ON "
