@@ -117,6 +117,11 @@ def local_store_dir() -> Path | None:
 
 def mark(submission: Submission, status: str, line: str = "") -> None:
     """Move ``submission`` to ``status``: the time in ``stages``, ``line`` in the log."""
+    _record_status(submission, status, line)
+    _report_to_code_host(submission)
+
+
+def _record_status(submission: Submission, status: str, line: str = "") -> None:
     now = timezone.now()
     submission.status = status
     submission.stages = {**submission.stages, status: now.isoformat(timespec="seconds")}
@@ -124,7 +129,6 @@ def mark(submission: Submission, status: str, line: str = "") -> None:
         submission.log += f"{now:%H:%M:%S} {line.rstrip()}\n"
     submission.save(update_fields=["status", "stages", "log", "plugin_commit", "isolation",
                                    "kind", "updated"])
-    _report_to_code_host(submission)
 
 
 def _report_to_code_host(submission: Submission) -> None:
@@ -433,15 +437,20 @@ def sync_and_plan(submission: Submission) -> bool:
              "benchmarks": [b for b in facts["benchmarks"] if b["identifier"] in wanted],
              "models": [m for m in facts["models"] if m["identifier"] in wanted]}
     try:
+        # The rows, the plan and the status in one transaction: a dispatcher that dies
+        # half-way leaves none of them, and the stage runs again as the first time (rows
+        # written alone would read as nothing new then, and no job would be planned).
         with transaction.atomic():
             new_models, new_benchmarks = _write_rows(submission, facts)
+            planned = plan_jobs(submission, new_models, new_benchmarks)
+            names = ", ".join([str(v) for v in new_models] + [str(v) for v in new_benchmarks])
+            _record_status(submission, SubmissionStatus.SCORING,
+                           f"On the leaderboard as {names or 'nothing new'}; {planned} scoring "
+                           f"job(s) planned.")
     except StageError as error:
         fail(submission, str(error))
         return False
-    planned = plan_jobs(submission, new_models, new_benchmarks)
-    names = ", ".join([str(v) for v in new_models] + [str(v) for v in new_benchmarks])
-    mark(submission, SubmissionStatus.SCORING,
-         f"On the leaderboard as {names or 'nothing new'}; {planned} scoring job(s) planned.")
+    _report_to_code_host(submission)
     finish_if_done(submission)
     return True
 
