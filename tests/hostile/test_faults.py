@@ -774,3 +774,61 @@ def test_a_backup_taken_while_scoring_restores_to_a_consistent_state(tmp_path: P
                           "lease_expires IS NULL") == []
     restored.dispatch_until_idle("--name", "backup-loop", "--slots", "2")
     assert_drained_and_consistent(restored)
+
+
+# --- (1b) the database lost mid-stage, deterministically ------------------------------------
+
+
+@pytest.mark.db
+@pytest.mark.usefixtures("database")
+def test_a_sync_stage_cut_by_the_database_runs_again_and_plans_its_jobs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The moment the kill loop hits only by chance: the connection lost after a merged
+    submission's rows are written and before its jobs are planned (a fault injected in
+    ``plan_jobs``). Nothing of the stage stays, the stage is given back, and run again it
+    writes the model version and plans its job: the submission is not ended without one."""
+    import yaml
+    from django.contrib.auth import get_user_model
+    from django.db import OperationalError
+    from tests.platform.test_pipeline_end_to_end import MODEL_METADATA
+
+    from brainmark._scaffold import new_model
+    from brainmark.platform.leaderboard.models import BenchmarkType, BenchmarkVersion, ModelVersion
+    from brainmark.platform.submissions import processing
+    from brainmark.platform.submissions.models import Job, Submission
+    from brainmark.settings import override_settings
+
+    with override_settings(home=tmp_path / "home"):
+        user = get_user_model().objects.create_user("cut@example.org", "cut@example.org",
+                                                    "a long pass phrase 42")
+        benchmark = BenchmarkType.objects.create(identifier="Faults2026.IT-rdm")
+        BenchmarkVersion.objects.create(benchmark_type=benchmark, version=1, public=True)
+        scaffold = new_model("faults-cut-net", tmp_path / "source")
+        (scaffold.folder / "metadata.yml").write_text(yaml.safe_dump(MODEL_METADATA))
+        submission = Submission.objects.create(
+            user=user, kind="model", status="merged",
+            identifiers=[["model_registry", "faults-cut-net"]])
+        submission.plugin_commit = processing.plugin_store().commit_submission(
+            tmp_path / "source", submission_id=submission.pk, author_name="cut",
+            author_email=user.email, allow_replace=True)
+        submission.save(update_fields=["plugin_commit"])
+
+        planner = processing.plan_jobs
+
+        def connection_lost(*args: object, **kwargs: object) -> int:
+            monkeypatch.setattr(processing, "plan_jobs", planner)  # once
+            raise OperationalError("server closed the connection unexpectedly")
+
+        monkeypatch.setattr(processing, "plan_jobs", connection_lost)
+        with pytest.raises(OperationalError):
+            processing.advance(submission.pk, "merged")
+        submission.refresh_from_db()
+        assert submission.status == "merged", submission.log
+        assert not ModelVersion.objects.filter(model__identifier="faults-cut-net").exists()
+
+        processing.advance(submission.pk, "merged")
+        submission.refresh_from_db()
+        assert submission.status == "scoring", submission.log
+        [job] = Job.objects.filter(submission=submission)
+        assert (job.model_version.model.identifier, job.benchmark_version.benchmark_type_id,
+                job.status) == ("faults-cut-net", benchmark.pk, "queued")
