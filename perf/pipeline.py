@@ -22,7 +22,10 @@ Times are wall-clock, from the start of the POST (``t0``):
   0.2 s; the rows' own ``stages`` stamps have 1 s resolution and are shown too):
   ``intake_request_s`` (the POST: storing, validation, ownership checks),
   ``dispatcher_pickup_s`` (POST answered -> ``testing``), ``tests_s`` (the plugin's
-  ``brainmark test`` in the sandbox), ``merge_s``, ``sync_and_plan_s`` (``merged`` ->
+  ``brainmark test`` in the sandbox: ``tests_preparation_s`` until the log says the
+  sandboxed process started (unpacking the archive again, the test root, the Python
+  environment), ``tests_sandboxed_process_s`` after, of which ``tests_pytest_s`` is
+  pytest's own summary time), ``merge_s``, ``sync_and_plan_s`` (``merged`` ->
   ``scoring``: the facts child in the sandbox, the rows, the jobs planned),
   ``scoring_s`` (``scoring`` -> the last score), ``finish_s`` (-> ``succeeded``).
 - ``jobs``: per benchmark, the Job row's ``wall_seconds`` (the sandboxed
@@ -30,15 +33,17 @@ Times are wall-clock, from the start of the POST (``t0``):
   queue wait (``scoring`` -> claimed), the score record's own ``wall_time_s`` (model load
   and the benchmark's call, inside the process) and ``in_process_overhead_s`` = job wall
   - record wall (interpreter and imports, plugin lookup, data and benchmark loading, the
-  sandbox's start), and ``dispatcher_overhead_s`` = (finished - started) - job wall (the
+  sandbox's start; ``setup.python_start_and_imports_s`` is the interpreter and imports
+  alone), and ``dispatcher_overhead_s`` = (finished - started) - job wall (the
   snapshot and job folder, the spec, noticing the end, writing the score).
 - ``overhead``: ``before_first_job_s`` (t0 -> the first job claimed: intake, tests, merge,
   sync, plan, dispatcher start); ``scoring_span_s`` (first job claimed -> last job
-  finished) against ``job_wall_sum_s`` / slots; ``dispatch_gaps_s``: with the slots
-  replayed in order of claim, the sum over jobs of (claimed - the moment a slot was free,
-  that is the ``scoring`` stamp or the end of the slot's previous job) - the time a free
-  slot waited for the dispatcher; ``pipeline_s`` = everything up to the last score that is
-  not job wall time on a slot: time_to_last_score_s - job_wall_sum_s / slots.
+  finished) against ``job_wall_sum_s`` / slots; ``dispatch_gaps_sum_s`` (and the largest,
+  ``dispatch_gap_max_s``): with the slots replayed in order of claim, the sum over jobs of
+  (claimed - the moment its slot was free: scoring began or the slot's previous job was
+  finished) - the time a free slot waited for the dispatcher; ``pipeline_s`` = everything
+  up to the last score that is not job wall time on a slot: time_to_last_score_s -
+  job_wall_sum_s / slots.
 - ``bare_score``: the same model on one benchmark with a plain ``brainmark score --json``
   in a fresh home (``BRAINMARK_PLUGIN_PATH`` = the copied plugin's root, no sandbox, no
   dispatcher); each run's ``versus_bare`` sets that pair's job wall time against its
@@ -65,6 +70,7 @@ import contextlib
 import importlib.metadata
 import json
 import platform
+import re
 import selectors
 import shutil
 import socket
@@ -96,7 +102,10 @@ EMAIL = "perf@example.org"
 TARGETS = {"first_score_s": 120.0, "last_score_s": 600.0}
 POLL_S = 0.2
 DISPATCH_TIMEOUT_S = 1500
-STAGES = ("validated", "testing", "tested", "merged", "scoring", "succeeded", "failed")
+# The log line processing.run_tests writes as the sandboxed `brainmark test` starts.
+TEST_STARTED = "in the sandbox."
+# pytest's summary line, e.g. "5 passed in 11.36s".
+PYTEST_SUMMARY = re.compile(r"(\d+) passed[^\n]* in ([\d.]+)s")
 
 
 def log(message: str) -> None:
@@ -185,13 +194,15 @@ def server_address(process: subprocess.Popen, log_path: Path, timeout: float = 1
 
 class Watcher(threading.Thread):
     """Polls the database every POLL_S: when each submission status and each job status
-    was first seen (epoch seconds), and the number of scores written."""
+    was first seen (epoch seconds), when the log first said the sandboxed test started,
+    and the number of jobs ended."""
 
     def __init__(self, database: Path, submission_id: int) -> None:
         super().__init__(daemon=True)
         self.database, self.submission_id = database, submission_id
         self.seen: dict[str, float] = {}
         self.jobs_seen: dict[tuple[int, str], float] = {}
+        self.test_started: float | None = None
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -201,8 +212,8 @@ class Watcher(threading.Thread):
             try:
                 with contextlib.closing(sqlite3.connect(
                         f"file:{self.database}?mode=ro", uri=True, timeout=5)) as connection:
-                    [(status,)] = connection.execute(
-                        "SELECT status FROM submissions_submission WHERE id = ?",
+                    [(status, text)] = connection.execute(
+                        "SELECT status, log FROM submissions_submission WHERE id = ?",
                         (self.submission_id,)).fetchall()
                     job_rows = connection.execute(
                         "SELECT id, status FROM submissions_job WHERE submission_id = ?",
@@ -210,6 +221,8 @@ class Watcher(threading.Thread):
             except sqlite3.OperationalError:  # locked for a moment: look again
                 self.stop.wait(POLL_S)
                 continue
+            if self.test_started is None and TEST_STARTED in text:
+                self.test_started = now
             if status not in self.seen:
                 self.seen[status] = now
                 log(f"submission {status}")
@@ -273,9 +286,10 @@ def dispatch_gaps(jobs: list[dict], slots: int, scoring_at: float) -> list[float
     return gaps
 
 
-def analyse(t0: float, request_s: float, watcher: Watcher, stamps: dict, jobs: list[dict],
-            slots: int) -> dict:
+def analyse(t0: float, request_s: float, watcher: Watcher, stamps: dict, submission_log: str,
+            jobs: list[dict], slots: int) -> dict:
     seen = watcher.seen
+    found = PYTEST_SUMMARY.findall(submission_log)
     ends = sorted(job["score_end"] for job in jobs if job["score"] is not None)
     first, last = (ends[0], ends[-1]) if ends else (None, None)
     ran = [job for job in jobs if job["wall_s"] is not None and job["started"] is not None]
@@ -286,6 +300,9 @@ def analyse(t0: float, request_s: float, watcher: Watcher, stamps: dict, jobs: l
         "intake_request_s": round(request_s, 2),
         "dispatcher_pickup_s": span(t0 + request_s, seen.get("testing")),
         "tests_s": span(seen.get("testing"), seen.get("tested")),
+        "tests_preparation_s": span(seen.get("testing"), watcher.test_started),
+        "tests_sandboxed_process_s": span(watcher.test_started, seen.get("tested")),
+        "tests_pytest_s": float(found[-1][1]) if found else None,
         "merge_s": span(seen.get("tested"), seen.get("merged")),
         "sync_and_plan_s": span(seen.get("merged"), scoring_at),
         "scoring_s": span(scoring_at, last),
@@ -335,6 +352,8 @@ def analyse(t0: float, request_s: float, watcher: Watcher, stamps: dict, jobs: l
         "time_to_first_score_s": span(t0, first),
         "time_to_last_score_s": span(t0, last),
         "time_to_succeeded_s": span(t0, seen.get("succeeded")),
+        "jobs_failed": sum(1 for job in jobs if job["status"] != "succeeded"),
+        "jobs_retried": sum(1 for job in jobs if job["attempts"] > 1),
         "targets_met": {
             "first_score_under_120_s": first is not None
             and first - t0 < TARGETS["first_score_s"],
@@ -368,8 +387,14 @@ def prepare(folder: Path) -> tuple[Path, Path, dict]:
     log(f"brainmark test {plugin}")
     seconds = timed_run(["test", str(plugin)], environment(check_home))[0]
     archive = zip_plugin(plugin_root, folder / f"{FOLDER}.zip")
+    # What every job's process pays before it scores anything.
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import torch, brainmark.cli, brainmark.scoring"],
+                   check=True, env=environment(check_home))
+    imports = time.perf_counter() - start
     return plugin_root, archive, {"brainmark_test_s": round(seconds, 2),
-                                  "zip_bytes": archive.stat().st_size}
+                                  "zip_bytes": archive.stat().st_size,
+                                  "python_start_and_imports_s": round(imports, 2)}
 
 
 def run_site(home: Path, archive: Path, slots: int) -> dict:
@@ -430,8 +455,10 @@ def run_site(home: Path, archive: Path, slots: int) -> dict:
         [(stamps, submission_log)] = connection.execute(
             "SELECT stages, log FROM submissions_submission WHERE id = ?",
             (submission_id,)).fetchall()
-    result = analyse(t0, request_s, watcher, json.loads(stamps),
+    result = analyse(t0, request_s, watcher, json.loads(stamps), submission_log,
                      read_jobs(database, submission_id), slots)
+    result["submission_log"] = [line for line in submission_log.splitlines()
+                                if re.match(r"\d\d:\d\d:\d\d ", line)]
     if result["status"] != "succeeded":
         result["submission_log_tail"] = submission_log[-3000:]
     return {"slots": slots, "setup": setup, **result}
