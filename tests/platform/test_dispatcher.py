@@ -231,3 +231,20 @@ def test_a_submissions_code_never_sees_another_users_private_model(home, make_ow
     _copy_visible(snapshot, tmp_path / "root", submission, skip={("models", "public")})
 
     assert sorted(p.name for p in (tmp_path / "root" / "models").iterdir()) == ["broken", "mine"]
+
+
+def test_the_next_stage_is_of_the_submission_nearest_to_scoring_then_the_oldest(make_owner):
+    from brainmark.platform.submissions.models import Submission
+    from brainmark.platform.submissions.processing import next_stage
+
+    user = make_owner()
+    made = {name: Submission.objects.create(user=user, kind="model", status=status)
+            for name, status in (("old", "validated"), ("young", "validated"),
+                                 ("tested", "tested"), ("merged", "merged"),
+                                 ("done", "succeeded"))}
+    order = []
+    while (found := next_stage()) is not None:
+        order.append(found)
+        Submission.objects.filter(pk=found[0]).update(status="failed")
+    assert order == [(made["merged"].pk, "merged"), (made["tested"].pk, "tested"),
+                     (made["old"].pk, "validated"), (made["young"].pk, "validated")]

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import Q
+from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 
 from brainmark._files import make_readable_by_others, sha1_of_file
@@ -642,9 +642,13 @@ STAGES = {
 
 
 def next_stage() -> tuple[int, str] | None:
-    """The oldest submission with a stage to run: (id, its status), or None."""
-    row = (Submission.objects.filter(status__in=list(STAGES)).order_by("updated", "pk")
-           .values_list("pk", "status").first())
+    """The next submission with a stage to run: (id, its status), or None. Those furthest
+    along go first (merged, then tested, then validated), oldest first among equals, so a
+    burst of submissions yields its first scores early instead of testing them all first."""
+    nearest_to_scoring = Case(*(When(status=status, then=Value(rank)) for rank, status in
+                                enumerate(reversed(list(STAGES)))), output_field=IntegerField())
+    row = (Submission.objects.filter(status__in=list(STAGES))
+           .order_by(nearest_to_scoring, "created", "pk").values_list("pk", "status").first())
     return tuple(row) if row else None  # type: ignore[return-value]
 
 
