@@ -25,18 +25,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
-from tests.platform.conftest import (  # noqa: F401 (fixtures used by name)
-    _read_server_address,
-    database,
-    django_configured,
-    django_test_database,
-)
 from tests.platform.live_site import (
     BRAINMARK,
     PASSWORD,
     Site,
     clean_environment,
     free_port,
+    read_server_address,
     run,
 )
 from tests.platform.test_pipeline_end_to_end import plugin_zip
@@ -76,7 +71,7 @@ class Server:
                      "--threads", "4"], env={**self.env, "BRAINMARK_SITE_URL": self.address},
                     stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True)
             try:
-                printed = _read_server_address(process, self.log.read_text)
+                printed = read_server_address(process, self.log.read_text)
             except AssertionError:
                 if time.monotonic() < deadline and "in use" in self.log.read_text()[-2000:]:
                     time.sleep(0.5)

@@ -42,19 +42,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.hostile.test_web_security import django_test_database  # noqa: F401 (fixture)
-from tests.platform import conftest as platform_fixtures
 from tests.platform.live_site import BRAINMARK, clean_environment, run, serving
 
 from brainmark.exceptions import BrainmarkError, PluginIndexError
 from brainmark.pipeline.archive import ArchiveError, ArchiveLimits, ValidatedArchive
 from brainmark.pipeline.archive import validate_archive as validate
-
-# The platform's fixtures (they live in its conftest.py), as tests/hostile/test_web_security.py
-# uses them.
-database = platform_fixtures.database
-django_configured = platform_fixtures.django_configured
-read_server_address = platform_fixtures.read_server_address
 
 MB = 1024 * 1024
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,

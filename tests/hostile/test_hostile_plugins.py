@@ -43,11 +43,6 @@ from tests.hostile.plugins import (
     probe_report,
     probe_test,
 )
-from tests.platform.conftest import (  # noqa: F401 - fixtures
-    database,
-    django_configured,
-    django_test_database,
-)
 
 from brainmark.pipeline.sandbox import (
     TRUNCATION_LINE,
@@ -162,7 +157,7 @@ def stage_limits(**changes: object) -> SandboxLimits:
 
 
 @pytest.fixture
-def hostile_platform(database: None,  # noqa: F811
+def hostile_platform(database: None,
                      brainmark_home: Path, tmp_path: Path,
                      monkeypatch: pytest.MonkeyPatch) -> Iterator[HostilePlatform]:
     """The home (``BRAINMARK_HOME``, seen by the stage's threads too), secrets in the

@@ -16,44 +16,13 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from tests.platform import conftest as platform_fixtures
-
-# The platform's fixtures, used here as in tests/platform (they live in its conftest.py).
-database = platform_fixtures.database
-django_configured = platform_fixtures.django_configured
-rows = platform_fixtures.rows
-run_brainmark = platform_fixtures.run_brainmark
-sqlite_environment = platform_fixtures.sqlite_environment
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture(scope="module")
-def django_test_database(django_configured: None, worker_id: str) -> Iterator[None]:
-    """The test database of tests/platform/conftest.py, set up for this module unless that
-    session fixture already set it up in this process.
-
-    Importing the session fixture here would make a second one, and a second set-up of the
-    same PostgreSQL test database fails while the first is connected. This one is left
-    when pytest leaves the module (restoring the settings), so the platform's can follow.
-    """
-    from django.db import connection
-    from django.test.utils import setup_databases, teardown_databases
-
-    if connection.vendor == "postgresql":
-        connection.settings_dict["TEST"]["NAME"] = f"test_brainmark_{worker_id}"
-    if connection.settings_dict["NAME"] == connection.creation._get_test_db_name():
-        yield  # Already the test database: the platform's fixture set it up.
-        return
-    databases = setup_databases(verbosity=0, interactive=False)
-    yield
-    teardown_databases(databases, verbosity=0)
 
 PASSWORD = "Corvid-lumen-7342!quartz"
 ROLES = ("anonymous", "owner", "other", "staff")

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import socket
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -178,3 +180,24 @@ def scores_of(site: Site, model: str) -> dict[str, tuple]:
         "JOIN leaderboard_benchmarkversion bv ON s.benchmark_version_id = bv.id "
         "JOIN leaderboard_benchmarktype t ON bv.benchmark_type_id = t.id "
         "WHERE m.identifier = ?", model)}
+
+
+SERVER_START_TIMEOUT_S = 60
+
+
+def read_server_address(process: subprocess.Popen, stderr_text: Callable[[], str]) -> str:
+    """The first line ``brainmark serve`` prints on stdout (its address), waiting at most
+    SERVER_START_TIMEOUT_S; a server that exits or stays silent is killed and its stderr shown."""
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if selector.select(timeout=0.5):
+            line = process.stdout.readline()
+            if line:
+                return line.strip()
+        if process.poll() is not None:
+            break
+    process.kill()
+    process.wait()
+    raise AssertionError(f"brainmark serve printed no address; stderr:\n{stderr_text()}")
