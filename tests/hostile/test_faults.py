@@ -19,7 +19,7 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -33,6 +33,7 @@ from tests.platform.live_site import (
     free_port,
     read_server_address,
     run,
+    wait_until,
 )
 from tests.platform.test_pipeline_end_to_end import plugin_zip
 
@@ -421,16 +422,6 @@ def postgresql_admin(url: str, statement: str) -> None:
 
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute(statement)
-
-
-def wait_until(probe: Callable[[], object], *, within: float, what: str) -> object:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"{what} did not happen within {within} s")
 
 
 @pytest.mark.db

@@ -201,3 +201,15 @@ def read_server_address(process: subprocess.Popen, stderr_text: Callable[[], str
     process.kill()
     process.wait()
     raise AssertionError(f"brainmark serve printed no address; stderr:\n{stderr_text()}")
+
+
+def wait_until(probe: Callable[[], object], *, within: float, what: str) -> object:
+    """``probe()`` every 0.2 s until it gives something true (returned), at most ``within``
+    seconds; then an AssertionError saying ``what`` did not happen."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"{what} did not happen within {within} s")

@@ -15,7 +15,6 @@ import json
 import math
 import os
 import signal
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +30,7 @@ from tests.platform.live_site import (
     run,
     scores_of,
     started_site,
+    wait_until,
 )
 
 # Runs its own processes on a SQLite home: no `db` marker, so .ci/run does not repeat it.
@@ -189,9 +189,9 @@ def test_a_dispatcher_killed_mid_job_is_resumed_and_the_score_written_once(site:
         submitted = site.submit(plugin_zip(tmp_path, "e2e-killed-net", "model"))
         first = site.dispatcher("--name", "e2e-dispatcher")
         try:
-            running = wait_for(lambda: site.query(
+            running = wait_until(lambda: site.query(
                 "SELECT id FROM submissions_job WHERE submission_id = ? AND status = "
-                "'running'", submitted["id"]), within=DISPATCH_TIMEOUT_S)
+                "'running'", submitted["id"]), within=DISPATCH_TIMEOUT_S, what="a running job")
         finally:
             os.kill(first.pid, signal.SIGKILL)
             first.wait(timeout=60)
@@ -213,16 +213,6 @@ def test_a_dispatcher_killed_mid_job_is_resumed_and_the_score_written_once(site:
         "j.benchmark_version_id WHERE j.id = ?", job_id)
     assert count == 1
     assert site.submission(submitted["id"])["status"] == "succeeded"
-
-
-def wait_for(probe, *, within: float):
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"nothing happened within {within} s")
 
 
 # --- (2) the same through the Dask executor -------------------------------------------------
