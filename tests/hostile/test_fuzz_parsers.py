@@ -42,7 +42,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.platform.live_site import BRAINMARK, clean_environment, run, serving
+from tests.platform.live_site import BRAINMARK, clean_environment, run, serving, wait_until
 
 from brainmark.exceptions import BrainmarkError, PluginIndexError
 from brainmark.pipeline.archive import ArchiveError, ArchiveLimits, ValidatedArchive
@@ -795,11 +795,13 @@ def test_a_gigabyte_upload_is_refused_and_the_worker_memory_stays_bounded(
     token = run([sys.executable, "-c", make_token],
                 {**env, "DJANGO_SETTINGS_MODULE": "brainmark.platform.settings"}).split()[-1]
     with serving(env, home, read_server_address) as address:
-        (serve_pid,) = serve_processes(address.rsplit(":", 1)[1])
-        (worker,) = children_of(serve_pid)
-        # One small request first, so the worker has loaded the site before it is measured.
+        # One small request first, so the worker has loaded the site before it is measured
+        # (and exists: the server prints its address before gunicorn forks the worker).
         with urllib.request.urlopen(f"{address}/api/openapi.json", timeout=60) as warm:
             assert warm.status == 200
+        (serve_pid,) = serve_processes(address.rsplit(":", 1)[1])
+        (worker,) = wait_until(lambda: children_of(serve_pid), within=30,
+                               what="the server's worker process")
         before = peak_rss(worker)
         status, answer, sent = post_gigabyte(address, token, chunked=chunked)
         after = peak_rss(worker)
