@@ -209,6 +209,13 @@ class Settings:
         default=1,
         metadata={"help": "Jobs the local executor runs at once (each in its own sandbox)."},
     )
+    dispatcher_stage_slots: int = dataclasses.field(
+        default=2,
+        metadata={
+            "help": "Submission stages (sandboxed tests, merge, reading facts) one dispatcher "
+            "runs at once, beside its jobs; merges still run one at a time."
+        },
+    )
     dask_scheduler: str = dataclasses.field(
         default="",
         metadata={"help": "The Dask scheduler's address (tcp://host:8786) for the dask executor."},

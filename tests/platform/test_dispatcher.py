@@ -248,3 +248,41 @@ def test_the_next_stage_is_of_the_submission_nearest_to_scoring_then_the_oldest(
         Submission.objects.filter(pk=found[0]).update(status="failed")
     assert order == [(made["merged"].pk, "merged"), (made["tested"].pk, "tested"),
                      (made["old"].pk, "validated"), (made["young"].pk, "validated")]
+
+
+def test_stages_run_side_by_side_up_to_the_stage_slots_with_one_merge_at_a_time(
+        home, make_owner, monkeypatch):
+    """The dispatcher starts as many stages as it has stage slots, nearest to scoring
+    first, never two merges at once (they write one plugin store) and never two stages of
+    one submission."""
+    import threading
+
+    from brainmark.execution.executors import LocalExecutor
+    from brainmark.platform.submissions import processing
+    from brainmark.platform.submissions.dispatcher import Dispatcher
+    from brainmark.platform.submissions.models import Submission
+
+    user = make_owner()
+    made = {name: Submission.objects.create(user=user, kind="model", status=status)
+            for name, status in (("tested-1", "tested"), ("tested-2", "tested"),
+                                 ("validated-1", "validated"), ("validated-2", "validated"),
+                                 ("validated-3", "validated"))}
+    release, started = threading.Event(), []
+
+    def stage_that_waits(submission_id: int, status: str) -> None:
+        started.append((submission_id, status))
+        release.wait(30)
+
+    monkeypatch.setattr(processing, "advance", stage_that_waits)
+    loop = Dispatcher(LocalExecutor(1), name="stage-slots", stage_slots=3)
+    try:
+        assert loop._run_next_stage()
+        assert sorted(started) == sorted([(made["tested-1"].pk, "tested"),
+                                          (made["validated-1"].pk, "validated"),
+                                          (made["validated-2"].pk, "validated")])
+        assert loop.busy
+        assert not loop._run_next_stage()  # every slot is taken
+    finally:
+        release.set()
+        loop.close()
+    assert not loop.busy

@@ -259,3 +259,36 @@ def test_receive_submission_takes_chunks(user, home, store_root, tmp_path):
     assert submission.status == "validated"
     assert submission.archive_sha1 == hashlib.sha1(data).hexdigest()
     assert submission.archive_size == len(data)
+
+
+def test_an_intake_a_dead_web_worker_left_is_validated_by_a_dispatcher(user, home, store_root,
+                                                                        tmp_path):
+    """A web worker that dies after storing the zip and its row leaves the submission
+    ``received``: after the grace period a dispatcher validates the stored archive, so it
+    ends validated or rejected as at intake (failed when the archive is not the one
+    stored), never stuck."""
+    from django.utils import timezone
+
+    from brainmark.platform.submissions import intake, processing
+    from tests.platform.submission_zips import write_zip
+
+    good, bad, lost = (model_zip(tmp_path), write_zip(tmp_path / "bad.zip", [("../x.py", "")]),
+                       model_zip(tmp_path))
+    rows = {name: intake._store(user, path, path.stat().st_size, private=False)
+            for name, path in (("good", good), ("bad", bad), ("lost", lost))}
+    # An archive that is no longer what was stored (its recorded SHA1 differs).
+    type(rows["lost"]).objects.filter(pk=rows["lost"].pk).update(archive_sha1="0" * 40)
+    now = timezone.now()
+
+    assert processing.resume_abandoned_intake(now) == 0  # within the grace period
+    assert processing.resume_abandoned_intake(now + processing.INTAKE_GRACE + timedelta(
+        seconds=1)) == 3
+    for name, status in (("good", "validated"), ("bad", "rejected"), ("lost", "failed")):
+        rows[name].refresh_from_db()
+        assert rows[name].status == status, rows[name].log
+        assert "the dispatcher validates the stored archive again" in rows[name].log
+    assert rows["good"].identifiers
+    assert any(problem["file"] == "../x.py" for problem in rows["bad"].problems)
+    assert rows["lost"].archive_key in rows["lost"].log
+    # Taken once: a second look finds nothing left.
+    assert processing.resume_abandoned_intake(now + 2 * processing.INTAKE_GRACE) == 0

@@ -207,6 +207,9 @@ def restore(path: Path, yes: bool) -> None:
 @click.option("--slots", type=click.IntRange(min=1), default=None,
               help="Jobs run at once (default: the setting dispatcher_slots locally, every "
               "worker thread on Dask).")
+@click.option("--stage-slots", type=click.IntRange(min=1), default=None,
+              help="Submission stages (sandboxed tests, merge, reading facts) run at once "
+              "(default: the setting dispatcher_stage_slots).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="The Dask scheduler, e.g. tcp://10.0.0.5:8786 (setting dask_scheduler).")
 @click.option("--name", default=None, help="This dispatcher's name on job rows (default: "
@@ -215,8 +218,8 @@ def restore(path: Path, yes: bool) -> None:
               help="Stop once no submission or job is left to run (scripts, tests).")
 @click.option("--poll", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
               help="Seconds between looks at the queue when idle.")
-def dispatcher(executor: str | None, slots: int | None, scheduler: str | None,
-               name: str | None, until_idle: bool, poll: float) -> None:
+def dispatcher(executor: str | None, slots: int | None, stage_slots: int | None,
+               scheduler: str | None, name: str | None, until_idle: bool, poll: float) -> None:
     """Run submissions through their tests, merge and scoring, on an executor.
 
     Claims queued jobs atomically, so several dispatchers may run at once (on one
@@ -238,7 +241,7 @@ def dispatcher(executor: str | None, slots: int | None, scheduler: str | None,
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
-    loop = Dispatcher(engine, name=name)
+    loop = Dispatcher(engine, name=name, stage_slots=stage_slots)
     click.echo(f"{loop.worker} running jobs on {engine.name} (Ctrl-C stops).", err=True)
     try:
         loop.run(stop=stop, until_idle=until_idle, poll_seconds=poll)

@@ -2,9 +2,14 @@
 
 One loop (:meth:`Dispatcher.tick`, repeated by :meth:`Dispatcher.run`):
 
-1. jobs whose lease expired (their dispatcher or worker went silent) are retried or failed;
-2. one submission stage at a time runs in a thread of its own (tests, merge, sync and plan:
-   :mod:`~brainmark.platform.submissions.processing`), so scoring goes on meanwhile;
+1. jobs whose lease expired (their dispatcher or worker went silent) are retried or failed,
+   and (every half minute) submissions whose intake a dead web worker left half-way are
+   validated from their stored archive;
+2. submission stages (tests, merge, sync and plan:
+   :mod:`~brainmark.platform.submissions.processing`) run in threads of their own, up to
+   ``stage_slots`` at once (the setting ``dispatcher_stage_slots``), so scoring goes on
+   meanwhile and one submission's sandboxed tests do not hold up the next one's; merges
+   run one at a time (they write the same plugin store);
 3. the leases of the jobs in the executor are renewed (the heartbeat);
 4. the outcomes of finished jobs are recorded: a score record is checked to be of the job's
    pair and written in the transaction that marks the job succeeded; a failure goes
@@ -31,6 +36,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -68,6 +74,8 @@ DEFAULT_LEASE = timedelta(minutes=5)
 LARGE_MEMORY_FACTOR = 4
 #: The longest pause between tries while the database is unavailable.
 RECONNECT_MAX_SECONDS = 10.0
+#: How often a dispatcher looks for submissions a dead web worker left in intake.
+INTAKE_CHECK_SECONDS = 30.0
 #: Errors of a database that cannot be reached (as opposed to a bug or a refused write).
 UNAVAILABLE = (OperationalError, InterfaceError)
 
@@ -98,6 +106,7 @@ class Dispatcher:
         policy: RetryPolicy = DEFAULT_POLICY,
         wall_seconds: float | None = None,
         memory_bytes: int | None = None,
+        stage_slots: int | None = None,
     ) -> None:
         from brainmark.settings import get_settings
 
@@ -111,12 +120,17 @@ class Dispatcher:
         base = memory_bytes or settings.job_memory_bytes
         self.memory_bytes = {tier: base * LARGE_MEMORY_FACTOR ** index
                              for index, tier in enumerate(policy.memory_tiers)}
-        self._stage: threading.Thread | None = None
+        self.stage_slots = stage_slots or settings.dispatcher_stage_slots
+        if self.stage_slots < 1:
+            raise ValueError(f"stage_slots must be at least 1, not {self.stage_slots}.")
+        # The stages running now: submission id -> (thread, status it was found in).
+        self._stages: dict[int, tuple[threading.Thread, str]] = {}
         self._started = False
+        self._next_intake_check = 0.0  # time.monotonic() of the next look for those
         # Outcomes the executor gave that are not written yet (the database was away).
         self._unrecorded: list[JobOutcome] = []
-        # A stage the database's absence stopped: (submission id, status it was found in).
-        self._interrupted: tuple[int, str] | None = None
+        # Stages the database's absence stopped: (submission id, status it was found in).
+        self._interrupted: list[tuple[int, str]] = []
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -138,6 +152,9 @@ class Dispatcher:
         if not self._started:
             self.start()
         busy = bool(jobs.expire_leases(timezone.now(), policy=self.policy))
+        if time.monotonic() >= self._next_intake_check:
+            busy |= bool(processing.resume_abandoned_intake())
+            self._next_intake_check = time.monotonic() + INTAKE_CHECK_SECONDS
         busy |= self._run_next_stage()
         self._heartbeat()
         outcomes = self.executor.finished(timeout=0.0)
@@ -156,8 +173,7 @@ class Dispatcher:
     @property
     def busy(self) -> bool:
         """Whether a stage or a job of this dispatcher is still running."""
-        return (self._stage is not None and self._stage.is_alive()) or bool(
-            self.executor.running())
+        return bool(self._running_stages()) or bool(self.executor.running())
 
     def run(self, *, stop: threading.Event | None = None, until_idle: bool = False,
             poll_seconds: float = 2.0) -> None:
@@ -183,8 +199,8 @@ class Dispatcher:
             close_old_connections()
 
     def close(self) -> None:
-        if self._stage is not None:
-            self._stage.join()
+        for thread, _ in list(self._stages.values()):
+            thread.join()
         self.executor.close()
 
     def _pending(self) -> bool:
@@ -195,29 +211,40 @@ class Dispatcher:
 
     # --- stages -----------------------------------------------------------------------------
 
-    def _run_next_stage(self) -> bool:
-        if self._stage is not None and self._stage.is_alive():
-            return False
-        if self._interrupted is not None:
-            processing.release_stage(*self._interrupted)
-            self._interrupted = None
-        found = processing.next_stage()
-        if found is None:
-            return False
+    def _running_stages(self) -> dict[int, str]:
+        """The stages still running (submission id -> status found in); ended ones dropped."""
+        self._stages = {pk: entry for pk, entry in self._stages.items() if entry[0].is_alive()}
+        return {pk: status for pk, (_, status) in self._stages.items()}
 
+    def _run_next_stage(self) -> bool:
+        """Start stages while stage slots are free; True when one was started."""
+        while self._interrupted:
+            processing.release_stage(*self._interrupted[0])
+            self._interrupted.pop(0)
+        started = False
+        while len(running := self._running_stages()) < self.stage_slots:
+            found = processing.next_stage(
+                excluding=running, merging=SubmissionStatus.TESTED not in running.values())
+            if found is None:
+                break
+            self._start_stage(*found)
+            started = True
+        return started
+
+    def _start_stage(self, submission_id: int, status: str) -> None:
         def run_stage() -> None:
             try:
-                processing.advance(*found)
+                processing.advance(submission_id, status)
             except UNAVAILABLE as error:
                 logger.warning("Submission %s: the database became unavailable during its "
-                               "stage (%s); the stage runs again.", found[0], error)
-                self._interrupted = found
+                               "stage (%s); the stage runs again.", submission_id, error)
+                self._interrupted.append((submission_id, status))
             finally:
                 close_old_connections()
 
-        self._stage = threading.Thread(target=run_stage, name=f"stage-{found[0]}")
-        self._stage.start()
-        return True
+        thread = threading.Thread(target=run_stage, name=f"stage-{submission_id}")
+        self._stages[submission_id] = (thread, status)
+        thread.start()
 
     def _finish_submissions(self) -> bool:
         ended = False

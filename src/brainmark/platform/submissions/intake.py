@@ -169,7 +169,7 @@ def receive_submission(
             except ArchiveError:
                 raise IntakeError(_too_big(None, limits), status=413) from None
         submission = _store(user, path, size, private=private, source_fields=source_fields)
-        _validate(submission, path, limits, shown_name=Path(name).name or "submission.zip")
+        validate_stored(submission, path, limits, shown_name=Path(name).name or "submission.zip")
     return submission
 
 
@@ -245,9 +245,10 @@ def _kind_of(plugin_types: set[str]) -> str:
 # --- validation -----------------------------------------------------------------------------
 
 
-def _validate(submission: Submission, path: Path, limits: ArchiveLimits, *,
+def validate_stored(submission: Submission, path: Path, limits: ArchiveLimits, *,
               shown_name: str) -> None:
-    """Validate the stored archive; the submission ends ``validated`` or ``rejected``."""
+    """Validate the stored archive ``path``; the submission ends ``validated`` or
+    ``rejected`` (at intake, and by a dispatcher when the intake's web worker died)."""
     _set_status(submission, SubmissionStatus.VALIDATING, "Validating the archive.")
     destination = work_root() / f"submission-{submission.pk}"
     try:

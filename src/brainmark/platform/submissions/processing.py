@@ -29,7 +29,8 @@ import logging
 import shutil
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -172,26 +173,79 @@ def work_dir(submission: Submission) -> Path:
     return platform_dir() / "work" / f"submission-{submission.pk}"
 
 
-def unpack(submission: Submission) -> ValidatedArchive:
-    """The submission's archive, fetched from the object store (SHA1 checked) and unpacked
-    safely into its work folder, as at intake."""
-    from brainmark.data.store import default_store
+def fetch_archive(submission: Submission, folder: Path | None = None) -> Path:
+    """The submission's zip, fetched from the object store into a fresh ``folder`` (its
+    work folder by default); its SHA1 must be the one recorded at intake."""
+    from brainmark.data.store import StoreError, default_store
 
-    folder = work_dir(submission)
+    folder = folder or work_dir(submission)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     zip_path = folder / "submission.zip"
-    default_store().download(submission.archive_key, zip_path,
-                             version_id=submission.archive_version_id or None)
+    try:
+        default_store().download(submission.archive_key, zip_path,
+                                 version_id=submission.archive_version_id or None)
+    except StoreError as error:
+        raise StageError(f"The stored archive {submission.archive_key} could not be fetched: "
+                         f"{error}") from None
     if sha1_of_file(zip_path) != submission.archive_sha1:
         raise StageError(
             f"The stored archive {submission.archive_key} no longer has the SHA1 recorded at "
             f"intake ({submission.archive_sha1}); it was not used."
         )
+    return zip_path
+
+
+def unpack(submission: Submission) -> ValidatedArchive:
+    """The submission's archive, fetched from the object store (SHA1 checked) and unpacked
+    safely into its work folder, as at intake."""
+    zip_path = fetch_archive(submission)
     try:
-        return validate_archive(zip_path, folder / "archive")
+        return validate_archive(zip_path, zip_path.parent / "archive")
     except ArchiveError as error:
         raise StageError(f"The archive no longer validates: {error}") from None
+
+
+# --- stage 0: an intake the web process left behind --------------------------------------------
+
+#: How long intake (storing and validating, in a web worker) may leave a submission
+#: ``received`` or ``validating`` before a dispatcher takes it over: a worker that died
+#: (killed, restarted, out of memory) mid-intake leaves its submission there for good.
+INTAKE_GRACE = timedelta(minutes=5)
+
+
+def resume_abandoned_intake(now: datetime | None = None) -> int:
+    """Validate the stored archives of submissions whose intake stopped half-way (their
+    web worker died after storing the zip and its row): each ends ``validated`` or
+    ``rejected`` as at intake, or ``failed`` when its archive cannot be fetched. A
+    submission is taken by one dispatcher only (claimed by a conditional update). Returns
+    how many were taken."""
+    from brainmark.pipeline.archive import ArchiveLimits
+    from brainmark.platform.submissions import intake
+
+    now = now or timezone.now()
+    stale = Q(status__in=[SubmissionStatus.RECEIVED, SubmissionStatus.VALIDATING],
+              updated__lt=now - INTAKE_GRACE)
+    taken = 0
+    for pk in Submission.objects.filter(stale).values_list("pk", flat=True):
+        if not Submission.objects.filter(stale, pk=pk).update(
+                status=SubmissionStatus.VALIDATING, updated=now):
+            continue  # another dispatcher took it
+        submission = Submission.objects.get(pk=pk)
+        taken += 1
+        _append_log(submission, "The site stopped during intake; the dispatcher validates "
+                                "the stored archive again.")
+        # Not the work folder: validation extracts into that one, as at intake.
+        folder = platform_dir() / "work" / f"intake-{pk}"
+        try:
+            zip_path = fetch_archive(submission, folder)
+            intake.validate_stored(submission, zip_path, ArchiveLimits(),
+                                   shown_name="submission.zip")
+        except StageError as error:
+            fail(submission, str(error))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    return taken
 
 
 # --- stage 1: tests -------------------------------------------------------------------------
@@ -641,13 +695,18 @@ STAGES = {
 }
 
 
-def next_stage() -> tuple[int, str] | None:
+def next_stage(*, excluding: Collection[int] = (), merging: bool = True
+               ) -> tuple[int, str] | None:
     """The next submission with a stage to run: (id, its status), or None. Those furthest
     along go first (merged, then tested, then validated), oldest first among equals, so a
-    burst of submissions yields its first scores early instead of testing them all first."""
+    burst of submissions yields its first scores early instead of testing them all first.
+
+    ``excluding``: submissions whose stage the caller runs already; ``merging=False`` skips
+    the merge stage (one at a time: merges write the same plugin store)."""
+    statuses = [status for status in STAGES if merging or status != SubmissionStatus.TESTED]
     nearest_to_scoring = Case(*(When(status=status, then=Value(rank)) for rank, status in
                                 enumerate(reversed(list(STAGES)))), output_field=IntegerField())
-    row = (Submission.objects.filter(status__in=list(STAGES))
+    row = (Submission.objects.filter(status__in=statuses).exclude(pk__in=list(excluding))
            .order_by(nearest_to_scoring, "created", "pk").values_list("pk", "status").first())
     return tuple(row) if row else None  # type: ignore[return-value]
 
