@@ -1,7 +1,8 @@
 """The ``brainmark`` command line: one click group; commands live in one module per job.
 
 :mod:`~brainmark.cli.scoring` (score, table), :mod:`~brainmark.cli.plugins` (list, new,
-test), :mod:`~brainmark.cli.data` (package, upload), :mod:`~brainmark.cli.demo` (demo).
+test), :mod:`~brainmark.cli.data` (package, upload), :mod:`~brainmark.cli.demo` (demo),
+:mod:`~brainmark.cli.reproduce` (reproduce).
 Each command parses arguments, calls the library and prints; expected errors become one
 ``Error:`` line (:class:`BrainmarkGroup`).
 """
@@ -68,10 +69,11 @@ from brainmark.cli import (  # noqa: E402
     jobs,
     platform,
     plugins,
+    reproduce,
     scoring,
     submit,
 )
 
-for _module in (scoring, plugins, data, demo, platform, accounts, submit, jobs):
+for _module in (scoring, plugins, data, demo, platform, accounts, submit, jobs, reproduce):
     for _command in _module.COMMANDS:
         main.add_command(_command)
