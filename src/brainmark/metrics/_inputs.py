@@ -118,6 +118,7 @@ def mean_over_time_bins(scores: list[Score]) -> Score:
 
     ``raw`` gains a ``time_bin`` dim, ``error`` is the mean of the bins' errors and
     ``per_time_bin`` keeps each bin's score; a single bin's score is returned as it is.
+    Per-resample values are averaged over bins too (every bin resamples the same stimuli).
     """
     if len(scores) == 1:
         return scores[0]
@@ -125,6 +126,15 @@ def mean_over_time_bins(scores: list[Score]) -> Score:
     score.attrs["raw"] = xr.concat([s.attrs["raw"] for s in scores], dim="time_bin")
     score.attrs["error"] = float(np.mean([s.attrs["error"] for s in scores]))
     score.attrs["per_time_bin"] = scores
+    if all("resample_values" in s.attrs for s in scores):  # the same resamples in each bin
+        from brainmark.metrics.intervals import attach_interval
+
+        first = scores[0].attrs
+        attach_interval(
+            score, np.mean([s.attrs["resample_values"] for s in scores], axis=0),
+            method=first["interval_method"], resamples=first["resamples"], seed=first["seed"],
+            level=first["interval_level"],
+        )
     return score
 
 

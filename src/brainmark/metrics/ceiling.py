@@ -28,8 +28,22 @@ from brainmark.exceptions import MetricError
 from brainmark.metrics import _inputs
 from brainmark.metrics._correlation import masked_pearson_columns
 from brainmark.metrics.behavior import choices_frame, truth_per_stimulus
+from brainmark.metrics.intervals import (
+    Resampled,
+    attach_interval,
+    corrected_two_factor,
+    resample_counts,
+    subject_resamples,
+)
 from brainmark.metrics.score import Score, standard_error
-from brainmark.metrics.similarity import as_rdms, compare_rdms, off_diagonal_entries
+from brainmark.metrics.similarity import (
+    RDM_TWO_FACTOR_METHOD,
+    as_rdms,
+    compare_rdms,
+    off_diagonal_entries,
+    pair_weights,
+    weighted_spearman,
+)
 
 HALVES = ("per_stimulus", "by_repetition")  # InternalConsistency's ways to halve the trials
 
@@ -219,7 +233,7 @@ def repetition_halves(repetitions: np.ndarray, *, n_splits: int, seed: int) -> l
     return sides
 
 
-class RDMSubjectCeiling:
+class RDMSubjectCeiling(Resampled):
     """Leave-one-subject-out consistency of RDMs; the all-subject upper bound beside it.
 
     For each subject, the Spearman r of its RDM with the mean RDM of the other subjects
@@ -227,12 +241,16 @@ class RDMSubjectCeiling:
     same entries the ``rdm`` metric compares. The ceiling is the mean lower bound: the
     score of a concrete predictor (the other subjects' consensus), on the same footing as
     the model's mean over subjects; the upper bound needs the subject's own noise.
+
+    The interval resamples stimuli and subjects exactly as the ``rdm`` metric does (same
+    indices, corrected two-factor bootstrap); a subject drawn several times is left out
+    of its own consensus with all its copies, as rsatoolbox's bootstrap noise ceiling does.
     """
 
     kind = "rdm_ceiling"
 
     def __call__(self, assembly: xr.DataArray) -> Score:
-        data, _, _, subjects = as_rdms(assembly, name=_inputs.TARGET, nan_padding=True)
+        data, ids, _, subjects = as_rdms(assembly, name=_inputs.TARGET, nan_padding=True)
         if subjects is None or len(subjects) < 2:
             raise MetricError(
                 "An RDM subject ceiling needs RDMs of at least 2 subjects (a 'subject' dim). "
@@ -258,10 +276,57 @@ class RDMSubjectCeiling:
         score.attrs["lower_bound"] = float(bounds[:, 0].mean())
         score.attrs["upper_bound"] = float(bounds[:, 1].mean())
         score.attrs["error"] = standard_error(bounds[:, 0])
-        return score
+        weights = pair_weights(ids, mask, self.resamples, self.resample_seed)
+        subject_counts = resample_counts(
+            subject_resamples(len(subjects), self.resamples, self.resample_seed), len(subjects)
+        )
+        entries = data[:, mask]
+        stimuli_only = _consensus_lower_bound(entries, np.ones(len(subjects)), weights)
+        both, subjects_only = np.empty(len(weights)), np.empty(len(weights))
+        # Resamples that drew subjects alike share the consensus RDMs: one pass per pattern.
+        patterns, which = np.unique(subject_counts, axis=0, return_inverse=True)
+        which = which.ravel()
+        for k, pattern in enumerate(patterns):
+            members = which == k
+            both[members] = _consensus_lower_bound(entries, pattern, weights[members])
+            subjects_only[members] = _consensus_lower_bound(
+                entries, pattern, np.ones((1, entries.shape[1])))[0]
+        values = corrected_two_factor(
+            float(score), both, stimuli_only, subjects_only,
+            n_stimuli=data.shape[1], n_subjects=len(subjects),
+        )
+        return attach_interval(score, values, method=RDM_TWO_FACTOR_METHOD,
+                               resamples=self.resamples, seed=self.resample_seed,
+                               level=self.interval_level)
 
     def __repr__(self) -> str:
         return "RDMSubjectCeiling()"
+
+
+def _consensus_lower_bound(
+    entries: np.ndarray, subject_weights: np.ndarray, stimulus_weights: np.ndarray
+) -> np.ndarray:
+    """Per row of ``stimulus_weights``, the lower bound of the subject ceiling.
+
+    The weighted mean over subjects of the Spearman r of each subject's entries with the
+    others' mean. ``entries`` is subjects x k (NaN where missing); ``subject_weights`` how
+    often each subject was drawn, a subject's copies all left out of its own consensus
+    (so with one subject drawn there is no ceiling: NaN); ``stimulus_weights`` (resamples
+    x k) how often each entry appears (:func:`~brainmark.metrics.similarity.pair_weights`).
+    """
+    drawn = np.flatnonzero(subject_weights > 0)
+    if len(drawn) < 2:
+        return np.full(len(stimulus_weights), np.nan)
+    entries, subject_weights = entries[drawn], subject_weights[drawn]
+    present = np.isfinite(entries)
+    weighted = subject_weights[:, None] * np.where(present, entries, 0.0)
+    totals = weighted.sum(axis=0)
+    counts = (subject_weights[:, None] * present).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        others = (totals - weighted) / (counts - subject_weights[:, None] * present)
+    r = np.stack([weighted_spearman(other, entry, stimulus_weights)
+                  for other, entry in zip(others, entries, strict=True)])
+    return subject_weights @ r / subject_weights.sum()
 
 
 class ErrorConsistencyCeiling:

@@ -245,3 +245,15 @@ def node_resamples(children: Sequence[np.ndarray | None]) -> np.ndarray:
         )
     total = np.sum([np.clip(values, 0.0, 1.0) for values in present], axis=0)
     return total / len(children)
+
+
+class Resampled:
+    """Mixin of the metrics and ceilings: their bootstrap settings, as class attributes.
+
+    Set them on an instance to change them (``metric.resamples = 200``); a benchmark's
+    metric and ceiling must use the same values for their resamples to pair up.
+    """
+
+    resamples: int = DEFAULT_RESAMPLES
+    resample_seed: int = DEFAULT_SEED
+    interval_level: float = DEFAULT_LEVEL

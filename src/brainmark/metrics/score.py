@@ -92,7 +92,48 @@ def ceil_score(raw: Score, ceiling: Score) -> Score:
     ceiled.attrs["raw"] = raw
     ceiled.attrs["ceiling"] = ceiling
     ceiled.attrs["error"] = float(raw.attrs.get("error", np.nan)) / ceiling_value
+    _ceil_resamples(ceiled, raw, ceiling, ceiling_value)
     return ceiled
+
+
+def _ceil_resamples(ceiled: Score, raw: Score, ceiling: Score, ceiling_value: float) -> None:
+    """The ceiled score's interval: ``raw_b / ceiling_b`` on each shared resample ``b``.
+
+    The metric and the ceiling resample the same stimuli (and subjects), so the ratio per
+    resample carries the uncertainty of both. A ceiling without resamples (``no_ceiling``,
+    a constant) divides every resample by its value.
+    """
+    from brainmark.metrics.intervals import attach_interval
+
+    raw_values = raw.attrs.get("resample_values")
+    if raw_values is None:
+        return
+    raw_values = np.asarray(raw_values, dtype=np.float64)
+    ceiling_values = ceiling.attrs.get("resample_values")
+    method = str(raw.attrs.get("interval_method", "bootstrap"))
+    if ceiling_values is None:
+        divisor: np.ndarray | float = ceiling_value
+    else:
+        mismatched = [name for name in ("resamples", "seed")
+                      if raw.attrs.get(name) != ceiling.attrs.get(name)]
+        if mismatched or len(ceiling_values) != len(raw_values):
+            settings = [[side.attrs.get(name) for name in ("resamples", "seed")]
+                        for side in (raw, ceiling)]
+            raise MetricError(
+                f"The score and its ceiling were resampled differently (resamples, seed "
+                f"{settings[0]} vs {settings[1]}; {len(raw_values)} vs "
+                f"{len(ceiling_values)} values), so their "
+                f"resamples do not pair up. Give the metric and the ceiling the same "
+                f"resamples and resample_seed."
+            )
+        divisor = np.asarray(ceiling_values, dtype=np.float64)
+        divisor = np.where(divisor > 0, divisor, np.nan)  # no ceiling in that resample
+        method = f"{method}; ceiling on the same resamples"
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = raw_values / divisor
+    attach_interval(ceiled, values, method=method, resamples=int(raw.attrs["resamples"]),
+                    seed=int(raw.attrs["seed"]),
+                    level=float(raw.attrs.get("interval_level", 0.95)))
 
 
 def standard_error(values: np.ndarray | list[float]) -> float:

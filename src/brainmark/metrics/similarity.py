@@ -27,7 +27,23 @@ from brainmark.data.validation import format_ids, validate_assembly
 from brainmark.exceptions import MetricError
 from brainmark.metrics import _inputs
 from brainmark.metrics._correlation import pearson_columns
+from brainmark.metrics.intervals import (
+    Resampled,
+    attach_interval,
+    corrected_two_factor,
+    resample_counts,
+    sorted_positions,
+    stimulus_resamples,
+    subject_resamples,
+)
 from brainmark.metrics.score import Score, standard_error
+
+#: How the RDM metric and ceiling resample (``attrs['interval_method']``).
+RDM_STIMULI_METHOD = "bootstrap over stimuli: rows and columns of the RDMs (percentile)"
+RDM_TWO_FACTOR_METHOD = (
+    "bootstrap over stimuli (rows and columns of the RDMs) and subjects, variance-corrected "
+    "as Schütt et al. 2023 (percentile)"
+)
 
 RDM_DIMS = ("stimulus_row", "stimulus_column")
 
@@ -151,21 +167,85 @@ def compare_rdms(model: np.ndarray, data: np.ndarray, mask: np.ndarray) -> np.nd
 
     ``model`` is n x n, ``data`` subjects x n x n; returns one r per subject.
     """
-    model_entries = model[mask]
-    data_entries = data[:, mask]
+    return compare_entries(model[mask], data[:, mask])
+
+
+def compare_entries(model_entries: np.ndarray, data_entries: np.ndarray) -> np.ndarray:
+    """Spearman r between model entries (k) and each row of data entries (subjects x k).
+
+    Entries where either side is NaN are left out pairwise.
+    """
     valid = np.isfinite(data_entries) & np.isfinite(model_entries)[None, :]
     if valid.all():
         ranks = rankdata(data_entries, axis=1).T
-        return pearson_columns(np.repeat(rankdata(model_entries)[:, None], len(data), 1), ranks)
-    result = np.empty(len(data))
+        model_ranks = np.repeat(rankdata(model_entries)[:, None], len(data_entries), 1)
+        return pearson_columns(model_ranks, ranks)
+    result = np.empty(len(data_entries))
     for subject, (entries, keep) in enumerate(zip(data_entries, valid, strict=True)):
         ranks = np.stack([rankdata(model_entries[keep]), rankdata(entries[keep])], axis=1)
         result[subject] = pearson_columns(ranks[:, :1], ranks[:, 1:])[0]
     return result
 
 
-class RDMSimilarity:
-    """Spearman correlation of the model's RDM with the data's RDM(s); see the module."""
+def pair_weights(ids: np.ndarray, mask: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    """``resamples x entries``: how often each compared entry appears in each resampled RDM.
+
+    Resampling stimuli makes the RDM ``rdm[drawn][:, drawn]``; the pair of two different
+    stimuli ``i, j`` drawn ``c_i`` and ``c_j`` times appears ``c_i c_j`` times among its
+    compared entries, and the pair of a stimulus with its own copy is a zero of the
+    diagonal, not a dissimilarity, so it is left out (rsatoolbox marks it NaN for the same
+    reason). ``ids`` order the RDM's rows; the draws count stimuli in sorted-id order
+    (:func:`~brainmark.metrics.intervals.stimulus_resamples`), shared with the ceiling.
+    """
+    counts = resample_counts(stimulus_resamples(len(ids), resamples, seed), len(ids))
+    counts = counts[:, sorted_positions(ids)]
+    rows, columns = np.nonzero(mask)
+    return counts[:, rows] * counts[:, columns]
+
+
+def weighted_spearman(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Spearman r of ``x`` and ``y`` (entries) with each row of ``weights`` as multiplicities.
+
+    Row ``b`` gives the r of the vectors in which entry ``e`` appears ``weights[b, e]``
+    times (average ranks for ties), without building them: ranks are weighted midranks
+    from one sort per vector. Entries NaN on either side are left out.
+    """
+    valid = np.isfinite(x) & np.isfinite(y)
+    x, y = np.where(valid, x, 0.0), np.where(valid, y, 0.0)
+    result = np.empty(len(weights))
+    step = max(1, 2_000_000 // max(len(x), 1))  # bounded memory: resamples in chunks
+    for start in range(0, len(weights), step):
+        chunk = weights[start:start + step] * valid
+        rx, ry = _weighted_midranks(x, chunk), _weighted_midranks(y, chunk)
+        total = chunk.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rx -= (chunk * rx).sum(axis=1, keepdims=True) / total
+            ry -= (chunk * ry).sum(axis=1, keepdims=True) / total
+            result[start:start + step] = (chunk * rx * ry).sum(axis=1) / np.sqrt(
+                (chunk * rx * rx).sum(axis=1) * (chunk * ry * ry).sum(axis=1))
+    return result
+
+
+def _weighted_midranks(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per row of ``weights``, the average rank of each entry among the weighted entries."""
+    order = np.argsort(values)
+    ordered = values[order]
+    new_group = np.concatenate([[True], ordered[1:] != ordered[:-1]])
+    starts, group = np.flatnonzero(new_group), np.cumsum(new_group) - 1
+    totals = np.add.reduceat(weights[:, order], starts, axis=1)
+    midranks = (np.cumsum(totals, axis=1) - totals + (totals + 1) / 2)[:, group]
+    ranks = np.empty_like(midranks)
+    ranks[:, order] = midranks
+    return ranks
+
+
+class RDMSimilarity(Resampled):
+    """Spearman correlation of the model's RDM with the data's RDM(s); see the module.
+
+    The interval resamples stimuli (rows and columns of both RDMs) and, with several
+    subjects, subjects, with the corrected two-factor bootstrap of Schütt et al. (2023);
+    see :mod:`brainmark.metrics.intervals`.
+    """
 
     kind = "neural"
 
@@ -195,7 +275,28 @@ class RDMSimilarity:
             )
             score.attrs["error"] = standard_error(per_subject)
         score.attrs["entries"] = "upper triangle" if not mask[1, 0] else "all off-diagonal"
-        return score
+        return self._attach_interval(score, model, data, ids, per_subject, mask)
+
+    def _attach_interval(self, score: Score, model: np.ndarray, data: np.ndarray,
+                         ids: np.ndarray, per_subject: np.ndarray, mask: np.ndarray) -> Score:
+        weights = pair_weights(ids, mask, self.resamples, self.resample_seed)
+        model_entries = model[mask]
+        per_resample = np.stack(
+            [weighted_spearman(model_entries, entries, weights) for entries in data[:, mask]],
+            axis=1,
+        )
+        if len(data) == 1:
+            values, method = per_resample[:, 0], RDM_STIMULI_METHOD
+        else:
+            subjects = subject_resamples(len(data), self.resamples, self.resample_seed)
+            both = np.take_along_axis(per_resample, subjects, axis=1).mean(axis=1)
+            values = corrected_two_factor(
+                float(score), both, per_resample.mean(axis=1), per_subject[subjects].mean(axis=1),
+                n_stimuli=len(ids), n_subjects=len(data),
+            )
+            method = RDM_TWO_FACTOR_METHOD
+        return attach_interval(score, values, method=method, resamples=self.resamples,
+                               seed=self.resample_seed, level=self.interval_level)
 
     def __repr__(self) -> str:
         return "RDMSimilarity()"
