@@ -33,6 +33,7 @@ from brainmark.metrics.intervals import (
     attach_interval,
     corrected_two_factor,
     resample_counts,
+    stimulus_resamples,
     subject_resamples,
 )
 from brainmark.metrics.score import Score, standard_error
@@ -46,6 +47,8 @@ from brainmark.metrics.similarity import (
 )
 
 HALVES = ("per_stimulus", "by_repetition")  # InternalConsistency's ways to halve the trials
+#: ``attrs['interval_method']`` of :class:`InternalConsistency`.
+SPLIT_HALF_METHOD = "bootstrap over stimuli of each split's half means (percentile)"
 
 
 def spearman_brown(r: np.ndarray, factor: float = 2.0) -> np.ndarray:
@@ -64,8 +67,11 @@ def no_ceiling() -> Score:
     return ceiling
 
 
-class InternalConsistency:
+class InternalConsistency(Resampled):
     """Split-half reliability of each neuroid over repetitions, Spearman-Brown corrected.
+
+    The interval resamples stimuli (the same draws as the regression metrics, in sorted
+    stimulus-id order): each split's half means are re-correlated over the drawn stimuli.
 
     Per split, the trials are divided into two halves; each neuroid's half means per
     stimulus (NaN-padded trials ignored) are correlated over stimuli (Pearson, over the
@@ -150,6 +156,10 @@ class InternalConsistency:
         finite = np.isfinite(values)
         filled = np.where(finite, values, 0.0)
         corrected = np.empty((self.n_splits, values.shape[1]))
+        draws = resample_counts(
+            stimulus_resamples(len(uniques), self.resamples, self.resample_seed), len(uniques)
+        ) if self.resamples else np.zeros((0, len(uniques)))
+        resampled = np.empty((self.resamples, self.n_splits))
         for split, side in enumerate(sides):
             used = side >= 0
             groups = scipy.sparse.csr_matrix(
@@ -163,6 +173,7 @@ class InternalConsistency:
             first, second = means[0::2], means[1::2]
             valid = np.isfinite(first) & np.isfinite(second)
             corrected[split] = spearman_brown(masked_pearson_columns(first, second, valid))
+            resampled[:, split] = _resampled_split_half(first, second, valid, draws)
         if np.isnan(corrected).any():
             warnings.warn(
                 f"{int(np.isnan(corrected).sum())} (split, neuroid) reliabilities are undefined "
@@ -182,11 +193,41 @@ class InternalConsistency:
         )
         score.attrs["error"] = standard_error(per_split)
         score.attrs["split_scores"] = per_split
-        return score
+        if not self.resamples:
+            return score
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            values = np.nanmean(resampled, axis=1)
+        return attach_interval(score, values, method=SPLIT_HALF_METHOD,
+                               resamples=self.resamples, seed=self.resample_seed,
+                               level=self.interval_level)
 
     def __repr__(self) -> str:
         return (f"InternalConsistency(n_splits={self.n_splits}, seed={self.seed}, "
                 f"halves={self.halves!r})")
+
+
+def _resampled_split_half(
+    first: np.ndarray, second: np.ndarray, valid: np.ndarray, draws: np.ndarray
+) -> np.ndarray:
+    """Per resample, the median over neuroids of the corrected split-half r.
+
+    ``first``/``second`` are stimuli x neuroids half means (valid where both exist),
+    ``draws`` resamples x stimuli counts: a weighted Pearson r over the valid stimuli.
+    """
+    present = valid.astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a = np.where(valid, first - np.where(valid, first, 0).sum(0) / present.sum(0), 0.0)
+        b = np.where(valid, second - np.where(valid, second, 0).sum(0) / present.sum(0), 0.0)
+        total = draws @ present
+        ma, mb = draws @ a / total, draws @ b / total
+        sab = draws @ (a * b) / total - ma * mb
+        saa = draws @ (a * a) / total - ma * ma
+        sbb = draws @ (b * b) / total - mb * mb
+        r = np.where((saa > 0) & (sbb > 0) & (total >= 2), sab / np.sqrt(saa * sbb), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(spearman_brown(r), axis=1)
 
 
 def half_splits(codes: np.ndarray, *, n_splits: int, seed: int) -> list[np.ndarray]:
@@ -276,6 +317,8 @@ class RDMSubjectCeiling(Resampled):
         score.attrs["lower_bound"] = float(bounds[:, 0].mean())
         score.attrs["upper_bound"] = float(bounds[:, 1].mean())
         score.attrs["error"] = standard_error(bounds[:, 0])
+        if not self.resamples:
+            return score
         weights = pair_weights(ids, mask, self.resamples, self.resample_seed)
         subject_counts = resample_counts(
             subject_resamples(len(subjects), self.resamples, self.resample_seed), len(subjects)

@@ -252,6 +252,7 @@ class Resampled:
 
     Set them on an instance to change them (``metric.resamples = 200``); a benchmark's
     metric and ceiling must use the same values for their resamples to pair up.
+    ``resamples = 0`` computes no interval (to time a score without one).
     """
 
     resamples: int = DEFAULT_RESAMPLES

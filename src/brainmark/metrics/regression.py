@@ -43,14 +43,32 @@ from brainmark.metrics._solvers import (
     ridge_solution,
     ridgecv_solution,
 )
+from brainmark.metrics.intervals import (
+    Resampled,
+    attach_interval,
+    resample_counts,
+    sorted_positions,
+    stimulus_resamples,
+)
 from brainmark.metrics.score import Score, standard_error
 from brainmark.metrics.splits import stratified_splits
+
+#: ``attrs['interval_method']`` of the regression metrics.
+REGRESSION_METHOD = (
+    "bootstrap over stimuli of each split's held-out predictions, models not refitted "
+    "(percentile)"
+)
 
 DEFAULT_ALPHAS = tuple(float(alpha) for alpha in np.logspace(-3, 9, 13))
 
 
-class RegressionCorrelation:
+class RegressionCorrelation(Resampled):
     """Base of the regression-correlation metrics; subclasses choose the regression.
+
+    The interval resamples stimuli: each split's held-out predictions are re-correlated
+    with the responses of the resampled stimuli (a test stimulus drawn twice counts
+    twice), without refitting. It says how the score of these fitted maps would vary on
+    new stimuli, not how refitting on other training stimuli would change them.
 
     Parameters
     ----------
@@ -116,9 +134,22 @@ class RegressionCorrelation:
         )
         products = CrossProducts(features, responses)
         predictions, details = self._predict(products, splits)
-        held_out = responses[np.stack([test for _, test in splits])]
-        correlations = _held_out_r(np.stack(predictions), held_out)
-        return _aggregate(correlations, target, details, self.name)
+        tests = np.stack([test for _, test in splits])
+        held_out = responses[tests]
+        predictions = np.stack(predictions)
+        correlations = _held_out_r(predictions, held_out)
+        score = _aggregate(correlations, target, details, self.name)
+        if not self.resamples:
+            return score
+        counts = resample_counts(
+            stimulus_resamples(len(responses), self.resamples, self.resample_seed),
+            len(responses),
+        )[:, sorted_positions(_inputs.stimulus_ids(target))]
+        return attach_interval(
+            score, _resampled_score(predictions, held_out, tests, counts),
+            method=REGRESSION_METHOD, resamples=self.resamples, seed=self.resample_seed,
+            level=self.interval_level,
+        )
 
 
 def _held_out_r(predictions: np.ndarray, responses: np.ndarray) -> np.ndarray:
@@ -127,6 +158,38 @@ def _held_out_r(predictions: np.ndarray, responses: np.ndarray) -> np.ndarray:
     r = pearson_columns(predictions, responses)
     constant_prediction = np.ptp(predictions, axis=1) == 0
     return np.where(constant_prediction & (np.ptp(responses, axis=1) > 0), 0.0, r)
+
+
+def _resampled_score(
+    predictions: np.ndarray, responses: np.ndarray, tests: np.ndarray, counts: np.ndarray
+) -> np.ndarray:
+    """The score per resample: held-out r re-computed with stimuli weighted by their draws.
+
+    ``predictions`` and ``responses`` are splits x test stimuli x neuroids, ``tests`` the
+    test stimuli's rows, ``counts`` resamples x stimuli (how often each row was drawn).
+    A weighted Pearson r equals the r of the resampled stimuli, so per split five
+    products of the counts with the held-out values give every resample at once.
+    """
+    per_split = np.empty((len(counts), len(tests)))
+    for split, (x, y, test) in enumerate(zip(predictions, responses, tests, strict=True)):
+        weights = counts[:, test]
+        total = weights.sum(axis=1, keepdims=True)
+        constant = np.ptp(x, axis=0) == 0
+        x, y = x - x.mean(axis=0), y - y.mean(axis=0)  # centered first: less cancellation
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mx, my = weights @ x / total, weights @ y / total
+            sxy = weights @ (x * y) / total - mx * my
+            sxx = weights @ (x * x) / total - mx * mx
+            syy = weights @ (y * y) / total - my * my
+            r = np.where((sxx > 1e-12 * (x * x).mean(axis=0)) & (syy > 0),
+                         sxy / np.sqrt(sxx * syy), np.nan)
+        r[:, constant] = np.where(syy[:, constant] > 0, 0.0, np.nan)  # as _held_out_r
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a resample may lose a neuroid
+            per_split[:, split] = np.nanmedian(r, axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(per_split, axis=1)
 
 
 def _aggregate(

@@ -275,6 +275,8 @@ class RDMSimilarity(Resampled):
             )
             score.attrs["error"] = standard_error(per_subject)
         score.attrs["entries"] = "upper triangle" if not mask[1, 0] else "all off-diagonal"
+        if not self.resamples:
+            return score
         return self._attach_interval(score, model, data, ids, per_subject, mask)
 
     def _attach_interval(self, score: Score, model: np.ndarray, data: np.ndarray,
