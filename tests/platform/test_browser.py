@@ -490,7 +490,9 @@ def test_csv_download_matches_the_database(page, site: Site) -> None:
     header = next(csv.reader(io.StringIO(text)))
 
     nodes = [node for node in TREE if node in node_values({}, expected.parents)]
-    assert set(header) == {"rank", "model", "model_version", *nodes, *expected.parents}
+    columns = [*nodes, *expected.parents]
+    assert set(header) == {"rank", "tied_with_above", "model", "model_version", *columns,
+                           *(f"{name}_{side}" for name in columns for side in ("lower", "upper"))}
     assert {row["model"] for row in rows} == set(expected.leaves)
     averages = {model: node_values(leaves, expected.parents)["average_vision"]
                 for model, leaves in expected.leaves.items()}

@@ -264,4 +264,4 @@ def test_an_empty_leaderboard_says_how_to_fill_it(database):
     assert response.status_code == 200
     assert "brainmark sync --score" in response.content.decode()
     assert Client(HTTP_HOST="localhost").get("/leaderboard.csv").content == \
-        b"rank,model,model_version\n"
+        b"rank,tied_with_above,model,model_version\n"

@@ -27,6 +27,7 @@ from brainmark.platform.leaderboard.models import (
     Score,
 )
 from brainmark.platform.leaderboard.snapshots import board_for, memoized
+from brainmark.platform.leaderboard.uncertainty import record_interval, reproduce_command
 from brainmark.platform.schemas import ErrorOut, ValidationErrorOut
 
 router = Router(tags=["leaderboard"])
@@ -104,6 +105,16 @@ class RowOut(Schema):
     metadata: dict[str, Any]
     values: dict[str, float | None]
     errors: dict[str, str]
+    bounds: dict[str, list[float]] = Field(
+        description="Column -> [lower, upper] of the value's 95 % confidence interval (a "
+                    "benchmark's from its score record, clamped to [0, 1] as the value is; a "
+                    "node's from its children's bootstrap resamples). Absent where not known, "
+                    "e.g. for scores recorded before intervals.")
+    tied: dict[str, bool] = Field(
+        description="Column -> whether this public model is tied with the model ranked just "
+                    "above it there: equal values, or the 95 % interval of their paired "
+                    "bootstrap difference holds 0. Absent for the first model and where the "
+                    "two cannot be compared (no resamples recorded).")
 
 
 class LeaderboardOut(Schema):
@@ -170,6 +181,24 @@ class ScoreOut(Schema):
     comment: str
     start: datetime | None
     end: datetime | None
+    lower: float | None = Field(
+        None, description="Lower bound of the ceiled score's confidence interval (the "
+                          "record's interval, unclamped); null for scores recorded without one.")
+    upper: float | None = Field(None, description="Upper bound of that interval.")
+    interval_level: float | None = Field(None, description="The interval's level, e.g. 0.95.")
+
+    @staticmethod
+    def resolve_lower(score: Score) -> float | None:
+        return record_interval(score.record)[0]
+
+    @staticmethod
+    def resolve_upper(score: Score) -> float | None:
+        return record_interval(score.record)[1]
+
+    @staticmethod
+    def resolve_interval_level(score: Score) -> float | None:
+        level = score.record.get("interval_level") if isinstance(score.record, dict) else None
+        return level if isinstance(level, int | float) else None
 
     @staticmethod
     def resolve_model(score: Score) -> str:
@@ -346,12 +375,7 @@ def scores(
                                           description="Only this benchmark version"),
 ) -> Any:
     """Scores (every version's, oldest first), filtered by model, benchmark and versions."""
-    viewer = api_viewer(request)
-    rows = Score.objects.filter(
-        model_version__model__in=Model.objects.filter(models_seen_by(viewer)),
-        benchmark_version__in=BenchmarkVersion.objects.filter(
-            _benchmark_versions_seen_by(viewer)),
-    )
+    rows = _scores_seen_by(api_viewer(request))
     if model:
         rows = rows.filter(model_version__model__identifier=model)
     if benchmark:
@@ -365,3 +389,43 @@ def scores(
         .order_by("pk")
     )
 
+
+
+def _scores_seen_by(viewer: Any) -> Any:
+    """The Score rows ``viewer`` may see: of the models and benchmark versions they see."""
+    return Score.objects.filter(
+        model_version__model__in=Model.objects.filter(models_seen_by(viewer)),
+        benchmark_version__in=BenchmarkVersion.objects.filter(
+            _benchmark_versions_seen_by(viewer)),
+    )
+
+
+class ScoreDetail(ScoreOut):
+    record: dict[str, Any] = Field(
+        description="The full score record: the values, their intervals and resample values, "
+                    "and the manifest (brainmark, Python and torch versions, plugin content "
+                    "hashes, data SHA1s, seeds, layer commitment). Empty for a failed score.")
+    plugin_commit: str = Field(
+        description="The plugin store's commit the score was computed at; empty when only "
+                    "built-in plugins (or a plugin path) were used.")
+    reproduce: str = Field(description="The command that runs this score again and compares.")
+
+
+@router.get("/scores/{score_id}", response={200: ScoreDetail, 404: ErrorOut, **ERRORS})
+def score(request: HttpRequest, score_id: int) -> Any:
+    """One score with its full record and the plugin store commit it was computed at: what
+    ``brainmark reproduce SCORE_ID`` fetches (404 when the caller may not see it)."""
+    from brainmark.platform.submissions.models import Job
+
+    found = (_scores_seen_by(api_viewer(request)).filter(pk=score_id)
+             .select_related("model_version__model", "benchmark_version__benchmark_type")
+             .first())
+    if found is None:
+        raise HttpError(404, f"No score {score_id}.")
+    commit = (Job.objects.filter(model_version_id=found.model_version_id,
+                                 benchmark_version_id=found.benchmark_version_id,
+                                 status=Job.Status.SUCCEEDED)
+              .order_by("-finished").values_list("plugin_commit", flat=True).first())
+    found.plugin_commit = commit or ""
+    found.reproduce = reproduce_command(found.pk, request.build_absolute_uri("/"))
+    return found

@@ -13,6 +13,8 @@ here, so the rules live in one place:
   children, a missing or errored child counting as 0), never from a second implementation.
 - ``as_of``: the board as it was then: model and benchmark versions created by then and
   scores whose run ended by then.
+- Uncertainty (:mod:`.uncertainty`): each value's interval, and on every column whether a
+  public model is tied with the one ranked above it, from the records' resample values.
 
 The queries do not grow with the number of models or benchmarks (five, whatever the size).
 """
@@ -34,6 +36,13 @@ from brainmark.benchmarks.tree import (
     aggregate_scores,
     aggregate_table,
     clamp_score,
+)
+from brainmark.platform.leaderboard.uncertainty import (
+    LeafUncertainty,
+    leaf_uncertainty,
+    leaves_under,
+    model_resamples,
+    ties,
 )
 
 if TYPE_CHECKING:
@@ -72,6 +81,12 @@ class Row:
     rank: int | None
     """Rank by ``average_vision`` among public models; None for a private model."""
     metadata: dict = field(default_factory=dict)
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Column -> (lower, upper) of the value's confidence interval, where known (see
+    :mod:`.uncertainty`)."""
+    tied: dict[str, bool] = field(default_factory=dict)
+    """Column -> whether this public model is tied with the one ranked just above it (the
+    paired difference's interval holds 0); absent when first or not comparable."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +194,8 @@ def assemble_board(
     *,
     as_of: datetime | None = None,
     excluded: Collection[str] = (),
+    leaves: Mapping[str, Mapping[str, LeafUncertainty]] | None = None,
+    rank_ties: bool = True,
 ) -> Board:
     """A board from plain data: the aggregation and ranking, with no database access.
 
@@ -188,7 +205,9 @@ def assemble_board(
     failed); ``errors``: model -> benchmark -> error text. Leaf values are shown as the
     library aggregates them (:func:`clamp_score`: clamped to [0, 1]; the unclamped value
     stays in the score row and record). Nodes are recomputed without the ``excluded``
-    benchmarks by the library's :func:`aggregate_table`.
+    benchmarks by the library's :func:`aggregate_table`. ``leaves``: model -> benchmark ->
+    the record's uncertainty, from which each value's bounds and, with ``rank_ties``, the
+    ties with the model ranked above are computed (:mod:`.uncertainty`).
     """
     excluded = frozenset(excluded)
     benchmark_columns = [column for column in columns if column.is_benchmark]
@@ -228,6 +247,8 @@ def assemble_board(
         )
         for column in columns
     }
+    bounds, tied = _uncertainty(columns, all_values, leaf_values, leaves or {}, excluded,
+                                public if rank_ties else set())
     overall = ranks.get("average_vision", {})
     rows = [
         Row(
@@ -241,11 +262,57 @@ def assemble_board(
             errors=dict(errors.get(entry["model"], {})),
             rank=overall.get(entry["model"]) if entry["public"] else None,
             metadata=dict(entry.get("metadata") or {}),
+            bounds=bounds.get(entry["model"], {}),
+            tied=tied.get(entry["model"], {}),
         )
         for entry in models
     ]
     rows.sort(key=_row_order)
     return Board(columns=columns, rows=rows, as_of=as_of, excluded=excluded, ranks=ranks)
+
+
+def _uncertainty(
+    columns: list[Column],
+    values: Mapping[str, Mapping[str, float | None]],
+    leaf_values: Mapping[str, Mapping[str, float | None]],
+    leaves: Mapping[str, Mapping[str, LeafUncertainty]],
+    excluded: frozenset[str],
+    ranked: Collection[str],
+) -> tuple[dict[str, dict[str, tuple[float, float]]], dict[str, dict[str, bool]]]:
+    """Each model's bounds per column, and the ``ranked`` models' ties per column."""
+    under = leaves_under(columns, excluded)
+    resamples = {
+        model: model_resamples(
+            leaves.get(model, {}),
+            {name for name, value in leaf_values[model].items() if value is not None},
+            columns, excluded, under,
+        )
+        for model in values if leaves.get(model)
+    }
+    bounds: dict[str, dict[str, tuple[float, float]]] = {}
+    for model, own in resamples.items():
+        found = bounds.setdefault(model, {})
+        for column in columns:
+            name = column.identifier
+            if values[model].get(name) is None:
+                continue
+            leaf = leaves[model].get(name) if column.is_benchmark else None
+            if leaf is not None and leaf.interval is not None:
+                lower, upper = leaf.interval
+                found[name] = (min(max(lower, 0.0), 1.0), min(max(upper, 0.0), 1.0))
+            elif (interval := own.bounds(name)) is not None:
+                found[name] = interval
+    tied: dict[str, dict[str, bool]] = {}
+    for column in columns:
+        name = column.identifier
+        order = sorted(
+            ((model, value, resamples.get(model)) for model in ranked
+             if (value := values[model].get(name)) is not None),
+            key=lambda entry: (-entry[1], entry[0]),
+        )
+        for model, flag in ties(order, name).items():
+            tied.setdefault(model, {})[name] = flag
+    return bounds, tied
 
 
 def _row_order(row: Row) -> tuple:
@@ -261,9 +328,9 @@ def with_private_rows(public: Board, viewer: AbstractBaseUser | AnonymousUser | 
     models = load_models(viewer, public.as_of, private_only=True)
     if not models:
         return public
-    scores, errors = load_scores(models, public.columns, public.as_of)
+    scores, errors, leaves = load_scores(models, public.columns, public.as_of)
     private = assemble_board(public.columns, models, scores, errors, as_of=public.as_of,
-                             excluded=public.excluded)
+                             excluded=public.excluded, leaves=leaves, rank_ties=False)
     return Board(public.columns, sorted([*public.rows, *private.rows], key=_row_order),
                  public.as_of, public.excluded, public.ranks)
 
@@ -353,9 +420,13 @@ def load_models(viewer: AbstractBaseUser | AnonymousUser | None,
     ]
 
 
-def load_scores(models: list[dict], columns: list[Column], as_of: datetime | None = None
-                ) -> tuple[dict[str, dict[str, float | None]], dict[str, dict[str, str]]]:
-    """Scores and error texts of the models' versions on the columns' benchmark versions."""
+def load_scores(
+    models: list[dict], columns: list[Column], as_of: datetime | None = None
+) -> tuple[dict[str, dict[str, float | None]], dict[str, dict[str, str]],
+           dict[str, dict[str, LeafUncertainty]]]:
+    """Scores, error texts and the records' uncertainty (:func:`.uncertainty.leaf_uncertainty`)
+    of the models' versions on the columns' benchmark versions (one query, which reads of
+    each record only its interval, resample values, seed and resample count)."""
     from brainmark.platform.leaderboard.models import Score
 
     by_version = {entry["model_version_id"]: entry["model"] for entry in models}
@@ -364,21 +435,26 @@ def load_scores(models: list[dict], columns: list[Column], as_of: datetime | Non
     }
     scores: dict[str, dict[str, float | None]] = {}
     errors: dict[str, dict[str, str]] = {}
+    leaves: dict[str, dict[str, LeafUncertainty]] = {}
     if not by_version or not benchmark_by_version:
-        return scores, errors
+        return scores, errors, leaves
     rows = Score.objects.filter(
         model_version_id__in=list(by_version), benchmark_version_id__in=list(benchmark_by_version)
     )
     if as_of is not None:
         rows = rows.filter(end__lte=as_of)
-    for version_id, benchmark_version_id, ceiled, comment in rows.values_list(
-        "model_version_id", "benchmark_version_id", "ceiled", "comment"
+    for (version_id, benchmark_version_id, ceiled, comment, interval, encoded, seed,
+         resamples) in rows.values_list(
+        "model_version_id", "benchmark_version_id", "ceiled", "comment", "record__interval",
+        "record__resample_values__ceiled", "record__seed", "record__resamples",
     ):
         model, benchmark = by_version[version_id], benchmark_by_version[benchmark_version_id]
         scores.setdefault(model, {})[benchmark] = ceiled
         if ceiled is None or math.isnan(ceiled):
             errors.setdefault(model, {})[benchmark] = comment or "No score was recorded."
-    return scores, errors
+        elif (leaf := leaf_uncertainty(interval, encoded, seed, resamples)) is not None:
+            leaves.setdefault(model, {})[benchmark] = leaf
+    return scores, errors, leaves
 
 
 def build_board(
@@ -393,8 +469,9 @@ def build_board(
     """
     columns = load_columns(as_of)
     models = load_models(viewer, as_of)
-    scores, errors = load_scores(models, columns, as_of)
-    return assemble_board(columns, models, scores, errors, as_of=as_of, excluded=excluded)
+    scores, errors, leaves = load_scores(models, columns, as_of)
+    return assemble_board(columns, models, scores, errors, as_of=as_of, excluded=excluded,
+                          leaves=leaves)
 
 
 def board_to_dict(board: Board) -> dict:
@@ -412,7 +489,18 @@ def board_to_dict(board: Board) -> dict:
     ranks = array("i", (
         board.ranks.get(name, {}).get(row.model) or 0 for row in board.rows for name in names
     ))
+    bounds = [
+        array("d", (
+            math.nan if (pair := row.bounds.get(name)) is None else pair[side]
+            for row in board.rows for name in names
+        ))
+        for side in (0, 1)
+    ]
+    tied = array("b", (
+        _TIED_CODES[row.tied.get(name)] for row in board.rows for name in names
+    ))
     return {
+        "format": BOARD_FORMAT,
         "columns": [
             [c.identifier, c.parent, c.depth, c.is_benchmark, c.benchmark_version_id, c.version,
              c.ceiling]
@@ -425,9 +513,19 @@ def board_to_dict(board: Board) -> dict:
         ],
         "values": base64.b64encode(_little_endian(values).tobytes()).decode(),
         "ranks": base64.b64encode(_little_endian(ranks).tobytes()).decode(),
+        "lower": base64.b64encode(_little_endian(bounds[0]).tobytes()).decode(),
+        "upper": base64.b64encode(_little_endian(bounds[1]).tobytes()).decode(),
+        "tied": base64.b64encode(tied.tobytes()).decode(),
         "as_of": board.as_of.isoformat() if board.as_of else None,
         "excluded": sorted(board.excluded),
     }
+
+
+#: The layout :func:`board_to_dict` writes; a stored board of another layout is recomputed.
+BOARD_FORMAT = 2
+#: A row's ``tied`` entry as stored: absent, False, True.
+_TIED_CODES = {None: 0, False: 1, True: 2}
+_TIED_VALUES = {1: False, 2: True}
 
 
 def _little_endian(numbers: array) -> array:
@@ -464,20 +562,30 @@ class _PackedRanks(Mapping):
 
 
 def board_from_dict(data: Mapping) -> Board:
-    """The board :func:`board_to_dict` wrote."""
+    """The board :func:`board_to_dict` wrote (of :data:`BOARD_FORMAT`)."""
     columns = [Column(*entry) for entry in data["columns"]]
     names = [column.identifier for column in columns]
     width = len(names)
     values = _little_endian(array("d", base64.b64decode(data["values"])))
     ranks = _little_endian(array("i", base64.b64decode(data["ranks"])))
+    lower = _little_endian(array("d", base64.b64decode(data["lower"])))
+    upper = _little_endian(array("d", base64.b64decode(data["upper"])))
+    tied = array("b", base64.b64decode(data["tied"]))
     rows = []
     for index, (model, model_id, model_version, model_version_id, public, owner_id, errors,
                 rank, metadata) in enumerate(data["rows"]):
-        cells = values[index * width:(index + 1) * width]
-        rows.append(Row(model, model_id, model_version, model_version_id, public, owner_id,
-                        {name: None if value != value else value
-                         for name, value in zip(names, cells, strict=True)},
-                        errors, rank, metadata))
+        cells = slice(index * width, (index + 1) * width)
+        rows.append(Row(
+            model, model_id, model_version, model_version_id, public, owner_id,
+            {name: None if value != value else value
+             for name, value in zip(names, values[cells], strict=True)},
+            errors, rank, metadata,
+            {name: (low, high)
+             for name, low, high in zip(names, lower[cells], upper[cells], strict=True)
+             if low == low},
+            {name: _TIED_VALUES[code]
+             for name, code in zip(names, tied[cells], strict=True) if code},
+        ))
     as_of = datetime.fromisoformat(data["as_of"]) if data["as_of"] else None
     return Board(columns, rows, as_of, frozenset(data["excluded"]),
                  _PackedRanks(names, [row.model for row in rows], ranks))

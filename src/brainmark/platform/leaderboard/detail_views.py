@@ -209,8 +209,9 @@ def _off_board_row(board: Board, model: Model, version: ModelVersion) -> Row | N
         "public": False,
         "owner_id": model.owner_id,
     }
-    scores, errors = load_scores([entry], board.columns)
-    own = assemble_board(board.columns, [entry], scores, errors)
+    scores, errors, leaves = load_scores([entry], board.columns)
+    own = assemble_board(board.columns, [entry], scores, errors, leaves=leaves,
+                         excluded=board.excluded, rank_ties=False)
     return own.rows[0] if own.rows else None
 
 

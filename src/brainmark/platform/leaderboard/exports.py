@@ -18,7 +18,9 @@ RULE = (
     "A node's score is the mean of its children's scores; a missing or errored child "
     "counts as 0, and a node with no score anywhere beneath it is empty (null). Leaf "
     "scores are ceiled and clamped to [0, 1]. Ranks and colour scales are over public "
-    "models only."
+    "models only. Bounds are each value's 95 % confidence interval (a benchmark's from "
+    "its record, a node's from its children's bootstrap resamples); a model is tied with "
+    "the one ranked above it when the interval of their paired difference holds 0."
 )
 
 
@@ -66,6 +68,8 @@ def board_payload(board: Board, benchmarks: Collection[str] | None = None) -> di
                 "metadata": row.metadata,
                 "values": {name: row.values.get(name) for name in names},
                 "errors": {name: text for name, text in row.errors.items() if name in names},
+                "bounds": {name: list(row.bounds[name]) for name in names if name in row.bounds},
+                "tied": {name: row.tied[name] for name in names if name in row.tied},
             }
             for row in board.rows
         ],
@@ -78,25 +82,33 @@ def board_json(board: Board, benchmarks: Collection[str] | None = None) -> bytes
 
 
 def board_csv(board: Board) -> bytes:
-    """One line per public model: rank, model, version, then every column not excluded.
+    """One line per public model: rank, whether it is tied with the model ranked above
+    (``average_vision``), model, version, then every column not excluded, each followed by
+    its lower and upper bound (``<column>_lower``, ``<column>_upper``).
 
-    An errored score is written ``X``; a missing one is left empty.
+    An errored score is written ``X``; a missing value, bound or tie is left empty.
     """
     columns = [column for column in board.columns if column.identifier not in board.excluded]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["rank", "model", "model_version", *(c.identifier for c in columns)])
+    writer.writerow(["rank", "tied_with_above", "model", "model_version", *(
+        heading for c in columns
+        for heading in (c.identifier, f"{c.identifier}_lower", f"{c.identifier}_upper")
+    )])
     for row in board.rows:
         if not row.public:
             continue
+        tied = row.tied.get("average_vision")
+        cells = []
+        for c in columns:
+            name = c.identifier
+            value = row.values.get(name)
+            cells.append("X" if name in row.errors else "" if value is None else repr(value))
+            bounds = row.bounds.get(name)
+            cells.extend(("", "") if bounds is None else (repr(bounds[0]), repr(bounds[1])))
         writer.writerow([
-            "" if row.rank is None else row.rank, row.model, row.model_version,
-            *(
-                "X" if c.identifier in row.errors
-                else "" if row.values.get(c.identifier) is None
-                else repr(row.values[c.identifier])
-                for c in columns
-            ),
+            "" if row.rank is None else row.rank, "" if tied is None else str(tied).lower(),
+            row.model, row.model_version, *cells,
         ])
     return out.getvalue().encode()
 

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from brainmark.platform.leaderboard.board import (
+    BOARD_FORMAT,
     Board,
     board_from_dict,
     board_to_dict,
@@ -114,8 +115,9 @@ def _stored_public_board(key: str) -> Board:
     row = BoardSnapshot.objects.filter(name=PUBLIC_BOARD, key=key).values_list(
         "payload", flat=True
     ).first()
-    if row is not None:
-        return board_from_dict(json.loads(row))
+    stored = json.loads(row) if row is not None else None
+    if stored is not None and stored.get("format") == BOARD_FORMAT:
+        return board_from_dict(stored)
     board = build_board(None)
     try:
         with transaction.atomic():
