@@ -8,11 +8,16 @@ version, a SHA1 of the data it was computed on and of the code computing it (the
 benchmark's plugin and brainmark itself); Brain-Score keys on the identifier only, so a new
 version could silently reuse an old ceiling. The cached file carries its own checksum and
 is checked when read: a damaged file, or one holding no usable ceiling (NaN, 0), is
-reported and recomputed.
+reported and recomputed. The file keeps the ceiling's interval and its per-resample values
+(float64), which the ceiled score's interval divides by; the key names the resampling
+(:data:`CEILING_CACHE_FORMAT`), so a file written before ceilings had resamples is never
+read for one.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import hashlib
 import json
@@ -44,6 +49,12 @@ from brainmark.exceptions import (
 )
 from brainmark.registry import metric_registry
 from brainmark.settings import get_settings
+
+#: Part of the ceiling cache key: what a cached ceiling holds (2: its bootstrap resamples).
+CEILING_CACHE_FORMAT = 2
+
+#: Interval attrs a cached ceiling keeps beside its per-resample values.
+_INTERVAL_ATTRS = ("interval", "interval_level", "interval_method", "resamples", "seed")
 
 #: Stimuli wider than this many degrees of visual angle (the whole visual field) are a
 #: mistake in units or a missing value, never an experiment.
@@ -156,13 +167,17 @@ class BenchmarkBase:
         return self._ceiling
 
     def ceiling_key(self) -> dict[str, Any]:
-        """What the ceiling is computed from: identifier, version, data and code."""
+        """What the ceiling is computed from: identifier, version, data, code, resampling."""
+        from brainmark.metrics.intervals import DEFAULT_RESAMPLES, DEFAULT_SEED
+
         return {
             "identifier": self.identifier,
             "version": self.version,
             "data_sha1": self.data_sha1(),
             "benchmark_code": code_key(type(self)),
             "library_sha1": library_sha1(),
+            "format": CEILING_CACHE_FORMAT,
+            "resampling": [DEFAULT_RESAMPLES, DEFAULT_SEED],
         }
 
     def ceiling_cache_path(self) -> Path:
@@ -181,12 +196,14 @@ class BenchmarkBase:
             try:
                 value = float(record["value"])
                 error = np.nan if record["error"] is None else float(record["error"])
+                interval = _decode_interval(record["interval"])
                 usable = record["key"] == key and np.isfinite(value) and value > 0
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, binascii.Error):
                 usable = False
             if usable:
                 ceiling = Score(value)
                 ceiling.attrs["error"] = error
+                ceiling.attrs.update(interval)
                 return ceiling
             distrust_cache_file(path, "ceiling", f"it holds no usable ceiling for {key}")
         ceiling = self._ceiling_func()
@@ -199,7 +216,8 @@ class BenchmarkBase:
             )
         error = float(np.asarray(ceiling.attrs.get("error", np.nan)))
         write_checked_json(
-            path, {"key": key, "value": value, "error": None if np.isnan(error) else error}
+            path, {"key": key, "value": value, "error": None if np.isnan(error) else error,
+                   "interval": _encode_interval(ceiling.attrs)}
         )
         return ceiling
 
@@ -415,6 +433,31 @@ def validate_metric(value: Any, *, benchmark: str, parameter: str) -> Any:
             f"{type(value).__name__}: {value!r}. 'brainmark list metrics' shows the names."
         )
     return value
+
+
+def _encode_interval(attrs: dict[str, Any]) -> dict[str, Any] | None:
+    """A ceiling's interval attrs as JSON, its resamples as float64 base64 (exact); None
+    for a ceiling without an interval (a constant such as ``no_ceiling``)."""
+    if "resample_values" not in attrs:
+        return None
+    values = np.asarray(attrs["resample_values"], dtype="<f8")
+    content = {name: attrs[name] for name in _INTERVAL_ATTRS}
+    content["interval"] = [None if np.isnan(x) else float(x) for x in content["interval"]]
+    content["resample_values"] = base64.b64encode(values.tobytes()).decode("ascii")
+    return content
+
+
+def _decode_interval(content: dict[str, Any] | None) -> dict[str, Any]:
+    """The attrs :func:`_encode_interval` stored (none for a ceiling without an interval)."""
+    if content is None:
+        return {}
+    attrs = {name: content[name] for name in _INTERVAL_ATTRS}
+    attrs["interval"] = [np.nan if x is None else float(x) for x in attrs["interval"]]
+    values = base64.b64decode(content["resample_values"].encode("ascii"), validate=True)
+    attrs["resample_values"] = np.frombuffer(values, dtype="<f8").copy()
+    if len(attrs["resample_values"]) != int(attrs["resamples"]):
+        raise ValueError("the ceiling's resample values do not match its resample count")
+    return attrs
 
 
 def _model_identifier(model: Any) -> str:

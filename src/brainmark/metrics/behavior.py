@@ -30,7 +30,28 @@ from brainmark.data.validation import format_ids, validate_assembly
 from brainmark.exceptions import MetricError
 from brainmark.metrics import _inputs
 from brainmark.metrics._correlation import masked_pearson_columns
+from brainmark.metrics.intervals import (
+    Resampled,
+    attach_interval,
+    resample_counts,
+    sorted_positions,
+    stimulus_resamples,
+)
 from brainmark.metrics.score import Score, standard_error
+
+#: ``attrs['interval_method']`` of the behavioral metrics and their ceiling.
+IMAGES_METHOD = "bootstrap over images, every trial of a drawn image counted (percentile)"
+
+
+def image_draws(ids: np.ndarray | pd.Index, resamples: int, seed: int) -> np.ndarray:
+    """``resamples x images``: how often each image (given by its unique ``ids``) is drawn.
+
+    The shared draws of :func:`~brainmark.metrics.intervals.stimulus_resamples` (sorted-id
+    order) put in the order of ``ids``.
+    """
+    ids = np.asarray(ids).astype(str)
+    counts = resample_counts(stimulus_resamples(len(ids), resamples, seed), len(ids))
+    return counts[:, sorted_positions(ids)]
 
 DPRIME_LIMIT = 5.0
 RATE_FLOOR = 1e-5  # rates are kept inside [floor, 1 - floor] so z-scores stay finite
@@ -90,8 +111,11 @@ def cohen_kappa(a: np.ndarray, b: np.ndarray) -> float:
     return float((observed - expected) / (1 - expected)) if expected < 1 else np.nan
 
 
-class Accuracy:
-    """Fraction of images the model labels correctly; error is the standard error."""
+class Accuracy(Resampled):
+    """Fraction of images the model labels correctly; error is the standard error.
+
+    The interval resamples images.
+    """
 
     kind = "behavioral"
 
@@ -106,14 +130,22 @@ class Accuracy:
             coords={"stimulus_id": ("presentation", correctness.index.to_numpy())},
         )
         score.attrs["error"] = standard_error(values)
-        return score
+        if not self.resamples:
+            return score
+        draws = image_draws(correctness.index, self.resamples, self.resample_seed)
+        return attach_interval(score, draws @ values / len(values), method=IMAGES_METHOD,
+                               resamples=self.resamples, seed=self.resample_seed,
+                               level=self.interval_level)
 
     def __repr__(self) -> str:
         return "Accuracy()"
 
 
-class ErrorConsistency:
-    """Cohen's kappa of model and subject trial-by-trial correctness (Geirhos et al. 2020)."""
+class ErrorConsistency(Resampled):
+    """Cohen's kappa of model and subject trial-by-trial correctness (Geirhos et al. 2020).
+
+    The interval resamples images: every trial of a drawn image counts once per draw.
+    """
 
     kind = "behavioral"
 
@@ -153,10 +185,50 @@ class ErrorConsistency:
                     "subject": table.columns.to_numpy().astype(str)},
         )
         score.attrs["error"] = standard_error(per_subject)
-        return score
+        if not self.resamples:
+            return score
+        draws = image_draws(truth.index, self.resamples, self.resample_seed)
+        values = _resampled_error_consistency(data, truth.index, table.index, draws)
+        return attach_interval(score, values, method=IMAGES_METHOD, resamples=self.resamples,
+                               seed=self.resample_seed, level=self.interval_level)
 
     def __repr__(self) -> str:
         return "ErrorConsistency()"
+
+
+def _resampled_error_consistency(
+    data: pd.DataFrame, images: pd.Index, conditions: pd.Index, draws: np.ndarray
+) -> np.ndarray:
+    """Error consistency per resample (``draws``: resamples x ``images``).
+
+    Per (condition, subject) the kappa's three means (agreement, model and subject
+    accuracy) are sums over images of per-image trial sums, so weighting the images by
+    their draws gives every resample at once; then the mean over subjects, over conditions.
+    """
+    image = images.get_indexer(data["stimulus_id"])
+    groups = data.groupby(["condition", "subject"], sort=True).ngroup().to_numpy()
+    keys = data.groupby(["condition", "subject"], sort=True).size().index
+    shape = (len(images), len(keys))
+    model, subject = data["model_correct"].to_numpy(), data["subject_correct"].to_numpy()
+    agreement = model * subject + (1 - model) * (1 - subject)
+
+    def summed(values: np.ndarray) -> np.ndarray:
+        table = np.zeros(shape)
+        np.add.at(table, (image, groups), values)
+        return draws @ table
+
+    trials = summed(np.ones(len(data)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        observed = summed(agreement) / trials
+        pa, pb = summed(model) / trials, summed(subject) / trials
+        expected = pa * pb + (1 - pa) * (1 - pb)
+        kappa = np.where(expected < 1, (observed - expected) / (1 - expected), np.nan)
+    condition_of_group = conditions.get_indexer(keys.get_level_values("condition"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a condition without errors: NaN
+        per_condition = np.stack([np.nanmean(kappa[:, condition_of_group == c], axis=1)
+                                  for c in range(len(conditions))], axis=1)
+        return np.nanmean(per_condition, axis=1)
 
 
 def i2n_signature(choices: pd.DataFrame, truth: pd.Series, labels: np.ndarray) -> np.ndarray:

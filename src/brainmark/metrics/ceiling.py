@@ -27,7 +27,12 @@ from brainmark.data.validation import format_ids, validate_assembly
 from brainmark.exceptions import MetricError
 from brainmark.metrics import _inputs
 from brainmark.metrics._correlation import masked_pearson_columns
-from brainmark.metrics.behavior import choices_frame, truth_per_stimulus
+from brainmark.metrics.behavior import (
+    IMAGES_METHOD,
+    choices_frame,
+    image_draws,
+    truth_per_stimulus,
+)
 from brainmark.metrics.intervals import (
     Resampled,
     attach_interval,
@@ -372,12 +377,13 @@ def _consensus_lower_bound(
     return subject_weights @ r / subject_weights.sum()
 
 
-class ErrorConsistencyCeiling:
+class ErrorConsistencyCeiling(Resampled):
     """Mean Cohen's kappa of correctness between every pair of subjects (per condition).
 
     Each pair is compared on the images both saw (a subject's repeated trials of an image
     enter as its correctness rate). Per condition the mean over pairs; then the mean over
-    conditions. The error is the standard error over subjects of their mean kappa.
+    conditions. The error is the standard error over subjects of their mean kappa. The
+    interval resamples images, with the draws of the ``error_consistency`` metric.
     """
 
     kind = "behavioral_ceiling"
@@ -392,11 +398,17 @@ class ErrorConsistencyCeiling:
         subjects = np.unique(data["subject"])
         if len(subjects) < 2:
             raise MetricError("An error consistency ceiling needs at least 2 subjects.")
-        per_condition = []
+        images = pd.Index(np.unique(data["stimulus_id"]))
+        draws = image_draws(images, self.resamples, self.resample_seed) if self.resamples else (
+            None)
+        per_condition, resampled = [], []
         for _, group in data.groupby("condition", sort=True):
             table = group.pivot_table(index="stimulus_id", columns="subject", values="correct",
                                       aggfunc="mean").reindex(columns=subjects)
             per_condition.append(pairwise_kappa(table.to_numpy()))
+            if draws is not None:
+                weights = draws[:, images.get_indexer(table.index)]
+                resampled.append(_mean_pairwise_kappa(table.to_numpy(), weights))
         matrix = np.nanmean(np.stack(per_condition), axis=0) if len(per_condition) > 1 else (
             per_condition[0])
         off_diagonal = ~np.eye(len(subjects), dtype=bool)
@@ -414,10 +426,37 @@ class ErrorConsistencyCeiling:
             score.attrs["error"] = standard_error(
                 np.nanmean(np.where(off_diagonal, matrix, np.nan), axis=1)
             )
-        return score
+            if draws is None:
+                return score
+            values = np.nanmean(np.stack(resampled, axis=1), axis=1)
+        return attach_interval(score, values, method=IMAGES_METHOD, resamples=self.resamples,
+                               seed=self.resample_seed, level=self.interval_level)
 
     def __repr__(self) -> str:
         return "ErrorConsistencyCeiling()"
+
+
+def _mean_pairwise_kappa(correct: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per resample, the mean over subject pairs of :func:`pairwise_kappa` with the images
+    weighted by ``weights`` (resamples x images): all pairs and resamples at once."""
+    seen = np.isfinite(correct).astype(float)
+    right = np.where(seen > 0, correct, 0.0)
+    wrong = seen - right
+
+    def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.einsum("ri,is,it->rst", weights, a, b, optimize=True)
+
+    both = cross(seen, seen)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        observed = (cross(right, right) + cross(wrong, wrong)) / both
+        accuracy = cross(right, seen) / both
+        transposed = np.swapaxes(accuracy, 1, 2)
+        expected = accuracy * transposed + (1 - accuracy) * (1 - transposed)
+        kappa = np.where(expected < 1, (observed - expected) / (1 - expected), np.nan)
+    off_diagonal = ~np.eye(correct.shape[1], dtype=bool)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a resample without errors: NaN
+        return np.nanmean(kappa[:, off_diagonal], axis=1)
 
 
 def pairwise_kappa(correct: np.ndarray) -> np.ndarray:
