@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 from django.utils.safestring import SafeString, mark_safe
 
+from brainmark.platform.leaderboard.uncertainty import reproduce_command
+
 if TYPE_CHECKING:
     from brainmark.platform.leaderboard.detail_views import (
         CompareLine,
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
         RankedModel,
         ScoreLine,
     )
+    from brainmark.platform.leaderboard.uncertainty import Verdict
 
 DASH = '<span class="muted">—</span>'
 
@@ -46,6 +49,48 @@ def record_url(model: str, score_pk: int) -> str:
     return f"/models/{quote(model)}/scores/{score_pk}.json"
 
 
+def interval(bounds: tuple[float, float] | None) -> str:
+    """``[lower, upper]`` with three decimals, or a dash (not recorded)."""
+    if bounds is None:
+        return ('<span class="muted" title="No interval recorded (a score from before '
+                'intervals, or a node above one)">—</span>')
+    return f"[{bounds[0]:.3f}, {bounds[1]:.3f}]"
+
+
+#: How a verdict reads in a table cell.
+VERDICT_WORDS = {"better": "reliably better", "worse": "reliably worse",
+                 "tied": "not distinguishable"}
+
+
+def verdict_cell(verdict: Verdict | None, model: str, *, is_self: bool, role: str) -> str:
+    """How ``model`` stands against the best or median public model (``role``) on a
+    column: the verdict, with the paired difference and its interval on hover."""
+    if is_self:
+        return f'<span class="verdict self">this is the {role}</span>'
+    if verdict is None:
+        return DASH
+    difference = verdict.difference
+    if difference is None:
+        return (f'<span class="muted" title="Not comparable with {escape(verdict.other)}: a '
+                f'score without recorded resamples, or resamples that do not pair">'
+                f"n/a</span>")
+    low, high = difference.interval
+    tip = (f"{model} − {verdict.other} = {difference.difference:+.4f}, "
+           f"{round(100 * difference.level)}% interval of the paired difference "
+           f"[{low:+.4f}, {high:+.4f}]")
+    return (f'<span class="verdict {verdict.word}" title="{escape(tip, quote=True)}">'
+            f"{VERDICT_WORDS[verdict.word]}</span>")
+
+
+def reproduce_cell(score_pk: int, site: str) -> str:
+    """The command that runs the score again, to copy."""
+    return reproduce_cell_text(reproduce_command(score_pk, site))
+
+
+def reproduce_cell_text(command: str) -> str:
+    return f'<code class="reproduce">{escape(command)}</code>' if command else ""
+
+
 def _error(text: str, *, long: bool) -> str:
     """An errored score: X with its reason on hover and, when ``long``, in full below."""
     tip = escape(text[:300], quote=True)
@@ -60,14 +105,20 @@ def _row_header(identifier: str, depth: int, suffix: str = "") -> str:
             f'<a href="{escape(benchmark_url(identifier))}">{escape(identifier)}</a>{suffix}</th>')
 
 
-def model_scores_table(model: str, lines: Sequence[ModelLine]) -> SafeString:
-    """The model page's table: one row per column of the tree, in tree order."""
+def model_scores_table(model: str, lines: Sequence[ModelLine], site: str) -> SafeString:
+    """The model page's table: one row per column of the tree, in tree order, with the
+    value's interval, the verdicts against the best and median public models and the
+    command reproducing each score (``site``: the site's address)."""
     parts = [
         '<table class="data scores"><thead><tr>'
         '<th scope="col">Benchmark</th><th scope="col">Score ± error</th>'
+        '<th scope="col">95% interval</th>'
         '<th scope="col">Rank</th><th scope="col">Median public</th>'
-        '<th scope="col">Best public</th><th scope="col">Raw</th>'
+        '<th scope="col">Best public</th>'
+        '<th scope="col">Against the best</th><th scope="col">Against the median</th>'
+        '<th scope="col">Raw</th>'
         '<th scope="col">Ceiling used</th><th scope="col">Record</th>'
+        '<th scope="col">Reproduce</th>'
         "</tr></thead><tbody>"
     ]
     for line in lines:
@@ -87,27 +138,35 @@ def model_scores_table(model: str, lines: Sequence[ModelLine]) -> SafeString:
         ceiling = number(line.ceiling) if column.is_benchmark else DASH
         record = (f'<a href="{escape(record_url(model, score.pk))}">JSON</a>'
                   if score is not None and score.has_record else "")
+        command = (reproduce_cell(score.pk, site)
+                   if score is not None and score.has_record else "")
         version = f' <span class="muted">v{column.version}</span>' if column.is_benchmark else ""
+        bounds = interval(line.bounds) if line.value is not None else DASH
         parts.append(
             f'<tr class="{kind}" data-column="{escape(column.identifier)}">'
             f"{_row_header(column.identifier, column.depth, version)}"
-            f'<td class="value">{value}</td><td class="rank">{rank}</td>'
+            f'<td class="value">{value}</td><td class="interval">{bounds}</td>'
+            f'<td class="rank">{rank}</td>'
             f'<td class="median">{number(line.stats.median)}</td>'
             f'<td class="best">{number(line.stats.best)}</td>'
+            f'<td class="vs-best">'
+            f'{verdict_cell(line.vs_best, model, is_self=line.is_best, role="best")}</td>'
+            f'<td class="vs-median">'
+            f'{verdict_cell(line.vs_median, model, is_self=line.is_median, role="median")}</td>'
             f'<td class="raw">{raw}</td><td class="ceiling">{ceiling}</td>'
-            f"<td>{record}</td></tr>"
+            f"<td>{record}</td><td>{command}</td></tr>"
         )
     parts.append("</tbody></table>")
     return mark_safe("".join(parts))
 
 
-def history_table(model: str, scores: Iterable[ScoreLine]) -> SafeString:
+def history_table(model: str, scores: Iterable[ScoreLine], site: str) -> SafeString:
     """The scores of one model version, on every benchmark version it was run on."""
     parts = [
         '<table class="data history"><thead><tr><th scope="col">Benchmark</th>'
         '<th scope="col">Version</th><th scope="col">Score ± error</th><th scope="col">Raw</th>'
         '<th scope="col">Ceiling used</th><th scope="col">Finished</th>'
-        '<th scope="col">Record</th></tr></thead><tbody>'
+        '<th scope="col">Record</th><th scope="col">Reproduce</th></tr></thead><tbody>'
     ]
     for score in scores:
         if score.ceiled is None:
@@ -120,28 +179,37 @@ def history_table(model: str, scores: Iterable[ScoreLine]) -> SafeString:
         finished = score.end.strftime("%Y-%m-%d %H:%M") if score.end else "—"
         record = (f'<a href="{escape(record_url(model, score.pk))}">JSON</a>'
                   if score.has_record else "")
+        command = reproduce_cell(score.pk, site) if score.has_record else ""
         parts.append(
             f'<tr><th scope="row">{escape(score.benchmark)}</th>'
             f"<td>v{score.benchmark_version}</td><td>{value}</td><td>{number(score.raw)}</td>"
-            f"<td>{number(score.ceiling)}</td><td>{finished}</td><td>{record}</td></tr>"
+            f"<td>{number(score.ceiling)}</td><td>{finished}</td><td>{record}</td>"
+            f"<td>{command}</td></tr>"
         )
     parts.append("</tbody></table>")
     return mark_safe("".join(parts))
 
 
 def ranking_table(entries: Iterable[RankedModel], *, aggregate: bool) -> SafeString:
-    """The benchmark page's ranking: rank, model (linked) and value or error, per model."""
+    """The benchmark page's ranking: rank (marked ≈ when not distinguishable from the model
+    above), model (linked), value or error, its interval and, for a benchmark, the command
+    reproducing the score."""
     heading = "Score (mean of children)" if aggregate else "Score (ceiled)"
+    reproduce = "" if aggregate else '<th scope="col">Reproduce</th>'
     parts = [
         f'<table class="data ranking"><thead><tr><th scope="col">Rank</th>'
-        f'<th scope="col">Model</th><th scope="col">{heading}</th></tr></thead><tbody>'
+        f'<th scope="col">Model</th><th scope="col">{heading}</th>'
+        f'<th scope="col">95% interval</th>{reproduce}</tr></thead><tbody>'
     ]
     empty = True
     for entry in entries:
         empty = False
         row = entry.row
         if entry.rank:
-            rank = str(entry.rank)
+            rank = str(entry.rank) + (
+                ' <span class="tie" title="Not distinguishable from the model ranked above: '
+                'the 95% interval of their paired difference holds 0">≈</span>'
+                if entry.tied else "")
         elif not row.public:
             rank = ('<span class="badge private" title="Private: shown to you, never ranked">'
                     "private</span>")
@@ -158,24 +226,38 @@ def ranking_table(entries: Iterable[RankedModel], *, aggregate: bool) -> SafeStr
             f'<tr class="{"" if row.public else "private"}" data-model="{escape(row.model)}">'
             f'<td class="rank">{rank}</td><th scope="row">'
             f'<a href="{escape(model_url(row.model))}">{escape(row.model)}</a></th>'
-            f'<td class="value">{value}</td></tr>'
+            f'<td class="value">{value}</td>'
+            f'<td class="interval">{interval(entry.bounds) if entry.value is not None else ""}'
+            f"</td>"
+            + ("" if aggregate else
+               f"<td>{reproduce_cell_text(entry.reproduce)}</td>")
+            + "</tr>"
         )
     if empty:
-        parts.append('<tr><td colspan="3" class="muted">No model on the leaderboard.</td></tr>')
+        parts.append('<tr><td colspan="5" class="muted">No model on the leaderboard.</td></tr>')
     parts.append("</tbody></table>")
     return mark_safe("".join(parts))
 
 
 def compare_table(a: str, b: str, lines: Iterable[CompareLine]) -> SafeString:
-    """The compare page's table: both values, A − B and the higher model, per column."""
+    """The compare page's table: both values, A − B with the 95% interval of the paired
+    difference, the higher model and whether the difference is real, per column."""
     parts = [
         f'<table class="data compare"><thead><tr><th scope="col">Benchmark</th>'
         f'<th scope="col">{escape(a)}</th><th scope="col">{escape(b)}</th>'
-        f'<th scope="col">Difference</th><th scope="col">Higher</th></tr></thead><tbody>'
+        f'<th scope="col">Difference</th><th scope="col">95% interval (paired)</th>'
+        f'<th scope="col">Higher</th><th scope="col">Verdict</th></tr></thead><tbody>'
     ]
+    verdicts = {"a": f"{escape(a)} reliably higher", "b": f"{escape(b)} reliably higher",
+                "tied": "not distinguishable",
+                "": '<span class="muted" title="No resamples recorded to pair">n/a</span>'}
     names = {"a": escape(a), "b": escape(b), "equal": "equal", "": ""}
     for line in lines:
         column = line.column
+        paired = DASH
+        if line.paired is not None:
+            low, high = line.paired.interval
+            paired = f"[{low:+.3f}, {high:+.3f}]"
         cells = []
         for side, value, error in (("a", line.a, line.a_error), ("b", line.b, line.b_error)):
             text = _error(error, long=False) if error else number(value)
@@ -185,7 +267,10 @@ def compare_table(a: str, b: str, lines: Iterable[CompareLine]) -> SafeString:
             f'data-column="{escape(column.identifier)}">'
             f"{_row_header(column.identifier, column.depth)}{''.join(cells)}"
             f'<td class="difference">{number(line.difference, sign=True)}</td>'
-            f'<td class="higher">{names[line.higher]}</td></tr>'
+            f'<td class="paired">{paired}</td>'
+            f'<td class="higher">{names[line.higher]}</td>'
+            f'<td class="verdict">{verdicts[line.verdict] if line.difference is not None else ""}'
+            f"</td></tr>"
         )
     parts.append("</tbody></table>")
     return mark_safe("".join(parts))

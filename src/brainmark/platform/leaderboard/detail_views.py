@@ -18,7 +18,7 @@ import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
@@ -44,7 +44,17 @@ from brainmark.platform.leaderboard.models import (
     Score,
 )
 from brainmark.platform.leaderboard.snapshots import board_for, memoized
+from brainmark.platform.leaderboard.uncertainty import (
+    Verdict,
+    compare,
+    leaves_under,
+    model_resamples,
+    reproduce_command,
+)
 from brainmark.platform.site.guides import render_markdown
+
+if TYPE_CHECKING:
+    from brainmark.metrics.intervals import PairedDifference
 
 # ---------------------------------------------------------------------------------------
 # Who may see a model
@@ -154,6 +164,13 @@ class ModelLine:
     rank: int | None
     stats: ColumnStats
     score: ScoreLine | None
+    bounds: tuple[float, float] | None = None
+    vs_best: Verdict | None = None
+    """Against the best public model on this column (None: no value, or this is it)."""
+    vs_median: Verdict | None = None
+    """Against the median public model (the one ranked in the middle)."""
+    is_best: bool = False
+    is_median: bool = False
 
     @property
     def ceiling(self) -> float | None:
@@ -218,9 +235,12 @@ def _off_board_row(board: Board, model: Model, version: ModelVersion) -> Row | N
 def model_lines(board: Board, stats: Mapping[str, ColumnStats], row: Row | None,
                 latest_scores: Mapping[int, ScoreLine]) -> list[ModelLine]:
     """The model page's table: every column of the board with this model's value, rank,
-    error and score row, beside the public models' median and best."""
+    error and score row, beside the public models' median and best, and how it stands
+    against those two by paired difference (:func:`standing`)."""
+    against = standing(board, row) if row is not None else {}
     lines = []
     for column in board.columns:
+        best, median = against.get(column.identifier, (None, None))
         lines.append(ModelLine(
             column=column,
             value=row.values.get(column.identifier) if row else None,
@@ -229,8 +249,64 @@ def model_lines(board: Board, stats: Mapping[str, ColumnStats], row: Row | None,
             stats=stats[column.identifier],
             score=latest_scores.get(column.benchmark_version_id)
             if column.is_benchmark else None,
+            bounds=row.bounds.get(column.identifier) if row else None,
+            vs_best=best if best is not None and best.other != row.model else None,
+            vs_median=median if median is not None and median.other != row.model else None,
+            is_best=best is not None and best.other == row.model,
+            is_median=median is not None and median.other == row.model,
         ))
     return lines
+
+
+def best_and_median(board: Board, column: str) -> tuple[Row, Row] | None:
+    """The best public model on ``column`` and the median one (ranked in the middle: the
+    ``ceil(n / 2)``-th of ``n``), ties broken by name as the ranks are; None when no public
+    model has a value there."""
+    order = sorted(
+        (row for row in board.rows if row.public and row.values.get(column) is not None),
+        key=lambda row: (-row.values[column], row.model),
+    )
+    if not order:
+        return None
+    return order[0], order[(len(order) - 1) // 2]
+
+
+def standing(board: Board, row: Row) -> dict[str, tuple[Verdict, Verdict]]:
+    """Column -> (``row``'s model against the best public model, against the median one) by
+    paired difference of the stored resamples (:mod:`.uncertainty`; one query for the
+    records of the few models involved). A verdict naming the model itself means it is the
+    best (or median) one."""
+    chosen = {column.identifier: pair for column in board.columns
+              if row.values.get(column.identifier) is not None
+              and (pair := best_and_median(board, column.identifier)) is not None}
+    if not chosen:
+        return {}
+    involved = {row.model: row}
+    for best, median in chosen.values():
+        involved.setdefault(best.model, best)
+        involved.setdefault(median.model, median)
+    entries = [{"model": other.model, "model_version_id": other.model_version_id}
+               for other in involved.values()]
+    _, _, leaves = load_scores(entries, board.columns, board.as_of)
+    under = leaves_under(board.columns, board.excluded)
+    resamples = {
+        name: model_resamples(
+            leaves.get(name, {}),
+            {c.identifier for c in board.benchmarks if other.values.get(c.identifier) is not None},
+            board.columns, board.excluded, under,
+        )
+        for name, other in involved.items()
+    }
+    own = resamples[row.model]
+    result = {}
+    for column, pair in chosen.items():
+        verdicts = []
+        for other in pair:
+            difference = None if other.model == row.model else compare(
+                own, resamples[other.model], column, row.values[column], other.values[column])
+            verdicts.append(Verdict(other.model, difference))
+        result[column] = (verdicts[0], verdicts[1])
+    return result
 
 
 def model_plot(model: str, lines: Iterable[ModelLine]) -> str:
@@ -278,11 +354,12 @@ def model_page(request: HttpRequest, identifier: str) -> HttpResponse:
     }
     lines = (model_lines(board, all_column_stats(board, key), row, latest_scores)
              if show_scores else [])
+    site = request.build_absolute_uri("/")
     history = [
         VersionHistory(version, by_version.get(version.pk, []),
                        submission_visible=privileged and version.submission_id is not None,
                        table=detail_tables.history_table(model.identifier,
-                                                         by_version.get(version.pk, [])))
+                                                         by_version.get(version.pk, []), site))
         for version in versions
     ]
     return render(request, "leaderboard/model.html", {
@@ -293,7 +370,8 @@ def model_page(request: HttpRequest, identifier: str) -> HttpResponse:
         "latest": latest,
         "row": row,
         "lines": lines,
-        "scores_table": detail_tables.model_scores_table(model.identifier, lines),
+        "scores_table": detail_tables.model_scores_table(model.identifier, lines, site),
+        "standing": standing_summary(lines),
         "public_count": sum(1 for board_row in board.rows if board_row.public),
         "commitments": layer_commitments(latest_scores.values()),
         "history": history,
@@ -304,6 +382,38 @@ def model_page(request: HttpRequest, identifier: str) -> HttpResponse:
         ),
         "plot": mark_safe(model_plot(model.identifier, lines)) if lines else "",
     })
+
+
+@dataclass(frozen=True)
+class StandingSummary:
+    """Where the model is reliably better or worse than the best and the median public
+    model: the columns of each verdict."""
+
+    better_than_median: list[str]
+    worse_than_median: list[str]
+    worse_than_best: list[str]
+    tied_with_best: list[str]
+    compared: int
+
+
+def standing_summary(lines: Iterable[ModelLine]) -> StandingSummary:
+    """The model page's sentence about its standing, from the table's verdicts."""
+    lines = list(lines)
+
+    def where(attribute: str, word: str) -> list[str]:
+        return [line.column.identifier for line in lines
+                if (verdict := getattr(line, attribute)) is not None and verdict.word == word]
+
+    return StandingSummary(
+        better_than_median=where("vs_median", "better"),
+        worse_than_median=where("vs_median", "worse"),
+        worse_than_best=where("vs_best", "worse"),
+        tied_with_best=[line.column.identifier for line in lines if line.is_best]
+        + where("vs_best", "tied"),
+        compared=sum(1 for line in lines
+                     if (line.vs_best is not None and line.vs_best.word)
+                     or (line.vs_median is not None and line.vs_median.word)),
+    )
 
 
 def score_record(request: HttpRequest, identifier: str, pk: int) -> JsonResponse:
@@ -327,14 +437,23 @@ class RankedModel:
     value: float | None
     rank: int | None
     error_text: str
+    bounds: tuple[float, float] | None = None
+    tied: bool = False
+    """Not distinguishable from the model ranked just above (paired difference)."""
+    reproduce: str = ""
+    """The command reproducing this model's score (benchmarks only)."""
 
 
-def benchmark_ranking(board: Board, column: str) -> list[RankedModel]:
+def benchmark_ranking(board: Board, column: str,
+                      commands: Mapping[int, str] | None = None) -> list[RankedModel]:
     """Public models by their rank on ``column`` (then the unscored ones, then the viewer's
-    own private models, which are shown to them but never ranked)."""
+    own private models, which are shown to them but never ranked). ``commands``: model
+    version id -> the command reproducing its score here."""
+    commands = commands or {}
     entries = [
         RankedModel(row, row.values.get(column), board.rank(row.model, column),
-                    row.errors.get(column, ""))
+                    row.errors.get(column, ""), row.bounds.get(column),
+                    bool(row.tied.get(column)), commands.get(row.model_version_id, ""))
         for row in board.rows
     ]
     return sorted(entries, key=lambda entry: (
@@ -403,6 +522,19 @@ def _ancestors(benchmark: BenchmarkType) -> list[BenchmarkType]:
     return chain[::-1]
 
 
+def _reproduce_commands(request: HttpRequest, board: Board, column: Column | None
+                        ) -> dict[int, str]:
+    """Model version id -> the command reproducing its score on a benchmark ``column`` of
+    the board (one query; none for a node, nor for a failed score, which has no record)."""
+    if column is None or not column.is_benchmark:
+        return {}
+    site = request.build_absolute_uri("/")
+    rows = (Score.objects.filter(benchmark_version_id=column.benchmark_version_id,
+                                 model_version_id__in=[row.model_version_id for row in board.rows])
+            .exclude(record={}).values_list("model_version_id", "pk"))
+    return {version: reproduce_command(pk, site) for version, pk in rows}
+
+
 def benchmark_page(request: HttpRequest, identifier: str) -> HttpResponse:
     """A benchmark (or a node of the tree): what it measures, its versions, its ceiling, the
     distribution of the public models' scores and their ranking."""
@@ -449,7 +581,8 @@ def benchmark_page(request: HttpRequest, identifier: str) -> HttpResponse:
         ],
         "stats": stats.get(identifier, ColumnStats(0, None, None)),
         "ranking": detail_tables.ranking_table(
-            benchmark_ranking(board, identifier), aggregate=not column.is_benchmark
+            benchmark_ranking(board, identifier, _reproduce_commands(request, board, column)),
+            aggregate=not column.is_benchmark,
         ) if column is not None else "",
         "plot": mark_safe(plots.histogram(
             values, title=f"Public models' scores on {identifier}",
@@ -518,10 +651,21 @@ class CompareLine:
     b: float | None
     a_error: str
     b_error: str
+    paired: PairedDifference | None = None
+    """A − B with the paired bootstrap interval (None: no resamples to pair)."""
 
     @property
     def difference(self) -> float | None:
         return None if self.a is None or self.b is None else self.a - self.b
+
+    @property
+    def verdict(self) -> str:
+        """'a' or 'b' (reliably higher), 'tied' (the interval holds 0) or '' (unknown)."""
+        if self.paired is None:
+            return ""
+        if not self.paired.excludes_zero:
+            return "tied"
+        return "a" if self.paired.difference > 0 else "b"
 
     @property
     def higher(self) -> str:
@@ -532,10 +676,24 @@ class CompareLine:
 
 
 def compare_lines(board: Board, a: Row, b: Row) -> list[CompareLine]:
-    """Both models' values column by column (nodes and benchmarks, in tree order)."""
+    """Both models' values column by column (nodes and benchmarks, in tree order), with
+    their paired difference from the stored resamples (one query for both records)."""
+    entries = [{"model": row.model, "model_version_id": row.model_version_id} for row in (a, b)]
+    _, _, leaves = load_scores(entries, board.columns, board.as_of)
+    under = leaves_under(board.columns, board.excluded)
+    first, second = (
+        model_resamples(
+            leaves.get(row.model, {}),
+            {c.identifier for c in board.benchmarks if row.values.get(c.identifier) is not None},
+            board.columns, board.excluded, under,
+        )
+        for row in (a, b)
+    )
     return [
         CompareLine(column, a.values.get(column.identifier), b.values.get(column.identifier),
-                    a.errors.get(column.identifier, ""), b.errors.get(column.identifier, ""))
+                    a.errors.get(column.identifier, ""), b.errors.get(column.identifier, ""),
+                    compare(first, second, column.identifier, a.values.get(column.identifier),
+                            b.values.get(column.identifier)))
         for column in board.columns
     ]
 
@@ -565,6 +723,11 @@ def compare_page(request: HttpRequest) -> HttpResponse:
                 "equal": sum(1 for line in lines
                              if line.column.is_benchmark and line.higher == "equal"),
             },
+            "reliably": {
+                side: [line.column.identifier for line in lines if line.verdict == side]
+                for side in ("a", "b", "tied")
+            },
+            "paired_count": sum(1 for line in lines if line.paired is not None),
             "plot": mark_safe(plots.scatter(
                 points, title=f"{a.model} vs {b.model}, one point per benchmark",
                 x_label=f"{a.model} (ceiled score)", y_label=f"{b.model} (ceiled score)",

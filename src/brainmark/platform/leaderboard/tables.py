@@ -82,6 +82,22 @@ def _header(board: Board, column: Column, state: BoardState, expandable: set[str
             f'title="Sort by {escape(column.identifier)}">⇅{arrow}</a></th>')
 
 
+def error_bar(value: float, bounds: tuple[float, float]) -> str:
+    """The interval as a bar on [0, 1] with a tick at the value: an SVG (attributes, not a
+    ``style``, which the Content-Security-Policy would block), shown on hover by the CSS."""
+    low, high, at = (f"{100 * min(max(x, 0.0), 1.0):.1f}" for x in (*bounds, value))
+    return (f'<svg class="error-bar" viewBox="0 0 100 6" preserveAspectRatio="none" '
+            f'aria-hidden="true"><line class="interval" x1="{low}" x2="{high}" y1="3" y2="3"/>'
+            f'<line class="point" x1="{at}" x2="{at}" y1="0" y2="6"/></svg>')
+
+
+def value_title(value: float, bounds: tuple[float, float] | None) -> str:
+    """A value's tooltip: the value exactly, and its interval when known."""
+    if bounds is None:
+        return repr(value)
+    return f"{value!r} (95% interval {bounds[0]:.3f} to {bounds[1]:.3f})"
+
+
 def _cell(row: Row, column: Column, scale: tuple[float | None, float | None]) -> str:
     name = column.identifier
     if name in row.errors:
@@ -89,7 +105,24 @@ def _cell(row: Row, column: Column, scale: tuple[float | None, float | None]) ->
     value = row.values.get(name)
     if value is None:
         return '<td class="missing" title="No score">–</td>'
-    return (f'<td class="{colour(value, *scale)}" title="{value!r}">{value:.3f}</td>')
+    bounds = row.bounds.get(name)
+    bar = error_bar(value, bounds) if bounds is not None else ""
+    return (f'<td class="{colour(value, *scale)}" title="{escape(value_title(value, bounds))}">'
+            f'{value:.3f}{bar}</td>')
+
+
+#: What the tie mark beside a rank says.
+TIE_TITLE = ("Not distinguishable from the model ranked above: the 95% interval of their "
+             "paired difference on average_vision holds 0")
+
+
+def rank_text(row: Row) -> str:
+    """A public model's rank, marked when it is tied with the model ranked above it."""
+    if row.rank is None:
+        return ""
+    mark = (f' <span class="tie" title="{escape(TIE_TITLE)}">≈</span>'
+            if row.tied.get("average_vision") else "")
+    return f"{row.rank}{mark}"
 
 
 def leaderboard_table(board: Board, state: BoardState) -> SafeString:
@@ -112,11 +145,12 @@ def leaderboard_table(board: Board, state: BoardState) -> SafeString:
         "</tr></thead><tbody>",
     ]
     for row in visible_rows(board, state):
-        rank = str(row.rank) if row.rank is not None else (
+        rank = rank_text(row) if row.rank is not None else (
             '<span class="private" title="Private: seen by its owner only, never ranked">'
             'private</span>' if not row.public else "")
+        tied = ' class="tied"' if row.tied.get("average_vision") else ""
         parts.append(
-            f'<tr data-model="{escape(row.model)}"><td class="rank">{rank}</td>'
+            f'<tr data-model="{escape(row.model)}"{tied}><td class="rank">{rank}</td>'
             f'<th scope="row" class="model"><a href="/models/{escape(quote(row.model))}/">'
             f'{escape(row.model)}</a> <span class="version">v{row.model_version}</span></th>'
         )

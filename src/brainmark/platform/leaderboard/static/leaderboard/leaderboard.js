@@ -60,6 +60,32 @@
     return "hsl(" + Math.round(120 * share) + ",60%,80%)";
   }
 
+  // A value's interval as a bar on [0, 1] with a tick at the value, shown on hover (the
+  // page's table draws the same, tables.error_bar).
+  const SVG = "http://www.w3.org/2000/svg";
+  function errorBar(value, bounds) {
+    function at(x) { return (100 * Math.min(1, Math.max(0, x))).toFixed(1); }
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("class", "error-bar");
+    svg.setAttribute("viewBox", "0 0 100 6");
+    svg.setAttribute("preserveAspectRatio", "none");
+    svg.setAttribute("aria-hidden", "true");
+    [["interval", at(bounds[0]), at(bounds[1]), "3", "3"],
+     ["point", at(value), at(value), "0", "6"]].forEach(function (spec) {
+      const line = document.createElementNS(SVG, "line");
+      line.setAttribute("class", spec[0]);
+      line.setAttribute("x1", spec[1]);
+      line.setAttribute("x2", spec[2]);
+      line.setAttribute("y1", spec[3]);
+      line.setAttribute("y2", spec[4]);
+      svg.append(line);
+    });
+    return svg;
+  }
+
+  const TIE_TITLE = "Not distinguishable from the model ranked above: the 95% interval of " +
+    "their paired difference on average_vision holds 0";
+
   function hasBenchmarks(node) {
     return checkboxes.length === 0 || board.columnsUnder[node];
   }
@@ -76,7 +102,16 @@
         sorterParams: { alignEmptyValues: "bottom" }, frozen: true, hozAlign: "right",
         formatter: function (cell) {
           const row = cell.getRow().getData();
-          return row.public ? (row.rank === null ? "" : row.rank) : '<span class="private" title="Private: seen by its owner only, never ranked">private</span>';
+          if (!row.public) { return '<span class="private" title="Private: seen by its owner only, never ranked">private</span>'; }
+          if (row.rank === null) { return ""; }
+          if (!row.tied.average_vision) { return String(row.rank); }
+          const span = document.createElement("span");
+          const mark = document.createElement("span");
+          mark.className = "tie";
+          mark.title = TIE_TITLE;
+          mark.textContent = "≈";
+          span.append(String(row.rank) + " ", mark);
+          return span;
         } },
       { title: "Model", field: "model", frozen: true, headerFilter: false,
         formatter: function (cell) {
@@ -138,9 +173,14 @@
           }
           const value = cell.getValue();
           if (value === null || value === undefined) { element.title = "No score"; return "–"; }
-          element.title = String(value);
+          const bounds = row.bounds[column.identifier];
+          element.title = String(value) + (bounds ? " (95% interval " + bounds[0].toFixed(3) +
+            " to " + bounds[1].toFixed(3) + ")" : "");
           element.style.backgroundColor = colour(value, column.scale);
-          return value.toFixed(3);
+          if (!bounds) { return value.toFixed(3); }
+          const content = document.createElement("span");
+          content.append(value.toFixed(3), errorBar(value, bounds));
+          return content;
         },
       });
     });
@@ -150,7 +190,8 @@
   function gridRows() {
     return board.rows.map(function (row) {
       const data = { model: row.model, model_version: row.model_version, rank: row.rank,
-                     public: row.public, metadata: row.metadata, errors: row.errors };
+                     public: row.public, metadata: row.metadata, errors: row.errors,
+                     bounds: row.bounds, tied: row.tied };
       Object.keys(row.values).forEach(function (name) { data["v:" + name] = row.values[name]; });
       return data;
     });
