@@ -883,3 +883,31 @@ def test_uploading_imports_no_torch_and_no_plugin(packaged, tmp_path):
         capture_output=True, text=True, timeout=300, env=environment,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_an_assembly_on_which_hdf5_loops_without_end_is_refused_in_bounded_time(
+    api, store_root, upload_tmp, tmp_path, monkeypatch
+):
+    """One flipped byte (found by fuzzing, kept in tests/hostile/data) sends the HDF5
+    library into an endless loop that no Python code can stop: the web process reads an
+    upload only in a child process with a time limit, so the request answers 400 and the
+    worker is free again."""
+    import faulthandler
+    import shutil
+
+    from brainmark.platform.uploads import netcdf_probe
+
+    monkeypatch.setattr(netcdf_probe, "PROBE_SECONDS", 3)
+    path = tmp_path / "assy_Upload2026.IT.nc"
+    shutil.copy(Path(__file__).parents[1] / "hostile/data/hdf5-btree-loop.nc", path)
+    # Read in the web process itself, the loop would never end, and no Python signal
+    # handler runs inside it: faulthandler's own thread ends this test process then.
+    faulthandler.dump_traceback_later(60, exit=True)
+    try:
+        answer = post_api(api, path, "assembly", "Upload2026.IT", sha1(path.read_bytes()))
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    assert answer.status_code == 400
+    detail = answer.json()["detail"]
+    assert "assy_Upload2026.IT.nc" in detail and "did not end within 3 s" in detail
+    assert_refused_and_nothing_kept(store_root, upload_tmp)

@@ -287,20 +287,12 @@ def _check_netcdf(path: Path, name: str, identifier: str) -> dict[str, str]:
             f"{name} is not a netCDF file (it does not start with the netCDF-4/HDF5 "
             f"signature). Upload the .nc file package_data_assembly_locally wrote."
         )
-    import h5netcdf  # h5py and numpy, no torch and nothing of the library's plugins.
+    from brainmark.platform.uploads.netcdf_probe import ProbeError, probe
 
     try:
-        with h5netcdf.File(path, "r") as dataset:
-            variables = {
-                variable_name: dict(variable.attrs)
-                for variable_name, variable in dataset.variables.items()
-                if variable_name not in dataset.dimensions
-            }
-    except Exception as error:  # h5py raises several types for broken files.
-        raise UploadError(
-            f"{name} has the HDF5 signature but does not open as netCDF: "
-            f"{type(error).__name__}: {error}."
-        ) from None
+        variables = probe(path)  # in a child process: HDF5 can loop on a damaged file
+    except ProbeError as error:
+        raise UploadError(f"{name} was refused: {error}.") from None
     if not variables:
         raise UploadError(f"{name} opens as netCDF but holds no data variable.")
     recorded = next(
