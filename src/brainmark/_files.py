@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -45,16 +46,34 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     writing the same target both succeed, the last one wins.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    with _naming_the_target(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     temporary = Path(name)
     try:
-        yield temporary
-        temporary.chmod(0o644)  # mkstemp makes files private; packaged data is not.
-        os.replace(temporary, target)
+        with _naming_the_target(target):
+            yield temporary
+            temporary.chmod(0o644)  # mkstemp makes files private; packaged data is not.
+            os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+#: Errors of the file system written to (as opposed to, say, a missing file the block read).
+_DESTINATION_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES}
+
+
+@contextlib.contextmanager
+def _naming_the_target(target: Path) -> Iterator[None]:
+    """Re-raise a full, read-only or forbidden file system's error with the file being
+    written in its message: a bare "No space left on device" says nothing of where."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in _DESTINATION_ERRNOS or str(target) in str(error):
+            raise
+        raise type(error)(error.errno, f"{error.strerror}: cannot write {target}") from error
 
 
 def write_json_atomically(path: str | Path, content: Any, *, indent: int | None = None) -> None:

@@ -674,8 +674,8 @@ def left_over(folder: Path) -> list[str]:
 def test_a_full_disk_leaves_no_partial_file_and_the_old_version_intact(small_disk: Path,
                                                                        tmp_path: Path):
     """On a full file system, writing a cache entry (``atomic_path``), a result record
-    (``write_json_atomically``) and an upload into a LocalStore each fail with ENOSPC:
-    the store's error names the key, the store and the disk being full; nothing partial
+    (``write_json_atomically``) and an upload into a LocalStore each fail with ENOSPC,
+    naming the file (the store's error: the key, the store and the disk being full); nothing partial
     or temporary is left and the previous version of each file is intact."""
     from brainmark._files import atomic_path, write_json_atomically
     from brainmark.data.store import LocalStore
@@ -696,9 +696,11 @@ def test_a_full_disk_leaves_no_partial_file_and_the_old_version_intact(small_dis
     with pytest.raises(OSError) as cache_error, atomic_path(cache) as temporary:
         temporary.write_bytes(big)
     assert cache_error.value.errno == errno.ENOSPC
+    assert str(cache) in str(cache_error.value), cache_error.value  # says where
     with pytest.raises(OSError) as record_error:
         write_json_atomically(record, {"score": 0.75, "padding": "x" * len(big)})
     assert record_error.value.errno == errno.ENOSPC
+    assert str(record) in str(record_error.value), record_error.value
     second = tmp_path / "second.bin"
     second.write_bytes(big)
     with pytest.raises(StoreError) as store_error:
