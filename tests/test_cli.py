@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -238,3 +239,43 @@ def test_installed_command_prints_the_traceback_only_with_debug(tmp_path):
     assert debug.stderr.rstrip().splitlines()[-1].startswith(
         "brainmark.exceptions.UnknownPluginError: No plugin registers model 'no-such-model'."
     )
+
+
+def test_score_prints_the_interval_and_json_carries_its_fields():
+    text = CliRunner().invoke(main, ["score", "pixels", "Coggan2024.V1-rdm"])
+    assert text.exit_code == 0, text.output
+    record = json.loads(
+        CliRunner().invoke(main, ["score", "pixels", "Coggan2024.V1-rdm", "--json"]).stdout)
+    lower, upper = record["interval"]
+    assert f"[{lower:.3f}, {upper:.3f}] 95% CI" in text.output
+    assert {"interval_level", "interval_method", "resamples", "seed", "raw_interval",
+            "ceiling_interval"} <= set(record)
+    assert set(record["resample_values"]) == {"ceiled", "raw", "ceiling"}
+
+
+def test_compare_gives_the_paired_difference_on_each_benchmark_and_node():
+    from brainmark.metrics.intervals import decode_resamples, percentile_interval
+    from brainmark.scoring import score_model
+
+    benchmark = "Coggan2024.V1-rdm"
+    result = CliRunner().invoke(main, ["compare", "pixels", "gabor-v1", benchmark, "--json"])
+    assert result.exit_code == 0, result.output
+    comparison = json.loads(result.stdout)
+    a, b = score_model("pixels", benchmark), score_model("gabor-v1", benchmark)
+    row = comparison["benchmarks"][0]
+    assert row["name"] == benchmark and row["difference"] == pytest.approx(a.score - b.score)
+    # independently: percentiles of the stored per-resample differences
+    differences = (decode_resamples(a.resample_values["ceiled"])
+                   - decode_resamples(b.resample_values["ceiled"]))
+    assert row["interval"] == pytest.approx(list(percentile_interval(differences)))
+    assert row["excludes_zero"] == (not row["interval"][0] <= 0 <= row["interval"][1])
+    nodes = {node["name"]: node for node in comparison["nodes"]}
+    assert set(nodes) == {"V1", "neural_vision", "average_vision"}
+    # V1 has this one benchmark beneath it: per resample the node is the clamped leaf
+    clamped = (np.clip(decode_resamples(a.resample_values["ceiled"]), 0, 1)
+               - np.clip(decode_resamples(b.resample_values["ceiled"]), 0, 1))
+    assert nodes["V1"]["interval"] == pytest.approx(list(percentile_interval(clamped)))
+    text = CliRunner().invoke(main, ["compare", "pixels", "gabor-v1", benchmark])
+    assert text.exit_code == 0, text.output
+    assert "95% CI" in text.output and "V1 (node)" in text.output
+    assert ("tied" in text.output) or ("better" in text.output)

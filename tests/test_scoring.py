@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import brainmark
@@ -172,3 +173,39 @@ def test_pinning_a_score_in_a_plugins_test_py_keeps_its_cached_scores(tmp_path, 
     model_file = root / "models" / "my_net" / "model.py"
     model_file.write_text(model_file.read_text() + "\n# a reviewed change\n")
     assert score_model("my-net", BENCHMARK).cached is False
+
+
+def test_a_score_record_carries_the_intervals_and_the_resamples_they_come_from(brainmark_home):
+    from brainmark.metrics.intervals import decode_resamples
+
+    record = score_model("pixels", BENCHMARK)
+    content = json.loads(record.to_json())
+    assert content["interval_level"] == 0.95 and content["resamples"] == 1000
+    assert isinstance(content["seed"], int) and "Schütt" in content["interval_method"]
+    values = {name: decode_resamples(text) for name, text in record.resample_values.items()}
+    assert all(len(v) == 1000 for v in values.values())
+    # ceiled = raw / ceiling on each shared resample (float32 storage)
+    np.testing.assert_allclose(values["ceiled"], values["raw"] / values["ceiling"], rtol=1e-5)
+    for name, interval in [("ceiled", record.interval), ("raw", record.raw_interval),
+                           ("ceiling", record.ceiling_interval)]:
+        finite = values[name][np.isfinite(values[name])]
+        np.testing.assert_allclose(interval, np.percentile(finite, [2.5, 97.5]), rtol=1e-5)
+    assert record.interval[0] < record.score < record.interval[1]
+    assert record.raw_interval[0] < record.raw < record.raw_interval[1]
+
+
+def test_a_record_stored_before_intervals_still_loads():
+    record = score_record_without_intervals()
+    loaded = ScoreRecord.from_dict(record)
+    assert loaded.interval is None and loaded.resample_values is None
+    assert loaded.score == record["score"]
+
+
+def score_record_without_intervals() -> dict:
+    return {
+        "model": "pixels", "benchmark": BENCHMARK, "benchmark_version": 1, "parent": "V1",
+        "score": 0.5, "raw": 0.25, "ceiling": 0.5, "error": 0.01, "layer_commitment": {},
+        "brainmark_version": "0.1.0", "library_sha1": "0" * 40, "python": "3.11.0",
+        "torch": None, "plugins": {}, "data_sha1s": {}, "seeds": {}, "wall_time_s": 1.0,
+        "created": "2026-01-01T00:00:00+00:00", "cached": False,
+    }

@@ -53,6 +53,17 @@ class ScoreRecord:
     folders are named ``<type>/<folder>`` relative to their plugin root, so a record says
     nothing about the machine it was computed on. ``to_json`` / ``from_json`` round-trip;
     ``score`` stays a plain number at the top level of the JSON.
+
+    The bootstrap interval (``docs/scores.md``, "Intervals"): ``interval`` is ``[lower,
+    upper]`` of the ceiled score at ``interval_level``, ``raw_interval`` and
+    ``ceiling_interval`` those of the raw score and the ceiling (None for a constant
+    ceiling), from ``resamples`` resamples drawn with ``seed`` as ``interval_method`` says;
+    an end is None when not a number. ``resample_values`` keeps the per-resample values
+    (``{"ceiled", "raw", "ceiling"}``, each the text of
+    :func:`~brainmark.metrics.intervals.encode_resamples`, ``"ceiling"`` None for a
+    constant ceiling), what a paired comparison of two models needs
+    (:func:`brainmark.comparison.compare_models`). Records stored before intervals existed
+    load with these fields None.
     """
 
     model: str
@@ -74,6 +85,14 @@ class ScoreRecord:
     wall_time_s: float
     created: str
     cached: bool = False
+    interval: list[float | None] | None = None
+    interval_level: float | None = None
+    interval_method: str | None = None
+    resamples: int | None = None
+    seed: int | None = None
+    raw_interval: list[float | None] | None = None
+    ceiling_interval: list[float | None] | None = None
+    resample_values: Mapping[str, str | None] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The record as plain JSON types (mappings copied to dicts)."""
@@ -202,9 +221,41 @@ def score_model(
         seeds=_seeds(benchmark),
         wall_time_s=round(wall, 3),
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        **interval_fields(score, score.attrs.get("ceiling", benchmark.ceiling)),
     )
     write_checked_json(path, record.to_dict())
     return record
+
+
+def interval_fields(score: Any, ceiling: Any) -> dict[str, Any]:
+    """The record's interval fields from a ceiled score's attrs (all None without one)."""
+    from brainmark.metrics.intervals import encode_resamples
+
+    if "resample_values" not in score.attrs:
+        return {}
+    raw = score.attrs.get("raw")
+    raw_attrs = getattr(raw, "attrs", {})
+    ceiling_attrs = getattr(ceiling, "attrs", {})
+
+    def bounds(attrs: Mapping[str, Any]) -> list[float | None] | None:
+        interval = attrs.get("interval")
+        return None if interval is None else [finite_or_none(end) for end in interval]
+
+    def encoded(attrs: Mapping[str, Any]) -> str | None:
+        values = attrs.get("resample_values")
+        return None if values is None else encode_resamples(values)
+
+    return {
+        "interval": bounds(score.attrs),
+        "interval_level": float(score.attrs["interval_level"]),
+        "interval_method": str(score.attrs["interval_method"]),
+        "resamples": int(score.attrs["resamples"]),
+        "seed": int(score.attrs["seed"]),
+        "raw_interval": bounds(raw_attrs),
+        "ceiling_interval": bounds(ceiling_attrs),
+        "resample_values": {"ceiled": encoded(score.attrs), "raw": encoded(raw_attrs),
+                            "ceiling": encoded(ceiling_attrs)},
+    }
 
 
 def _plugin_name(folder: Path) -> str:
@@ -251,9 +302,14 @@ def _data_sha1s(benchmark: Any) -> dict[str, str]:
 
 
 def _seeds(benchmark: Any) -> dict[str, int]:
-    """The seed of every seeded part of the benchmark (metric splits, ceiling halves)."""
+    """The seed of every seeded part of the benchmark (metric splits, ceiling halves).
+
+    The bootstrap's seed is the record's own ``seed`` field.
+    """
     seeds = {}
     for name, part in sorted(vars(benchmark).items()):
+        if hasattr(part, "attrs"):  # a Score (the ceiling): its bootstrap seed is `seed`
+            continue
         seed = getattr(part, "seed", None)
         if isinstance(seed, int) and not isinstance(seed, bool):
             seeds[name.lstrip("_")] = seed

@@ -73,6 +73,30 @@ def clamp_score(value: object) -> float | None:
     return None if math.isnan(number) else min(max(number, 0.0), 1.0)
 
 
+def tree_children(parents: Mapping[str, str]) -> dict[str, list[str]]:
+    """node -> its children (benchmarks and nodes), for every node with a benchmark beneath.
+
+    ``parents`` maps each benchmark to its declared parent. Nodes come children before
+    their parents, so a walk in this order can aggregate bottom-up; nodes with nothing
+    beneath them are left out, of the result and of their parents' children.
+    """
+    children: dict[str, list[str]] = {}
+    for benchmark, parent in parents.items():
+        children.setdefault(parent_node(parent), []).append(benchmark)
+    for node, parent in TREE.items():
+        if parent is not None:
+            children.setdefault(parent, []).append(node)
+    # Nodes with a benchmark beneath them; TREE lists parents first, so walk it backwards.
+    present: set[str] = set()
+    for node in reversed(TREE):
+        if any(child not in TREE or child in present for child in children.get(node, [])):
+            present.add(node)
+    return {
+        node: [child for child in children.get(node, []) if child not in TREE or child in present]
+        for node in reversed(TREE) if node in present
+    }
+
+
 def aggregate_scores(
     scores: Mapping[str, float | None], parents: Mapping[str, str]
 ) -> dict[str, float | None]:
@@ -98,28 +122,10 @@ def aggregate_scores(
             f"Scores given for benchmarks with no parent: {unknown[:10]}. Pass every "
             f"benchmark's parent in 'parents'."
         )
-    children: dict[str, list[str]] = {}
-    for benchmark, parent in parents.items():
-        children.setdefault(parent_node(parent), []).append(benchmark)
-    for node, parent in TREE.items():
-        if parent is not None:
-            children.setdefault(parent, []).append(node)
-
-    # Nodes with a benchmark beneath them; TREE lists parents first, so walk it backwards.
-    present: set[str] = set()
-    for node in reversed(TREE):
-        if any(child not in TREE or child in present for child in children.get(node, [])):
-            present.add(node)
-
     result: dict[str, float | None] = {}
-    for node in reversed(TREE):  # children before their parents
-        if node not in present:
-            continue
-        values = [
-            result[child] if child in TREE else clamp_score(scores.get(child))
-            for child in children.get(node, [])
-            if child not in TREE or child in present
-        ]
+    for node, children in tree_children(parents).items():  # children before their parents
+        values = [result[child] if child in TREE else clamp_score(scores.get(child))
+                  for child in children]
         result[node] = (
             None if all(value is None for value in values)
             else sum(value or 0.0 for value in values) / len(values)

@@ -1,6 +1,6 @@
 """The ``brainmark`` command line: one click group; commands live in one module per job.
 
-:mod:`~brainmark.cli.scoring` (score, table), :mod:`~brainmark.cli.plugins` (list, new,
+:mod:`~brainmark.cli.scoring` (score, table, compare), :mod:`~brainmark.cli.plugins` (list, new,
 test), :mod:`~brainmark.cli.data` (package, upload), :mod:`~brainmark.cli.demo` (demo),
 :mod:`~brainmark.cli.reproduce` (reproduce).
 Each command parses arguments, calls the library and prints; expected errors become one

@@ -26,6 +26,14 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+def _ci(interval: list[float | None] | None, level: float | None, digits: int = 3) -> str:
+    """`` [lower, upper] 95% CI`` of an interval, or nothing when there is none."""
+    if not interval or level is None:
+        return ""
+    lower, upper = (_fmt(end, digits) for end in interval)
+    return f" [{lower}, {upper}] {100 * level:g}% CI"
+
+
 def _threads_option(function: Any) -> Any:
     return click.option(
         "--threads", type=click.IntRange(min=1), default=None,
@@ -70,12 +78,17 @@ def score(model: str, benchmark: str, as_json: bool, no_cache: bool, output: Pat
         f"{record.benchmark} (v{record.benchmark_version}, parent {record.parent}) "
         f"x {record.model}"
     )
-    click.echo(f"  score    {_fmt(record.score)}  (raw / ceiling, ceiled)")
-    click.echo(f"  raw      {_fmt(record.raw)}")
-    click.echo(f"  ceiling  {_fmt(record.ceiling)}")
+    ci = _ci(record.interval, record.interval_level)
+    click.echo(f"  score    {_fmt(record.score)}{ci}  (raw / ceiling, ceiled)")
+    click.echo(f"  raw      {_fmt(record.raw)}{_ci(record.raw_interval, record.interval_level)}")
+    click.echo(f"  ceiling  {_fmt(record.ceiling)}"
+               f"{_ci(record.ceiling_interval, record.interval_level)}")
     click.echo(f"  error    {_fmt(record.error)}")
     layers = ", ".join(f"{region}: {layer}" for region, layer in record.layer_commitment.items())
     click.echo(f"  layers   {layers or '-'}")
+    if record.interval_method:
+        click.echo(f"  interval {record.interval_method}; {record.resamples} resamples, "
+                   f"seed {record.seed}")
     origin = "cached result" if record.cached else f"computed in {record.wall_time_s} s"
     click.echo(f"  brainmark {record.brainmark_version}; {origin}")
 
@@ -175,4 +188,55 @@ def _tree_order() -> list[str]:
             "engineering_vision", *TREE]
 
 
-COMMANDS = [score, table]
+@click.command()
+@click.argument("model_a")
+@click.argument("model_b")
+@click.argument("benchmarks", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@click.option("--no-cache", is_flag=True, help="Recompute even cached results.")
+@_threads_option
+def compare(model_a: str, model_b: str, benchmarks: tuple[str, ...], as_json: bool,
+            no_cache: bool, threads: int | None) -> None:
+    """Compare MODEL_A with MODEL_B on BENCHMARKS (default: all) and on every tree node.
+
+    A paired bootstrap: both models' scores are resampled on the same stimuli (and
+    subjects), so the interval of A - B says whether the difference is real (it excludes
+    0) or the two are tied there. Cached score records are reused.
+    """
+    from brainmark.comparison import compare_models
+    from brainmark.settings import check_home_writable
+
+    check_home_writable()
+    _set_threads(threads)
+    if not as_json:
+        click.echo(f"Comparing {model_a} (A) with {model_b} (B) ...", err=True)
+    result = compare_models(model_a, model_b, benchmarks or None, use_cache=not no_cache)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo(format_comparison(result))
+
+
+def format_comparison(result: dict[str, Any]) -> str:
+    """A plain-text table of a :func:`~brainmark.comparison.compare_models` result."""
+    level = f"{100 * result['level']:g}% CI"
+    header = ["", "A", "B", "A - B", level, ""]
+    rows = []
+    for kind, group in (("", result["benchmarks"]), (" (node)", result["nodes"])):
+        for row in group:
+            if "message" in row:
+                rows.append([row["name"] + kind, "-", "-", "-", "-", row["message"]])
+                continue
+            lower, upper = (_fmt(end, 3) for end in row["interval"])
+            verdict = {"a better": "A better", "b better": "B better"}.get(row["verdict"], "tied")
+            rows.append([row["name"] + kind, _fmt(row["a"], 3), _fmt(row["b"], 3),
+                         f"{row['difference']:+.3f}", f"[{lower}, {upper}]", verdict])
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = [f"A = {result['model_a']}, B = {result['model_b']}; paired bootstrap, "
+             f"tied when the interval of A - B includes 0"]
+    lines += ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+              .rstrip() for row in [header, *rows]]
+    return "\n".join(lines)
+
+
+COMMANDS = [score, table, compare]
