@@ -77,7 +77,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, read_server_address) -> Itera
     populate = (
         "import django; django.setup()\n"
         "from brainmark.platform.leaderboard.synthetic import populate\n"
-        f"populate(6, 8, seed={SEED}, private_fraction=0, error_fraction=0.1)\n"
+        f"populate(6, 8, seed={SEED}, private_fraction=0, error_fraction=0.1, resamples=50)\n"
     )
     run([sys.executable, "-c", populate],
         {**env, "DJANGO_SETTINGS_MODULE": "brainmark.platform.settings"})
@@ -263,11 +263,12 @@ def grid_titles(page) -> list[str]:
 
 
 def grid_column(page, column: str) -> list[str]:
-    """One column's cells, top to bottom: the full value (the cell's title) or its text
-    (``X`` for a failed score, ``–`` for a missing one)."""
+    """One column's cells, top to bottom: the full value (the start of the cell's title,
+    before its interval) or its text (``X`` for a failed score, ``–`` for a missing one)."""
     return page.locator(f".tabulator-row .tabulator-cell[tabulator-field='v:{column}']"
                         ).evaluate_all("cells => cells.map(c => c.textContent === 'X' || "
-                                       "c.textContent === '–' ? c.textContent : c.title)")
+                                       "c.textContent === '–' ? c.textContent : "
+                                       "c.title.split(' ')[0])")
 
 
 def grid_models(page) -> list[str]:
@@ -449,6 +450,40 @@ def test_leaderboard_expand_sort_untick_and_reload(page, site: Site, artifacts: 
     assert [row["V1"] for row in grid_rows(page, ["V1"]).values()] == order
 
     page.screenshot(path=artifacts / "leaderboard-expanded.png", full_page=True)
+
+
+def test_a_values_error_bar_shows_on_hover(page, site: Site, artifacts: Path) -> None:
+    """Each value's interval (from the records' resamples) is a bar that appears when the
+    pointer is over its cell, in the grid and in the page's table without JavaScript."""
+    from playwright.sync_api import expect
+
+    page.goto("/")
+    wait_for_grid(page)
+    cell = page.locator(".tabulator-row .tabulator-cell[tabulator-field='v:average_vision']"
+                        ).first
+    bar = cell.locator("svg.error-bar")
+    expect(bar).to_be_hidden()
+    expect(cell).to_have_attribute("title", re.compile(r"^[0-9.]+ \(95% interval "
+                                                       r"[0-9.]+ to [0-9.]+\)$"))
+    cell.hover()
+    expect(bar).to_be_visible()
+    low, high = (float(x) for x in re.findall(r"interval ([0-9.]+) to ([0-9.]+)",
+                                               cell.get_attribute("title"))[0])
+    value = float(cell.get_attribute("title").split()[0])
+    interval = bar.locator("line.interval")
+    assert float(interval.get_attribute("x1")) == pytest.approx(100 * low, abs=0.11)
+    assert float(interval.get_attribute("x2")) == pytest.approx(100 * high, abs=0.11)
+    assert low <= value <= high
+    page.screenshot(path=artifacts / "leaderboard-error-bar.png")
+
+    context = page.context.browser.new_context(base_url=site.address, java_script_enabled=False)
+    plain = context.new_page()
+    plain.goto("/")
+    table_cell = plain.locator("#leaderboard-table tbody tr td[class^='hue-']").first
+    expect(table_cell.locator("svg.error-bar")).to_be_hidden()
+    table_cell.hover()
+    expect(table_cell.locator("svg.error-bar")).to_be_visible()
+    context.close()
 
 
 def test_model_page_from_the_grid(page, site: Site, artifacts: Path) -> None:

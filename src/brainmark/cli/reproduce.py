@@ -163,11 +163,16 @@ def reproduce(score: str, url: str | None, plugin_store: Path | None) -> None:
     result = reproduce_record(record, roots=None if root is None else [root])
     for match in result.plugins:
         click.echo(f"  {match.describe()}", err=True)
-    if result.identical:
+    differences = [d for d in result.differences if d.kind != "unlisted"]
+    for note in result.differences:
+        if note.kind == "unlisted":
+            click.echo(f"  note: {note.describe()} (a part taken from a cache is not looked "
+                       f"up, so its plugin is not listed)", err=True)
+    if not differences:
         click.echo("identical")
         return
-    click.echo(f"{len(result.differences)} difference(s):")
-    for difference in result.differences:
+    click.echo(f"{len(differences)} difference(s):")
+    for difference in differences:
         click.echo(f"  {difference.describe()}")
     sys.exit(1)
 

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from brainmark.benchmarks.tree import TREE
+from brainmark.metrics.intervals import encode_resamples
 from brainmark.platform.leaderboard.models import (
     BenchmarkType,
     BenchmarkVersion,
@@ -67,11 +69,15 @@ def populate(
     seed: int,
     private_fraction: float = 0.1,
     error_fraction: float = 0.02,
+    resamples: int = 0,
 ) -> Populated:
     """Write ``n_models`` models scored on ``n_benchmarks`` benchmarks in one transaction.
 
     Identifiers carry the seed (``synthetic<seed>-model-0001``), so boards of two seeds can
-    live side by side.
+    live side by side. With ``resamples``, each score's record also holds that many
+    per-resample values (a benchmark's shared resampling noise plus the model's own, sd
+    0.03 each; the same seed draws the same values) and their 95 % interval, as the
+    library records them; the scores themselves are those drawn without.
     """
     if n_models < 1 or n_benchmarks < 1:
         raise ValueError(f"populate needs at least one model and one benchmark, got "
@@ -146,6 +152,8 @@ def populate(
                                         ).update(created=START + timedelta(days=100))
 
         scores, errors = [], 0
+        noise = np.random.default_rng(seed)
+        shared = {pk: noise.normal(0, 0.03, resamples) for pk in sorted(latest_benchmarks)}
         for model_version in latest_models.values():
             for benchmark_version in latest_benchmarks.values():
                 if rng.random() < MISSING_FRACTION:
@@ -163,11 +171,21 @@ def populate(
                 value = quality[model_version.model_id] + difficulty[benchmark_version.pk]
                 value = min(1.0, max(0.0, value + rng.gauss(0, 0.05)))
                 ceiling = benchmark_version.ceiling
+                record = {}
+                if resamples:
+                    values = (value + shared[benchmark_version.benchmark_type_id]
+                              + noise.normal(0, 0.03, resamples))
+                    record = {
+                        "score": value, "interval": list(np.percentile(values, [2.5, 97.5])),
+                        "interval_level": 0.95, "interval_method": "synthetic",
+                        "resamples": resamples, "seed": seed,
+                        "resample_values": {"ceiled": encode_resamples(values)},
+                    }
                 scores.append(Score(
                     model_version=model_version, benchmark_version=benchmark_version,
                     raw=value * ceiling, ceiled=value, ceiling=ceiling,
                     error=round(rng.uniform(0.001, 0.03), 5), start=start, end=end,
-                    layer_commitment={"IT": "layer4"},
+                    layer_commitment={"IT": "layer4"}, record=record,
                 ))
         Score.objects.bulk_create(scores, batch_size=5000)
     return Populated(
