@@ -39,6 +39,7 @@ from brainmark.benchmarks.tree import (
 )
 from brainmark.platform.leaderboard.uncertainty import (
     LeafUncertainty,
+    board_parents,
     leaf_uncertainty,
     leaves_under,
     model_resamples,
@@ -281,11 +282,12 @@ def _uncertainty(
 ) -> tuple[dict[str, dict[str, tuple[float, float]]], dict[str, dict[str, bool]]]:
     """Each model's bounds per column, and the ``ranked`` models' ties per column."""
     under = leaves_under(columns, excluded)
+    parents = board_parents(columns, excluded)
     resamples = {
         model: model_resamples(
             leaves.get(model, {}),
             {name for name, value in leaf_values[model].items() if value is not None},
-            columns, excluded, under,
+            parents, under,
         )
         for model in values if leaves.get(model)
     }

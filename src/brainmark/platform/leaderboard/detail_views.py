@@ -45,7 +45,9 @@ from brainmark.platform.leaderboard.models import (
 )
 from brainmark.platform.leaderboard.snapshots import board_for, memoized
 from brainmark.platform.leaderboard.uncertainty import (
+    ModelResamples,
     Verdict,
+    board_parents,
     compare,
     leaves_under,
     model_resamples,
@@ -271,6 +273,16 @@ def best_and_median(board: Board, column: str) -> tuple[Row, Row] | None:
     return order[0], order[(len(order) - 1) // 2]
 
 
+def _resamples_of(board: Board, row: Row, leaves: Mapping[str, Mapping]) -> ModelResamples:
+    """``row``'s per-resample values on the board's columns, from its records' ``leaves``."""
+    return model_resamples(
+        leaves.get(row.model, {}),
+        {c.identifier for c in board.benchmarks if row.values.get(c.identifier) is not None},
+        board_parents(board.columns, board.excluded),
+        leaves_under(board.columns, board.excluded),
+    )
+
+
 def standing(board: Board, row: Row) -> dict[str, tuple[Verdict, Verdict]]:
     """Column -> (``row``'s model against the best public model, against the median one) by
     paired difference of the stored resamples (:mod:`.uncertainty`; one query for the
@@ -288,15 +300,8 @@ def standing(board: Board, row: Row) -> dict[str, tuple[Verdict, Verdict]]:
     entries = [{"model": other.model, "model_version_id": other.model_version_id}
                for other in involved.values()]
     _, _, leaves = load_scores(entries, board.columns, board.as_of)
-    under = leaves_under(board.columns, board.excluded)
-    resamples = {
-        name: model_resamples(
-            leaves.get(name, {}),
-            {c.identifier for c in board.benchmarks if other.values.get(c.identifier) is not None},
-            board.columns, board.excluded, under,
-        )
-        for name, other in involved.items()
-    }
+    resamples = {name: _resamples_of(board, other, leaves)
+                 for name, other in involved.items()}
     own = resamples[row.model]
     result = {}
     for column, pair in chosen.items():
@@ -680,15 +685,7 @@ def compare_lines(board: Board, a: Row, b: Row) -> list[CompareLine]:
     their paired difference from the stored resamples (one query for both records)."""
     entries = [{"model": row.model, "model_version_id": row.model_version_id} for row in (a, b)]
     _, _, leaves = load_scores(entries, board.columns, board.as_of)
-    under = leaves_under(board.columns, board.excluded)
-    first, second = (
-        model_resamples(
-            leaves.get(row.model, {}),
-            {c.identifier for c in board.benchmarks if row.values.get(c.identifier) is not None},
-            board.columns, board.excluded, under,
-        )
-        for row in (a, b)
-    )
+    first, second = (_resamples_of(board, row, leaves) for row in (a, b))
     return [
         CompareLine(column, a.values.get(column.identifier), b.values.get(column.identifier),
                     a.errors.get(column.identifier, ""), b.errors.get(column.identifier, ""),

@@ -134,56 +134,55 @@ def leaves_under(columns: Sequence[Column], excluded: Collection[str] = ()) -> d
     return under
 
 
+def board_parents(columns: Sequence[Column], excluded: Collection[str] = ()) -> dict[str, str]:
+    """Benchmark -> its node, for the board's benchmarks not excluded (what the node values
+    are aggregated over)."""
+    return {column.identifier: column.parent for column in columns
+            if column.is_benchmark and column.parent is not None
+            and column.identifier not in excluded}
+
+
 def model_resamples(
     leaves: Mapping[str, LeafUncertainty],
     scored: Collection[str],
-    columns: Sequence[Column],
-    excluded: Collection[str] = (),
-    under: Mapping[str, Sequence[str]] | None = None,
+    parents: Mapping[str, str],
+    under: Mapping[str, Sequence[str]],
 ) -> ModelResamples:
-    """Per-resample values of one model on every column.
+    """Per-resample values of one model on every benchmark of ``parents`` (benchmark ->
+    node, :func:`board_parents`) and every node above them.
 
     ``leaves``: benchmark -> its record's uncertainty; ``scored``: the benchmarks with a
-    number (the others count 0 in their nodes). Nodes follow the board's aggregation rule
-    (:func:`brainmark.benchmarks.tree.aggregate_scores`): the children not excluded, a
-    node with no benchmark left beneath it being no child.
+    number (the others count 0 in their nodes). Nodes have the children the library's
+    aggregation gives them (:func:`brainmark.benchmarks.tree.tree_children`); ``under`` is
+    :func:`leaves_under` of the same board.
     """
+    from brainmark.benchmarks.tree import tree_children
     from brainmark.exceptions import BrainmarkError
     from brainmark.metrics.intervals import node_resamples
 
-    children: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
-    for column in columns:
-        if column.parent is not None and (not column.is_benchmark
-                                          or column.identifier not in excluded):
-            children.setdefault(column.parent, []).append(column.identifier)
-        if column.is_benchmark and column.identifier not in excluded:
-            leaf = leaves.get(column.identifier)
-            if column.identifier not in scored:
-                values[column.identifier] = None
-            elif leaf is None or leaf.values is None:
-                values[column.identifier] = _UNKNOWN
-            else:
-                values[column.identifier] = np.clip(leaf.values, 0.0, 1.0)
-    for column in reversed(columns):  # children before their parents
-        if column.is_benchmark:
-            continue
-        kids = [values[kid] for kid in children.get(column.identifier, []) if kid in values]
-        if not kids:
-            continue  # no benchmark beneath: not a child of its parent either
+    for benchmark in parents:
+        leaf = leaves.get(benchmark)
+        if benchmark not in scored:
+            values[benchmark] = None
+        elif leaf is None or leaf.values is None:
+            values[benchmark] = _UNKNOWN
+        else:
+            values[benchmark] = np.clip(leaf.values, 0.0, 1.0)
+    for node, children in tree_children(parents).items():  # children before parents
+        kids = [values[child] for child in children]
         if any(kid is _UNKNOWN for kid in kids):
-            values[column.identifier] = _UNKNOWN
+            values[node] = _UNKNOWN
             continue
         try:
-            values[column.identifier] = node_resamples(kids)
+            values[node] = node_resamples(kids)
         except BrainmarkError:  # children with different resample counts: no pairing
-            values[column.identifier] = _UNKNOWN
+            values[node] = _UNKNOWN
     keys = {name: leaf.key for name, leaf in leaves.items()
             if leaf.key is not None and leaf.values is not None}
     return ModelResamples(
         {name: None if value is _UNKNOWN else value for name, value in values.items()},
-        keys,
-        under if under is not None else leaves_under(columns, excluded),
+        keys, under,
     )
 
 
