@@ -372,7 +372,7 @@ def _consensus_lower_bound(
     counts = (subject_weights[:, None] * present).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         others = (totals - weighted) / (counts - subject_weights[:, None] * present)
-    r = np.stack([weighted_spearman(other, entry, stimulus_weights)
+    r = np.stack([weighted_spearman(other, entry, stimulus_weights)[:, 0]
                   for other, entry in zip(others, entries, strict=True)])
     return subject_weights @ r / subject_weights.sum()
 

@@ -203,40 +203,49 @@ def pair_weights(ids: np.ndarray, mask: np.ndarray, resamples: int, seed: int) -
     return counts[:, rows] * counts[:, columns]
 
 
-def weighted_spearman(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Spearman r of ``x`` and ``y`` (entries) with each row of ``weights`` as multiplicities.
+def weighted_spearman(x: np.ndarray, ys: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Spearman r of ``x`` with each row of ``ys``, per row of ``weights`` as multiplicities.
 
-    Row ``b`` gives the r of the vectors in which entry ``e`` appears ``weights[b, e]``
-    times (average ranks for ties), without building them: ranks are weighted midranks
-    from one sort per vector. Entries NaN on either side are left out.
+    ``x`` holds k entries, ``ys`` subjects x k, ``weights`` resamples x k; returns
+    resamples x subjects. Row ``b`` gives the r of the vectors in which entry ``e``
+    appears ``weights[b, e]`` times (average ranks for ties), without building them:
+    ranks are weighted midranks from one sort per vector. Entries NaN on either side are
+    left out (pairwise, per subject).
     """
-    valid = np.isfinite(x) & np.isfinite(y)
-    x, y = np.where(valid, x, 0.0), np.where(valid, y, 0.0)
-    result = np.empty(len(weights))
+    ys = np.atleast_2d(ys)
+    result = np.empty((len(weights), len(ys)))
+    valid = np.isfinite(ys) & np.isfinite(x)
     step = max(1, 2_000_000 // max(len(x), 1))  # bounded memory: resamples in chunks
     for start in range(0, len(weights), step):
-        chunk = weights[start:start + step] * valid
-        rx, ry = _weighted_midranks(x, chunk), _weighted_midranks(y, chunk)
-        total = chunk.sum(axis=1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rx -= (chunk * rx).sum(axis=1, keepdims=True) / total
-            ry -= (chunk * ry).sum(axis=1, keepdims=True) / total
-            result[start:start + step] = (chunk * rx * ry).sum(axis=1) / np.sqrt(
-                (chunk * rx * rx).sum(axis=1) * (chunk * ry * ry).sum(axis=1))
+        chunk = weights[start:start + step]
+        shared = _centered_midranks(x, chunk) if valid.all() else None
+        for subject, (y, keep) in enumerate(zip(ys, valid, strict=True)):
+            kept = chunk * keep
+            rx = shared if shared is not None else _centered_midranks(np.where(keep, x, 0), kept)
+            ry = _centered_midranks(np.where(keep, y, 0), kept)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                result[start:start + step, subject] = (kept * rx * ry).sum(axis=1) / np.sqrt(
+                    (kept * rx * rx).sum(axis=1) * (kept * ry * ry).sum(axis=1))
     return result
 
 
-def _weighted_midranks(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Per row of ``weights``, the average rank of each entry among the weighted entries."""
+def _centered_midranks(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per row of ``weights``, each entry's average rank among the weighted entries, minus
+    the weighted mean rank (``(total + 1) / 2``)."""
     order = np.argsort(values)
     ordered = values[order]
     new_group = np.concatenate([[True], ordered[1:] != ordered[:-1]])
-    starts, group = np.flatnonzero(new_group), np.cumsum(new_group) - 1
-    totals = np.add.reduceat(weights[:, order], starts, axis=1)
-    midranks = (np.cumsum(totals, axis=1) - totals + (totals + 1) / 2)[:, group]
+    sorted_weights = weights[:, order]
+    if new_group.all():  # no ties: every entry its own group
+        totals = sorted_weights
+        midranks = np.cumsum(totals, axis=1) - (totals - 1) / 2
+    else:
+        starts, group = np.flatnonzero(new_group), np.cumsum(new_group) - 1
+        totals = np.add.reduceat(sorted_weights.T, starts, axis=0).T
+        midranks = (np.cumsum(totals, axis=1) - (totals - 1) / 2)[:, group]
     ranks = np.empty_like(midranks)
     ranks[:, order] = midranks
-    return ranks
+    return ranks - (weights.sum(axis=1, keepdims=True) + 1) / 2
 
 
 class RDMSimilarity(Resampled):
@@ -283,10 +292,7 @@ class RDMSimilarity(Resampled):
                          ids: np.ndarray, per_subject: np.ndarray, mask: np.ndarray) -> Score:
         weights = pair_weights(ids, mask, self.resamples, self.resample_seed)
         model_entries = model[mask]
-        per_resample = np.stack(
-            [weighted_spearman(model_entries, entries, weights) for entries in data[:, mask]],
-            axis=1,
-        )
+        per_resample = weighted_spearman(model_entries, data[:, mask], weights)
         if len(data) == 1:
             values, method = per_resample[:, 0], RDM_STIMULI_METHOD
         else:
