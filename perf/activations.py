@@ -1,10 +1,13 @@
 """Speed and memory of activation extraction; prints JSON and writes results/activations.json.
 
-Speed: images/second of ``alexnet-untrained`` and ``resnet18-untrained`` on N generated
-224 px PNGs through :func:`brainmark.models.extract_activations` (decoding in worker
-processes, hooks on the layers the model commits to regions and behavior, streaming to a
-cold cache, building the assembly) against the bare forward pass of the same module on
-tensors decoded beforehand, in the same run. Goal: overhead below 15%.
+Speed: wall seconds of :func:`brainmark.models.extract_activations` over N generated
+256 px PNGs (so every image is resized to 224 px) against a bare loop written here: decode,
+resize and normalize in this process, forward in batches, the same layers recorded with
+plain forward hooks into numpy arrays. Configurations: ``alexnet-untrained`` with 2 layers
+(V1, IT) and with 5 (V1, V2, V4, IT, behavior), ``resnet18-untrained`` with 5, at 200 and
+1,000 images; each with a cold cache and with ``use_cache=False``. The bare loop and the
+two extractions alternate ``--rounds`` times (bare, cold, no cache, ...); medians compared.
+Goal: extraction within 10% of the bare loop.
 
 Memory: peak memory of a fresh process extracting all convolution layers of
 ``resnet18-untrained`` for 1,000, 2,500 and 5,000 images (goal < 3 GB at 5,000), with a
@@ -14,12 +17,20 @@ N x 20,000 floats), plus the unprojected layers streamed to disk with
 image). Reported: the process's peak RSS and the peak PSS of it and its decoding workers
 together (PSS splits pages shared after fork, so the sum is not double-counted).
 
-Usage: ``python perf/activations.py [--quick] [--threads 2] [--rounds 3]``; speed only:
-``--memory-images --raw-images`` (sections not rerun keep their last results); one torch
-thread, leaving a core to the decoding workers: ``--threads 1 --output results/....json``.
+Usage: ``python perf/activations.py [--quick] [--threads 2] [--rounds 5]``; speed only:
+``--memory-images --raw-images`` (sections not rerun keep their last results); some
+configurations: ``--configs alexnet-untrained:2 --speed-images 200``.
 """
 
+# ruff: noqa: E402 (the imports follow the sys.path fix below)
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this folder comes first on sys.path, where perf/platform.py would shadow
+# the standard library's platform module (numpy and torch import it).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
 import json
@@ -28,11 +39,9 @@ import platform
 import resource
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -85,75 +94,128 @@ def _timed(function) -> tuple[float, float]:
     return time.perf_counter() - wall, _cpu_seconds() - cpu
 
 
-def measure_speed(
-    model_name: str, folder: Path, count: int, batch_size: int, rounds: int
-) -> dict:
-    """Bare forward and cold extraction, interleaved ``rounds`` times; medians compared.
+SPEED_SIZE = 256  # generated images are resized to the models' 224 px
 
-    On a shared machine the same forward pass drifts by 10-30% from minute to minute, so a
-    single pair of timings says little: alternating the two and taking medians does.
-    """
-    import torch
 
-    from brainmark import load_model
-    from brainmark.models import extract_activations
-    from brainmark.models.activations import _resolve_workers
-    from brainmark.settings import get_settings, override_settings
-
-    model = load_model(model_name)
-    module = model.activations_model.module
-    preprocessing = model.activations_model.preprocessing
-    layers = sorted(
+def model_layers(model: Any, count: int) -> list[str]:
+    """The first ``count`` of the layers a model commits to V1, V2, V4, IT and behavior;
+    2 means V1 and IT."""
+    committed = sorted(
         {model.layer_for(region) for region in ("V1", "V2", "V4", "IT")}
         | {model.behavioral_readout_layer},
         key=model.layers.index,
     )
-    stimuli = stimulus_set(folder, count)
-    paths = [stimuli.get_stimulus(s) for s in stimuli["stimulus_id"]]
-    decoded = []
-    decode_seconds, _ = _timed(lambda: decoded.extend(preprocessing.decode(p) for p in paths))
-    tensors = preprocessing.transform_batch(torch.stack(decoded))
+    if count == 2:
+        return [model.layer_for("V1"), model.layer_for("IT")]
+    return committed[:count]
 
-    def bare_forward() -> None:
+
+def bare_loop(
+    module: Any, paths: list[Path], layers: list[str], size: int, batch_size: int
+) -> dict[str, np.ndarray]:
+    """Decode, resize, normalize and run ``module`` in one process, recording ``layers``.
+
+    The reference the extractor is held to: no caching, no labels, no workers; each
+    layer's output is copied by a plain forward hook into a numpy array.
+    """
+    import torch
+    from PIL import Image
+
+    from brainmark.models.preprocessing import IMAGENET_MEAN, IMAGENET_STD
+
+    mean = torch.tensor(IMAGENET_MEAN)[:, None, None]
+    std = torch.tensor(IMAGENET_STD)[:, None, None]
+    named = dict(module.named_modules())
+    arrays: dict[str, np.ndarray] = {}
+    start = 0
+
+    def hook_for(layer: str):
+        def hook(_module: Any, _inputs: Any, output: Any) -> None:
+            flat = output.reshape(len(output), -1).numpy()
+            if layer not in arrays:
+                arrays[layer] = np.empty((len(paths), flat.shape[1]), np.float32)
+            arrays[layer][start : start + len(flat)] = flat
+
+        return hook
+
+    def decode(path: Path) -> torch.Tensor:
+        with Image.open(path) as image:
+            image = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+        return torch.from_numpy(np.asarray(image).transpose(2, 0, 1).copy())
+
+    handles = [named[layer].register_forward_hook(hook_for(layer)) for layer in layers]
+    module.eval()
+    try:
         with torch.inference_mode():
-            for first in range(0, count, batch_size):
-                module(tensors[first : first + batch_size])
+            for start in range(0, len(paths), batch_size):
+                batch = torch.stack([decode(p) for p in paths[start : start + batch_size]])
+                module((batch.float() / 255 - mean) / std)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return arrays
 
-    def extract() -> Any:
+
+def measure_speed(
+    model_name: str, n_layers: int, folder: Path, count: int, batch_size: int, rounds: int
+) -> dict:
+    """Bare loop, cold-cache extraction and extraction without cache, alternated ``rounds``
+    times; each extraction's median compared with the bare loop's.
+
+    On a shared machine the same forward pass drifts by 10-30% from minute to minute, so a
+    single pair of timings says little: alternating them and taking medians does.
+    """
+    from brainmark import load_model
+    from brainmark.models import extract_activations
+    from brainmark.settings import override_settings
+
+    model = load_model(model_name)
+    module = model.activations_model.module
+    preprocessing = model.activations_model.preprocessing
+    layers = model_layers(model, n_layers)
+    stimuli = stimulus_set(folder, count)
+    paths = [Path(stimuli.get_stimulus(s)) for s in stimuli["stimulus_id"]]
+
+    def extract(use_cache: bool) -> Any:
         return extract_activations(
             module, stimuli, layers, preprocessing=preprocessing, identifier=model_name,
-            batch_size=batch_size,
+            batch_size=batch_size, use_cache=use_cache, progress=False,
         )
 
-    with torch.inference_mode():
-        module(tensors[:batch_size])  # warm-up: allocator and kernels
-    bare, extracted = [_timed(bare_forward)], []
+    # Warm-up: allocator, kernels, file hashes; and a check that both compute the same.
+    reference = bare_loop(module, paths[:batch_size], layers, preprocessing.size, batch_size)
+    with tempfile.TemporaryDirectory() as home, override_settings(home=home):
+        warm = extract_activations(
+            module, stimulus_set(folder, batch_size), layers, preprocessing=preprocessing,
+            identifier=model_name, batch_size=batch_size, use_cache=False, progress=False,
+        )
+    largest = max(
+        float(np.abs(warm.sel(layer=layer).values - reference[layer]).max()) for layer in layers
+    )
+    timings: dict[str, list[float]] = {"bare": [], "cold_cache": [], "no_cache": []}
     for _ in range(rounds):
+        timings["bare"].append(_timed(lambda: bare_loop(
+            module, paths, layers, preprocessing.size, batch_size))[0])
         with tempfile.TemporaryDirectory() as home, override_settings(home=home):
-            extracted.append(_timed(extract))  # a cold cache every round
-            neuroids = int(extract().sizes["neuroid"])
-            cached, _ = _timed(extract)
-        bare.append(_timed(bare_forward))
-    bare_wall = statistics.median(wall for wall, _ in bare)
-    bare_cpu = statistics.median(cpu for _, cpu in bare)
-    extracted_wall = statistics.median(wall for wall, _ in extracted)
-    extracted_cpu = statistics.median(cpu for _, cpu in extracted)
-    return {
+            timings["cold_cache"].append(_timed(lambda: extract(True))[0])
+        with tempfile.TemporaryDirectory() as home, override_settings(home=home):
+            timings["no_cache"].append(_timed(lambda: extract(False))[0])
+    bare = statistics.median(timings["bare"])
+    result = {
         "model": model_name,
         "images": count,
         "layers": layers,
-        "neuroids": neuroids,
-        "decoding_workers": _resolve_workers(None, get_settings().num_workers),
-        "bare_forward_seconds": [round(wall, 2) for wall, _ in bare],
-        "extractor_seconds": [round(wall, 2) for wall, _ in extracted],
-        "bare_forward_images_per_second": round(count / bare_wall, 2),
-        "extractor_images_per_second": round(count / extracted_wall, 2),
-        "overhead_percent": round(100 * (extracted_wall - bare_wall) / bare_wall, 1),
-        "bare_forward_cpu_seconds": round(bare_cpu, 2),
-        "extractor_cpu_seconds": round(extracted_cpu, 2),
-        "decode_seconds_in_one_process": round(decode_seconds, 2),
-        "cached_read_seconds": round(cached, 2),
+        "neuroids": int(warm.sizes["neuroid"]),
+        "largest_difference_to_bare": largest,
+        "bare_images_per_second": round(count / bare, 2),
     }
+    for mode in ("cold_cache", "no_cache"):
+        median = statistics.median(timings[mode])
+        result[f"{mode}_images_per_second"] = round(count / median, 2)
+        result[f"{mode}_ratio_to_bare"] = round(median / bare, 3)
+        result[f"{mode}_within_10_percent"] = median <= 1.1 * bare
+    result["seconds"] = {mode: [round(t, 2) for t in times] for mode, times in timings.items()}
+    return result
 
 
 def memory_child(folder: Path, count: int, projected: bool, batch_size: int) -> None:
@@ -257,9 +319,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100 images, small memory runs")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--speed-images", type=int, default=None, help="0 skips speed")
-    parser.add_argument("--rounds", type=int, default=3, help="extractions per model")
-    parser.add_argument("--models", nargs="+", default=["alexnet-untrained", "resnet18-untrained"])
+    parser.add_argument(
+        "--speed-images", type=int, nargs="*", default=None, help="none skips speed"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="runs of each, alternated")
+    parser.add_argument(
+        "--configs", nargs="+",
+        default=["alexnet-untrained:2", "alexnet-untrained:5", "resnet18-untrained:5"],
+        help="MODEL:LAYERS (2: V1 and IT; 5: V1, V2, V4, IT and behavior)",
+    )
     parser.add_argument("--memory-images", type=int, nargs="*", default=None)
     parser.add_argument("--raw-images", type=int, nargs="*", default=None)
     parser.add_argument("--images-folder", type=Path, default=None)
@@ -276,7 +344,7 @@ def main() -> None:
         return
 
     speed_images = args.speed_images if args.speed_images is not None else (
-        100 if args.quick else 1000
+        [100] if args.quick else [200, 1000]
     )
     memory_images = args.memory_images if args.memory_images is not None else (
         [200, 500] if args.quick else [1000, 2500, 5000]
@@ -285,7 +353,9 @@ def main() -> None:
         [50, 100] if args.quick else [250, 500]
     )
     folder = args.images_folder or Path(tempfile.gettempdir()) / "brainmark-benchmark-images"
-    generate_images(folder, max([speed_images, *memory_images, *raw_images]))
+    generate_images(folder, max([0, *memory_images, *raw_images]))
+    speed_folder = folder.with_name(f"{folder.name}-{SPEED_SIZE}")
+    generate_images(speed_folder, max([0, *speed_images]), size=SPEED_SIZE)
 
     report = {
         "conditions": {
@@ -293,23 +363,25 @@ def main() -> None:
             "cpu_count": os.cpu_count(),
             "batch_size": args.batch_size,
             "device": "cuda" if torch.cuda.is_available() else "cpu",
-            "image_size": 224,
+            "image_size": {"speed": SPEED_SIZE, "memory": 224},
             "python": platform.python_version(),
             "torch": torch.__version__,
             "quick": args.quick,
-            "note": "bare passes and cold extractions alternate (bare first and last); "
-            "overhead compares their medians, as speed drifts on a shared machine",
+            "rounds": args.rounds,
+            "note": "bare loop, cold-cache and no-cache extractions alternate; ratios "
+            "compare their medians, as speed drifts on a shared machine",
         },
     }
     previous = json.loads(args.output.read_text()) if args.output.is_file() else {}
-    planned = {"speed": [speed_images] if speed_images else [],
+    planned = {"speed": speed_images,
                "memory_projected": memory_images,
                "memory_raw_streamed": raw_images}
     for section, sizes in planned.items():  # a section this run skips keeps its last results
         report[section] = [] if sizes or section not in previous else previous[section]
-    runs = [("speed", lambda name=name: measure_speed(name, folder, speed_images,
-                                                    args.batch_size, args.rounds))
-            for name in args.models if speed_images]
+    configs = [(name, int(n)) for name, n in (c.split(":") for c in args.configs)]
+    runs = [("speed", lambda name=name, n=n, count=count: measure_speed(
+                name, n, speed_folder, count, args.batch_size, args.rounds))
+            for count in speed_images for name, n in configs]
     runs += [("memory_projected", lambda n=n: measure_memory(folder, n, True, args))
              for n in memory_images]
     runs += [("memory_raw_streamed", lambda n=n: measure_memory(folder, n, False, args))

@@ -24,6 +24,7 @@ import functools
 import hashlib
 import inspect
 import io
+import itertools
 import json
 import shutil
 import tempfile
@@ -54,6 +55,7 @@ from brainmark.models._keys import module_code_sha1, weights_sha1
 from brainmark.models.projections import Projection
 
 CACHE_FORMAT = 2
+ATTRS_OF_KEY = ("model", "weights_sha1", "code_sha1", "preprocessing")  # in the assembly
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +112,12 @@ def cache_key(
         "stimuli": stimulus_set_sha1(stimuli),
         "projection": projection.key() if projection is not None else None,
     }
+
+
+def uncached_key(identifier: str, preprocessing: Callable[..., Any]) -> dict[str, Any]:
+    """What labels activations that are neither read from nor written to the cache: the
+    model and the preprocessing, without hashing weights, code or stimuli."""
+    return {"model": identifier, "preprocessing": _callable_key(preprocessing)}
 
 
 def entry_folder(root: Path, key: dict[str, Any], layer: str) -> Path:
@@ -175,44 +183,37 @@ def is_verified(entry: Path, n_rows: int) -> bool:
     return True
 
 
-def read_assembly(
+@dataclasses.dataclass(frozen=True)
+class LayerLayout:
+    """A layer's columns: ``shape`` (channels, y, x) of its units, ``projected`` (then
+    ``width`` components, not units), ``width``."""
+
+    shape: tuple[int, int, int]
+    projected: bool
+    width: int
+
+
+def read_layout(entry: Path) -> LayerLayout:
+    """The layout of a verified entry's activations."""
+    meta = read_meta(entry) or {}
+    width = np.load(entry / "activations.npy", mmap_mode="r").shape[1]
+    return LayerLayout(tuple(meta["shape"]), bool(meta["projected"]), int(width))
+
+
+def build_assembly(
     stimuli: StimulusSet,
-    files: StimulusFiles,
-    entries: dict[str, Path],
+    values: np.ndarray,
+    layouts: dict[str, LayerLayout],
     key: dict[str, Any],
 ) -> NeuroidAssembly:
-    """The entries' activations as one labelled ``presentation x neuroid`` assembly.
+    """The layers' activations as one labelled ``presentation x neuroid`` assembly.
 
-    Rows follow the stimulus set (a stimulus sharing a file with another repeats its row);
-    neuroids are labelled by ``layer``, ``channel``, ``channel_y``, ``channel_x`` and
-    ``neuroid_id``.
+    ``values`` has the stimulus set's rows (a stimulus sharing a file with another
+    repeats its row) and the layers' columns in the order of ``layouts``; neuroids are
+    labelled by ``layer``, ``channel``, ``channel_y``, ``channel_x`` and ``neuroid_id``.
+    The attrs name the model and the preprocessing, and with a cache key (not
+    :func:`uncached_key`) the weights' and code's SHA1s.
     """
-    metas = {layer: read_meta(entry) or {} for layer, entry in entries.items()}
-    arrays = {
-        layer: np.load(entry / "activations.npy", mmap_mode="r") for layer, entry in entries.items()
-    }
-    width = sum(array.shape[1] for array in arrays.values())
-    values = np.empty((len(files.rows), width), dtype=np.float32)
-    coords: dict[str, list[np.ndarray]] = {
-        "layer": [], "channel": [], "channel_y": [], "channel_x": [], "neuroid_id": []
-    }
-    # Rows in file order (the usual case: stimuli sorted by id, no shared files) are read
-    # straight from the file into place; fancy indexing would copy twice.
-    in_file_order = np.array_equal(files.rows, np.arange(len(files.paths)))
-    offset = 0
-    for layer, array in arrays.items():
-        n = array.shape[1]
-        values[:, offset : offset + n] = array if in_file_order else array[files.rows]
-        offset += n
-        if metas[layer]["projected"]:
-            channel, y, x = np.arange(n), np.zeros(n, int), np.zeros(n, int)
-        else:
-            channel, y, x = np.unravel_index(np.arange(n), metas[layer]["shape"])
-        coords["layer"].append(np.full(n, layer))
-        coords["channel"].append(channel)
-        coords["channel_y"].append(y)
-        coords["channel_x"].append(x)
-        coords["neuroid_id"].append(np.char.add(f"{layer}.", np.arange(n).astype(str)))
     frame = pd.DataFrame(stimuli).reset_index(drop=True)
     presentation = {
         column: ("presentation", frame[column].to_numpy()) for column in frame.columns
@@ -223,34 +224,113 @@ def read_assembly(
         dims=("presentation", "neuroid"),
         coords=presentation,
         attrs={
-            "model": key["model"],
-            "weights_sha1": key["weights_sha1"],
-            "code_sha1": key["code_sha1"],
-            "preprocessing": key["preprocessing"],
+            **{name: key[name] for name in ATTRS_OF_KEY if name in key},
             "stimulus_set_identifier": str(stimuli.identifier),
         },
     )
-    columns = {name: np.concatenate(parts) for name, parts in coords.items()}
-    return NeuroidAssembly(array.assign_coords(_neuroid_index(columns)))
+    return NeuroidAssembly(array.assign_coords(_neuroid_index(layouts)))
 
 
-def _neuroid_index(columns: dict[str, np.ndarray]) -> xr.Coordinates:
-    """The neuroid MultiIndex built from each level's sorted uniques and codes.
+def _neuroid_index(layouts: dict[str, LayerLayout]) -> xr.Coordinates:
+    """The neuroid MultiIndex, built from each level's sorted uniques and codes.
 
-    What ``set_index`` would build, without its factorizing and sorting of every level
-    through pandas (0.3-1 s for a few hundred thousand neuroids). Fixed-width strings, not
-    objects: xarray copies them as one block of memory.
+    What ``set_index`` would build, without factorizing and sorting every level (1 s for
+    a few hundred thousand neuroids): the codes are known. ``channel``, ``channel_y`` and
+    ``channel_x`` take every value from 0 to their largest, so each is its own code;
+    ``neuroid_id`` ('<layer>.<flat index>') is unique, its code is its rank among all ids
+    in string order. Fixed-width strings, not objects: xarray copies them as one block.
     """
-    levels, codes = [], []
-    for column in columns.values():
-        uniques, inverse = np.unique(column, return_inverse=True)
-        levels.append(uniques)
-        codes.append(inverse)
-    index = pd.MultiIndex(levels=levels, codes=codes, names=list(columns), verify_integrity=False)
-    dtypes = {name: column.dtype for name, column in columns.items()}
+    names = list(layouts)
+    layer_codes, units = [], {"channel": [], "channel_y": [], "channel_x": []}
+    for number, layout in enumerate(layouts.values()):
+        n = layout.width
+        layer_codes.append(np.full(n, number))
+        if layout.projected:
+            channel, y, x = np.arange(n), np.zeros(n, np.int64), np.zeros(n, np.int64)
+        else:
+            channel, y, x = np.unravel_index(np.arange(n), layout.shape)
+        units["channel"].append(channel)
+        units["channel_y"].append(y)
+        units["channel_x"].append(x)
+    layer_order = np.argsort(np.array(names))
+    layer_rank = np.empty(len(names), np.int64)
+    layer_rank[layer_order] = np.arange(len(names))
+    levels = [np.array(names)[layer_order]]
+    codes = [layer_rank[np.concatenate(layer_codes)]]
+    for parts in units.values():
+        column = np.concatenate(parts).astype(np.int64)
+        levels.append(np.arange(int(column.max()) + 1))
+        codes.append(column)
+    id_levels, id_codes = _neuroid_ids({layer: layout.width for layer, layout in layouts.items()})
+    levels.append(id_levels)
+    codes.append(id_codes)
+    level_names = ["layer", "channel", "channel_y", "channel_x", "neuroid_id"]
+    index = pd.MultiIndex(levels=levels, codes=codes, names=level_names, verify_integrity=False)
+    dtypes = dict(zip(level_names, [level.dtype for level in levels], strict=True))
     return xr.Coordinates.from_xindex(
         PandasMultiIndex(index, "neuroid", level_coords_dtype=dtypes)
     )
+
+
+def _neuroid_ids(widths: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted ids '<layer>.<i>' of every layer's units, and each unit's rank among them.
+
+    The ids of one layer sort as their numbers' digit strings do, so each layer's ranks
+    come from an integer sort; the layers' blocks follow the order of their '<layer>.'
+    prefixes, unless one prefix starts another ('a.' and 'a.b.'), when ids of the two
+    interleave and all are sorted as strings.
+    """
+    prefixes = {layer: f"{layer}." for layer in widths}
+    ordered = sorted(widths, key=prefixes.__getitem__)
+    if any(prefixes[b].startswith(prefixes[a]) for a, b in itertools.pairwise(ordered)):
+        ids = np.concatenate([
+            np.char.add(prefixes[layer], np.arange(n).astype(str)) for layer, n in widths.items()
+        ])
+        return np.unique(ids, return_inverse=True)
+    length = max(len(prefixes[layer]) + len(str(max(n - 1, 0))) for layer, n in widths.items())
+    sorted_ids = np.zeros((sum(widths.values()), length), dtype=np.uint32)
+    ranks, offset = {}, 0
+    for layer in ordered:
+        n, prefix = widths[layer], prefixes[layer]
+        order = np.argsort(_digit_string_keys(n), kind="stable")
+        block = sorted_ids[offset : offset + n]
+        block[:, : len(prefix)] = np.frombuffer(prefix.encode("utf-32-le"), dtype=np.uint32)
+        block[:, len(prefix) :][:, : len(str(max(n - 1, 0)))] = _digit_codepoints(order)
+        ranks[layer] = np.empty(n, dtype=np.int64)
+        ranks[layer][order] = np.arange(offset, offset + n)
+        offset += n
+    levels = sorted_ids.view(f"<U{length}").reshape(-1)
+    return levels, np.concatenate([ranks[layer] for layer in widths])
+
+
+def _digit_string_keys(n: int) -> np.ndarray:
+    """Integers ordering 0 .. n-1 as their decimal strings sort ('10' before '2'): each
+    digit counts as itself + 1, left-aligned in base 11, so a missing digit (0) sorts first."""
+    numbers = np.arange(n, dtype=np.int64)
+    width = len(str(max(n - 1, 0)))
+    lengths = np.ones(n, dtype=np.int64)
+    for power in range(1, width):
+        lengths += numbers >= 10**power
+    keys = np.zeros(n, dtype=np.int64)
+    for position in range(width):
+        shift = lengths - 1 - position
+        digit = numbers // 10 ** np.maximum(shift, 0) % 10
+        keys = keys * 11 + np.where(shift >= 0, digit + 1, 0)
+    return keys
+
+
+def _digit_codepoints(numbers: np.ndarray) -> np.ndarray:
+    """The decimal digits of each number as UTF-32 code points, left-aligned, 0-padded."""
+    width = len(str(max(int(numbers.max(initial=0)), 0)))
+    lengths = np.ones(len(numbers), dtype=np.int64)
+    for power in range(1, width):
+        lengths += numbers >= 10**power
+    points = np.zeros((len(numbers), width), dtype=np.uint32)
+    for position in range(width):
+        shift = lengths - 1 - position
+        digit = numbers // 10 ** np.maximum(shift, 0) % 10
+        points[:, position] = np.where(shift >= 0, ord("0") + digit, 0)
+    return points
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -269,25 +349,22 @@ class EntryWriter:
         self.folder = Path(tempfile.mkdtemp(dir=entry.parent, prefix=f".{entry.name}."))
         self.n_rows = n_rows
         self.handle: Any = None
-        self.projector: Callable[[np.ndarray], np.ndarray] | None = None
-        self.shape: tuple[int, ...] = ()
+        self.layout: LayerLayout | None = None
         self.digest = hashlib.sha1()
         self.size = 0
 
-    def open(self, shape: tuple[int, ...], projector: Callable | None, width: int) -> None:
-        """Start the file: units of ``shape`` per row, ``width`` columns once projected."""
-        self.shape, self.projector = shape, projector
+    def open(self, layout: LayerLayout) -> None:
+        """Start the file: ``layout.width`` columns per row."""
+        self.layout = layout
         self.handle = open(self.folder / "activations.npy", "wb")  # noqa: SIM115
         header = io.BytesIO()
         np.lib.format.write_array_header_2_0(
-            header, {"descr": "<f4", "fortran_order": False, "shape": (self.n_rows, width)}
+            header, {"descr": "<f4", "fortran_order": False, "shape": (self.n_rows, layout.width)}
         )
         self._append(header.getbuffer())
 
     def write(self, batch: np.ndarray) -> None:
-        """Append a batch's rows (``N x units``), projected first if a projector was given."""
-        if self.projector is not None:
-            batch = self.projector(batch)
+        """Append a batch's rows (``N x width``, projected already if the layer is)."""
         self._append(np.ascontiguousarray(batch, dtype="<f4").data)
 
     def _append(self, data: memoryview) -> None:
@@ -301,8 +378,8 @@ class EntryWriter:
         self._close()
         meta = {
             **meta,
-            "shape": list(self.shape),
-            "projected": self.projector is not None,
+            "shape": list(self.layout.shape),
+            "projected": self.layout.projected,
             "npy_bytes": self.size,
             "npy_sha1": self.digest.hexdigest(),
         }
