@@ -193,13 +193,18 @@ def measure_speed(
         float(np.abs(warm.sel(layer=layer).values - reference[layer]).max()) for layer in layers
     )
     timings: dict[str, list[float]] = {"bare": [], "cold_cache": [], "no_cache": []}
+    cpu: dict[str, list[float]] = {mode: [] for mode in timings}
+    runs = {
+        "bare": lambda: bare_loop(module, paths, layers, preprocessing.size, batch_size),
+        "cold_cache": lambda: extract(True),
+        "no_cache": lambda: extract(False),
+    }
     for _ in range(rounds):
-        timings["bare"].append(_timed(lambda: bare_loop(
-            module, paths, layers, preprocessing.size, batch_size))[0])
-        with tempfile.TemporaryDirectory() as home, override_settings(home=home):
-            timings["cold_cache"].append(_timed(lambda: extract(True))[0])
-        with tempfile.TemporaryDirectory() as home, override_settings(home=home):
-            timings["no_cache"].append(_timed(lambda: extract(False))[0])
+        for mode, run in runs.items():
+            with tempfile.TemporaryDirectory() as home, override_settings(home=home):
+                wall, seconds = _timed(run)
+            timings[mode].append(wall)
+            cpu[mode].append(seconds)
     bare = statistics.median(timings["bare"])
     result = {
         "model": model_name,
@@ -214,7 +219,11 @@ def measure_speed(
         result[f"{mode}_images_per_second"] = round(count / median, 2)
         result[f"{mode}_ratio_to_bare"] = round(median / bare, 3)
         result[f"{mode}_within_10_percent"] = median <= 1.1 * bare
+        result[f"{mode}_cpu_ratio_to_bare"] = round(
+            statistics.median(cpu[mode]) / statistics.median(cpu["bare"]), 3
+        )
     result["seconds"] = {mode: [round(t, 2) for t in times] for mode, times in timings.items()}
+    result["cpu_seconds"] = {mode: [round(t, 2) for t in times] for mode, times in cpu.items()}
     return result
 
 

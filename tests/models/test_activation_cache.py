@@ -6,6 +6,7 @@ import json
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -13,6 +14,7 @@ from brainmark._files import read_checked_json
 from brainmark.data import StimulusSet
 from brainmark.exceptions import CacheIntegrityWarning
 from brainmark.models import ImagePreprocessing, cache_activations
+from brainmark.models._activation_cache import LayerLayout, _neuroid_index
 from brainmark.settings import override_settings
 
 from .conftest import PREPROCESSING, TinyNet, cache_entries, direct_forward, extract, write_stimuli
@@ -171,3 +173,58 @@ def test_reuse_cache_off_runs_the_model_again_and_replaces_the_entry(net, stimul
         extract(net, stimuli, ["fc"])
     assert net.images_seen == seen + 10
     assert len(cache_entries()) == 1
+
+
+def test_activations_returned_from_memory_equal_those_written_to_and_read_from_the_cache(
+    net, stimuli
+):
+    # Stimuli out of id order and one file shown twice: rows are placed, not copied in order.
+    ids = list(stimuli["stimulus_id"])
+    shuffled = StimulusSet(
+        {"stimulus_id": [*ids[::-1], "again"]},
+        stimulus_paths={**stimuli.stimulus_paths, "again": stimuli.get_stimulus(ids[3])},
+        identifier="shuffled",
+    )
+    in_memory = extract(net, shuffled, ["relu", "fc"], batch_size=3, use_cache=False)
+    cold = extract(net, shuffled, ["relu", "fc"], batch_size=3)
+    seen = net.images_seen
+    read_back = extract(net, shuffled, ["relu", "fc"], batch_size=3)
+    assert net.images_seen == seen
+    for other in (cold, read_back):
+        np.testing.assert_array_equal(other.values, in_memory.values)
+        assert list(other["neuroid_id"].values) == list(in_memory["neuroid_id"].values)
+    np.testing.assert_array_equal(in_memory.values[-1], in_memory.values[len(ids) - 1 - 3])
+    np.testing.assert_allclose(
+        in_memory.sel(layer="fc").values[:-1],
+        direct_forward(net, stimuli, "fc")[::-1], rtol=1e-5, atol=1e-6,
+    )
+
+
+@pytest.mark.parametrize(
+    "widths",
+    [
+        {"conv": 4 * 30 * 30, "fc": 5},
+        {"features.12": 9216, "features.2": 46656, "classifier.5": 4096},
+        {"a": 12, "a.b": 11, "b": 1},  # 'a.' starts 'a.b.': their ids interleave
+    ],
+)
+def test_the_neuroid_index_is_the_one_pandas_builds_from_the_columns(widths):
+    layouts = {
+        layer: LayerLayout((1, 1, n), projected=layer == "fc", width=n)
+        for layer, n in widths.items()
+    }
+    index = _neuroid_index(layouts).to_index()
+    columns = {
+        "layer": np.concatenate([[layer] * n for layer, n in widths.items()]),
+        "channel": np.concatenate([np.arange(n) if layer == "fc" else np.zeros(n, int)
+                                   for layer, n in widths.items()]),
+        "channel_y": np.zeros(sum(widths.values()), int),
+        "channel_x": np.concatenate([np.zeros(n, int) if layer == "fc" else np.arange(n)
+                                     for layer, n in widths.items()]),
+        "neuroid_id": [f"{layer}.{i}" for layer, n in widths.items() for i in range(n)],
+    }
+    expected = pd.MultiIndex.from_arrays(list(columns.values()), names=list(columns))
+    assert index.names == expected.names
+    for level, (ours, theirs) in enumerate(zip(index.levels, expected.levels, strict=True)):
+        assert list(ours) == list(theirs), index.names[level]
+        np.testing.assert_array_equal(index.codes[level], expected.codes[level])

@@ -8,7 +8,7 @@ import torch
 
 from brainmark.data import StimulusSet
 from brainmark.exceptions import ModelError
-from brainmark.models import ActivationsModel
+from brainmark.models import ActivationsModel, weights_sha1
 from brainmark.settings import get_settings
 
 from .conftest import PREPROCESSING, TinyNet, cache_entries, direct_forward, extract
@@ -116,3 +116,52 @@ def test_a_layer_not_called_in_forward_is_refused(stimuli):
 
     with pytest.raises(ModelError, match="'spare' was not called"):
         extract(Unused(), stimuli, ["spare"])
+
+
+def test_decoding_threads_the_calling_thread_and_worker_processes_give_the_same_activations(
+    net, stimuli
+):
+    runs = {
+        workers: extract(net, stimuli, ["relu", "fc"], batch_size=4, num_workers=workers,
+                         use_cache=False).values
+        for workers in (-1, 0, 2)
+    }
+    np.testing.assert_array_equal(runs[-1], runs[0])
+    np.testing.assert_array_equal(runs[2], runs[0])
+    np.testing.assert_allclose(
+        runs[0][:, -5:], direct_forward(net, stimuli, "fc"), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_a_module_that_views_a_conv_output_is_run_in_the_usual_memory_layout(stimuli):
+    # A channels-last conv output cannot be .view()-ed flat: the extractor falls back.
+    class Viewing(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.conv = torch.nn.Conv2d(3, 2, 3)
+            self.fc = torch.nn.Linear(2 * 30 * 30, 3)
+
+        def forward(self, images):
+            features = self.conv(images)
+            return self.fc(features.view(len(features), -1))
+
+    viewing = Viewing()
+    assembly = extract(viewing, stimuli, ["conv", "fc"], batch_size=4, use_cache=False)
+    np.testing.assert_allclose(
+        assembly.sel(layer="fc").values, direct_forward(viewing, stimuli, "fc"),
+        rtol=1e-5, atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        assembly.sel(layer="conv").values, direct_forward(viewing, stimuli, "conv"),
+        rtol=1e-5, atol=1e-6,
+    )
+
+
+def test_without_cache_nothing_is_written_and_the_assembly_is_labelled_by_model(net, stimuli):
+    assembly = extract(net, stimuli, ["fc"], identifier="tiny", use_cache=False)
+    assert cache_entries() == []
+    assert assembly.attrs["model"] == "tiny"
+    assert "weights_sha1" not in assembly.attrs  # nothing hashed without the cache
+    cached = extract(net, stimuli, ["fc"], identifier="tiny")
+    assert cached.attrs["weights_sha1"] == weights_sha1(net)
