@@ -56,9 +56,24 @@ def score(model_identifier: str, benchmark_identifier: str, *, use_cache: bool =
     return score_model(model_identifier, benchmark_identifier, use_cache=use_cache)
 
 
+def compare_models(
+    model_a: str, model_b: str, benchmarks: list[str] | None = None, *, use_cache: bool = True
+) -> dict[str, Any]:
+    """Paired bootstrap comparison of two registered models, as ``brainmark compare`` does.
+
+    Per benchmark (default: every registered one) and per node of the benchmark tree:
+    ``A - B``, its 95 % interval and whether that excludes 0 (the models are tied where it
+    does not). See :func:`brainmark.comparison.compare_models`.
+    """
+    from brainmark.comparison import compare_models as compare
+
+    return compare(model_a, model_b, benchmarks, use_cache=use_cache)
+
+
 __all__ = [
     "__version__",
     "benchmark_registry",
+    "compare_models",
     "data_registry",
     "load_benchmark",
     "load_dataset",
