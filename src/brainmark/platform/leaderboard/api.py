@@ -111,10 +111,10 @@ class RowOut(Schema):
                     "node's from its children's bootstrap resamples). Absent where not known, "
                     "e.g. for scores recorded before intervals.")
     tied: dict[str, bool] = Field(
-        description="Column -> whether this public model is tied with the model ranked just "
-                    "above it there: equal values, or the 95 % interval of their paired "
-                    "bootstrap difference holds 0. Absent for the first model and where the "
-                    "two cannot be compared (no resamples recorded).")
+        description="Node of the tree -> whether this public model is tied with the model "
+                    "ranked just above it there: equal values, or the 95 % interval of their "
+                    "paired bootstrap difference holds 0. Absent for the first model and "
+                    "where the two cannot be compared (no resamples recorded).")
 
 
 class LeaderboardOut(Schema):

@@ -13,7 +13,7 @@ here, so the rules live in one place:
   children, a missing or errored child counting as 0), never from a second implementation.
 - ``as_of``: the board as it was then: model and benchmark versions created by then and
   scores whose run ended by then.
-- Uncertainty (:mod:`.uncertainty`): each value's interval, and on every column whether a
+- Uncertainty (:mod:`.uncertainty`): each value's interval, and on every node whether a
   public model is tied with the one ranked above it, from the records' resample values.
 
 The queries do not grow with the number of models or benchmarks (five, whatever the size).
@@ -86,8 +86,10 @@ class Row:
     """Column -> (lower, upper) of the value's confidence interval, where known (see
     :mod:`.uncertainty`)."""
     tied: dict[str, bool] = field(default_factory=dict)
-    """Column -> whether this public model is tied with the one ranked just above it (the
-    paired difference's interval holds 0); absent when first or not comparable."""
+    """Node -> whether this public model is tied with the one ranked just above it (the
+    paired difference's interval holds 0); absent when first or not comparable. Ties on a
+    benchmark are computed by the page that ranks it (one column, on request): on every
+    benchmark of a large board they would cost a paired bootstrap per model and column."""
 
 
 @dataclass(frozen=True)
@@ -280,7 +282,7 @@ def _uncertainty(
     excluded: frozenset[str],
     ranked: Collection[str],
 ) -> tuple[dict[str, dict[str, tuple[float, float]]], dict[str, dict[str, bool]]]:
-    """Each model's bounds per column, and the ``ranked`` models' ties per column."""
+    """Each model's bounds per column, and the ``ranked`` models' ties per node."""
     under = leaves_under(columns, excluded)
     parents = board_parents(columns, excluded)
     resamples = {
@@ -306,6 +308,8 @@ def _uncertainty(
                 found[name] = interval
     tied: dict[str, dict[str, bool]] = {}
     for column in columns:
+        if column.is_benchmark:
+            continue
         name = column.identifier
         order = sorted(
             ((model, value, resamples.get(model)) for model in ranked

@@ -52,6 +52,7 @@ from brainmark.platform.leaderboard.uncertainty import (
     leaves_under,
     model_resamples,
     reproduce_command,
+    ties,
 )
 from brainmark.platform.site.guides import render_markdown
 
@@ -455,10 +456,11 @@ def benchmark_ranking(board: Board, column: str,
     own private models, which are shown to them but never ranked). ``commands``: model
     version id -> the command reproducing its score here."""
     commands = commands or {}
+    tied = column_ties(board, board.column(column))
     entries = [
         RankedModel(row, row.values.get(column), board.rank(row.model, column),
                     row.errors.get(column, ""), row.bounds.get(column),
-                    bool(row.tied.get(column)), commands.get(row.model_version_id, ""))
+                    bool(tied.get(row.model)), commands.get(row.model_version_id, ""))
         for row in board.rows
     ]
     return sorted(entries, key=lambda entry: (
@@ -525,6 +527,27 @@ def _ancestors(benchmark: BenchmarkType) -> list[BenchmarkType]:
         chain.append(node)
         node = node.parent
     return chain[::-1]
+
+
+def column_ties(board: Board, column: Column) -> dict[str, bool]:
+    """Public model -> whether it is tied with the one ranked above it on ``column``: the
+    board's for a node; for a benchmark, from its scores' records (one query)."""
+    if not column.is_benchmark:
+        return {row.model: row.tied[column.identifier]
+                for row in board.rows if column.identifier in row.tied}
+    public = [row for row in board.rows
+              if row.public and row.values.get(column.identifier) is not None]
+    entries = [{"model": row.model, "model_version_id": row.model_version_id} for row in public]
+    _, _, leaves = load_scores(entries, [column], board.as_of)
+    parents = board_parents([column])
+    under = leaves_under([column])
+    order = sorted(
+        ((row.model, row.values[column.identifier],
+          model_resamples(leaves.get(row.model, {}), {column.identifier}, parents, under))
+         for row in public),
+        key=lambda entry: (-entry[1], entry[0]),
+    )
+    return ties(order, column.identifier)
 
 
 def _reproduce_commands(request: HttpRequest, board: Board, column: Column | None

@@ -120,7 +120,8 @@ class ModelResamples:
         return percentile_interval(values, DEFAULT_LEVEL if level is None else level)
 
 
-def leaves_under(columns: Sequence[Column], excluded: Collection[str] = ()) -> dict[str, list[str]]:
+def leaves_under(columns: Sequence[Column], excluded: Collection[str] = ()
+                 ) -> dict[str, list[str]]:
     """Column -> the benchmarks (not excluded) at or beneath it, from the columns' tree."""
     under: dict[str, list[str]] = {}
     parents = {column.identifier: column.parent for column in columns}
