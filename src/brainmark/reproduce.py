@@ -3,7 +3,8 @@
 A :class:`~brainmark.scoring.ScoreRecord` is the score's manifest: the brainmark version and
 code hash, the Python and torch versions, the content hash of every plugin folder the run
 used, the SHA1s of the data, the seeds, the layer commitment (and, where the library
-records them, the interval's resamples and seed). :func:`reproduce_record` finds the
+records them, the interval's resamples and seed); on the platform, the plugin store commit
+the job scored at completes it (``GET /api/scores/{id}``). :func:`reproduce_record` finds the
 plugin folders the record names, scores the pair again with nothing taken from any cache,
 and compares the two records field by field (:func:`record_differences`): numbers to the
 last bit, versions and hashes as text. When and how fast the run was (``created``,
@@ -49,13 +50,6 @@ FIELD_KINDS = {
     "interval_level": "setting", "interval_method": "setting",
     "layer_commitment": "layer",
 }
-
-#: The record fields that make up a score's manifest (what it was computed with).
-MANIFEST_FIELDS = (
-    "model", "benchmark", "benchmark_version", "brainmark_version", "library_sha1", "python",
-    "torch", "plugins", "data_sha1s", "seeds", "layer_commitment", "interval_method",
-    "interval_level", "resamples", "seed",
-)
 
 
 class ReproduceError(BrainmarkError):
@@ -122,12 +116,6 @@ def _shown(value: Any) -> str:
         return repr(value)
     text = str(value)
     return text if len(text) <= 80 else f"{text[:40]}... ({len(text)} characters)"
-
-
-def manifest(record: ScoreRecord) -> dict[str, Any]:
-    """What ``record`` was computed with (:data:`MANIFEST_FIELDS` the record has)."""
-    content = record.to_dict()
-    return {name: content[name] for name in MANIFEST_FIELDS if name in content}
 
 
 def record_differences(recorded: ScoreRecord, reproduced: ScoreRecord) -> list[Difference]:
