@@ -148,6 +148,19 @@ def test_the_board_has_each_values_bounds_and_the_tie_groups(board):
     assert rows["old"].bounds == {}
 
 
+def test_the_leaderboard_table_marks_ties_and_draws_each_values_interval(board):
+    from django.test import Client
+
+    html, rows = _page(Client(HTTP_HOST="localhost"), "/", "model")
+    assert [rows[m]["rank"] for m in ("top", "near", "low", "old")] == ["1", "2 ≈", "3", "4"]
+    # low's average_vision cell (after the rank; the model is a th): its value, and its
+    # interval on hover (title and bar).
+    cell = html.split('data-model="low"')[1].split("</tr>")[0].split("<td")[2]
+    low, high = _interval(_average(board["resamples"]["low"]))
+    assert f"(95% interval {low:.3f} to {high:.3f})" in cell
+    assert f'x1="{100 * low:.1f}" x2="{100 * high:.1f}"' in cell
+
+
 def test_the_stored_board_keeps_bounds_and_ties(board):
     from brainmark.platform.leaderboard.board import board_from_dict, board_to_dict, build_board
 

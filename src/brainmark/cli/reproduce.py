@@ -143,7 +143,7 @@ def reproduce(score: str, url: str | None, plugin_store: Path | None) -> None:
     ceiling, error, intervals) exactly, versions, plugin content hashes, data SHA1s,
     seeds and the layer commitment. Exit status 0 when identical, 1 otherwise.
     """
-    from brainmark.reproduce import reproduce_record
+    from brainmark.reproduce import match_plugins, reproduce_record
     from brainmark.settings import check_home_writable, get_settings
 
     check_home_writable()
@@ -160,9 +160,10 @@ def reproduce(score: str, url: str | None, plugin_store: Path | None) -> None:
                f"(recorded {record.created}, brainmark {record.brainmark_version}) ...",
                err=True)
     root = store_root(plugin_store or settings.plugin_store_dir, record.plugins, commit)
-    result = reproduce_record(record, roots=None if root is None else [root])
-    for match in result.plugins:
+    roots = None if root is None else [root]
+    for match in match_plugins(record.plugins, roots):
         click.echo(f"  {match.describe()}", err=True)
+    result = reproduce_record(record, roots=roots)
     differences = [d for d in result.differences if d.kind != "unlisted"]
     for note in result.differences:
         if note.kind == "unlisted":
