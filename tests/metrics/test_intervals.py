@@ -1,6 +1,7 @@
 """The interval contract: resample indices, percentile intervals, storage, paired comparisons."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from brainmark.benchmarks.tree import aggregate_scores
@@ -95,3 +96,75 @@ def test_corrected_two_factor_lies_between_the_one_factor_and_the_naive_spread()
     assert np.mean(values) == pytest.approx(0.3)
     assert np.std(subj) <= np.std(values) <= np.std(both)
     np.testing.assert_array_equal(np.argsort(values), np.argsort(both))
+
+
+def explicitly_resampled(assembly, drawn: list[str]):
+    """The trials of the drawn images, an image drawn k times present k times (new ids)."""
+    import xarray as xr
+
+    from brainmark.data.assemblies import coords_frame
+
+    frame = coords_frame(assembly, "presentation").reset_index(drop=True)
+    frame["value"] = np.asarray(assembly.values)
+    ids = frame["stimulus_id"].astype(str).to_numpy()
+    pieces = []
+    for copy, stimulus in enumerate(drawn):
+        piece = frame[ids == stimulus].copy()
+        piece["stimulus_id"] = f"{stimulus}#{copy:03d}"
+        pieces.append(piece)
+    rows = pd.concat(pieces)
+    return xr.DataArray(rows["value"].to_numpy(), dims=("presentation",), coords={
+        name: ("presentation", rows[name].to_numpy()) for name in rows if name != "value"})
+
+
+@pytest.mark.parametrize("name", ["accuracy", "error_consistency", "i2n",
+                                  "error_consistency_ceiling"])
+def test_behavioral_resamples_equal_the_metric_on_explicitly_resampled_images(name):
+    """Resample b's value is the metric's point value on the data with the drawn images
+    (each as often as drawn) and no others: the weighted shortcut changes nothing."""
+    from brainmark import load_metric
+    from brainmark.testing._metrics import behavioral_assemblies
+
+    model, data = behavioral_assemblies(n_stimuli=24, n_subjects=3, n_labels=3, seed=4,
+                                        accuracy=0.6)
+    metric = load_metric(name)
+    metric.resamples = 4
+    arguments = (data,) if name.endswith("ceiling") else (model, data)
+    values = metric(*arguments).attrs["resample_values"]
+    images = np.unique(np.asarray(data["stimulus_id"].values).astype(str))  # sorted
+    metric.resamples = 0
+    for b, indices in enumerate(stimulus_resamples(len(images), 4, metric.resample_seed)):
+        drawn = list(images[indices])
+        resampled = [explicitly_resampled(side, drawn) for side in arguments]
+        assert values[b] == pytest.approx(float(metric(*resampled)), abs=1e-12)
+
+
+def test_regression_resamples_recorrelate_held_out_predictions_without_refitting():
+    """Resample b: per split, scikit-learn's ridge (fitted once on the split's training
+    stimuli) predicts the test stimuli; each test stimulus counted as often as it was drawn,
+    the per-neuroid Pearson r, the median over neuroids, the mean over splits."""
+    from sklearn.linear_model import Ridge
+
+    from brainmark.metrics import RidgeRegressionCorrelation, stratified_splits
+    from brainmark.testing._metrics import neural_assemblies
+
+    model, data = neural_assemblies(60, 12, 5, seed=2)
+    metric = RidgeRegressionCorrelation(stratify_by=None)
+    metric.resamples = 5
+    values = metric(model, data).attrs["resample_values"]
+    ids = np.asarray(data["stimulus_id"].values).astype(str)
+    order = pd.Index(np.asarray(model["stimulus_id"].values).astype(str)).get_indexer(ids)
+    x, y = np.asarray(model.values)[order], np.asarray(data.values)
+    splits = stratified_splits(ids, stratify=None)
+    draws = stimulus_resamples(len(ids), 5, metric.resample_seed)
+    rank = sorted_positions(ids)
+    for b in range(5):
+        counts = np.bincount(draws[b], minlength=len(ids))[rank]  # in the data's row order
+        medians = []
+        for train, test in splits:
+            prediction = Ridge(alpha=1.0).fit(x[train], y[train]).predict(x[test])
+            repeat = counts[test]
+            p, r = np.repeat(prediction, repeat, axis=0), np.repeat(y[test], repeat, axis=0)
+            medians.append(np.median([np.corrcoef(p[:, k], r[:, k])[0, 1]
+                                      for k in range(y.shape[1])]))
+        assert values[b] == pytest.approx(np.mean(medians), abs=1e-9)

@@ -242,39 +242,60 @@ def i2n_signature(choices: pd.DataFrame, truth: pd.Series, labels: np.ndarray) -
     ``[1e-5, 1 - 1e-5]``, clipped to +-5; subtracting the mean d' over the images of the
     same class (per distractor) normalizes out object-level performance.
     """
-    images = truth.index.to_numpy()
-    position = {label: k for k, label in enumerate(labels)}
-    counts = pd.crosstab(choices["stimulus_id"], choices["choice"]).reindex(
-        index=images, columns=labels, fill_value=0
-    ).to_numpy(dtype=float)
-    classes = np.array([position[label] for label in truth.to_numpy()])
-    n_labels = len(labels)
-    own = counts[np.arange(len(images)), classes][:, None]  # C[i, t_i]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        hit = own / (own + counts)
-        # pooled[t, d] = sum over images j of class d of C[j, t]
-        pooled = np.zeros((n_labels, n_labels))
-        np.add.at(pooled.T, classes, counts)
-        false_alarm_table = pooled / (pooled + np.diagonal(pooled)[None, :])
-        false_alarm = false_alarm_table[classes]  # [i, d]: images of class d called t_i
-        dprime = np.clip(
-            norm.ppf(np.clip(hit, RATE_FLOOR, 1 - RATE_FLOOR))
-            - norm.ppf(np.clip(false_alarm, RATE_FLOOR, 1 - RATE_FLOOR)),
-            -DPRIME_LIMIT, DPRIME_LIMIT,
-        )
-    dprime[np.isnan(hit) | np.isnan(false_alarm)] = np.nan
-    dprime[np.arange(len(images)), classes] = np.nan
-    normalized = np.full_like(dprime, np.nan)
-    for label in np.unique(classes):
-        members = classes == label
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
-            normalized[members] = dprime[members] - np.nanmean(dprime[members], axis=0)
-    return normalized
+    return _I2nCounts(*_choice_counts(choices, truth, labels)).signature()
 
 
-class I2n:
-    """Pearson r between the model's and the subjects' image-level normalized d' (i2n)."""
+class _I2nCounts:
+    """The choice counts of :func:`i2n_signature`, and its signature with images weighted.
+
+    A weight ``w_i`` counts image ``i``'s choices ``w_i`` times (a bootstrap draw): the
+    hit rates (per image) do not change, the pooled false-alarm rates and the class means
+    of the normalization do.
+    """
+
+    def __init__(self, counts: np.ndarray, classes: np.ndarray) -> None:
+        self.counts, self.classes = counts, classes
+        own = counts[np.arange(len(counts)), classes][:, None]  # C[i, t_i]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.hit = own / (own + counts)
+        self.z_hit = norm.ppf(np.clip(self.hit, RATE_FLOOR, 1 - RATE_FLOOR))
+
+    def signature(self, weights: np.ndarray | None = None) -> np.ndarray:
+        counts, classes = self.counts, self.classes
+        n_labels = counts.shape[1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # pooled[t, d] = sum over images j of class d of C[j, t]
+            pooled = np.zeros((n_labels, n_labels))
+            np.add.at(pooled.T, classes, counts if weights is None else weights[:, None] * counts)
+            false_alarm_table = pooled / (pooled + np.diagonal(pooled)[None, :])
+            false_alarm = false_alarm_table[classes]  # [i, d]: images of class d called t_i
+            dprime = np.clip(
+                self.z_hit - norm.ppf(np.clip(false_alarm, RATE_FLOOR, 1 - RATE_FLOOR)),
+                -DPRIME_LIMIT, DPRIME_LIMIT,
+            )
+        dprime[np.isnan(self.hit) | np.isnan(false_alarm)] = np.nan
+        dprime[np.arange(len(counts)), classes] = np.nan
+        normalized = np.full_like(dprime, np.nan)
+        for label in np.unique(classes):
+            members = classes == label
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
+                if weights is None:
+                    mean = np.nanmean(dprime[members], axis=0)
+                else:
+                    finite = np.isfinite(dprime[members])
+                    w = weights[members][:, None] * finite
+                    mean = (w * np.where(finite, dprime[members], 0)).sum(0) / w.sum(0)
+                normalized[members] = dprime[members] - mean
+        return normalized
+
+
+class I2n(Resampled):
+    """Pearson r between the model's and the subjects' image-level normalized d' (i2n).
+
+    The interval resamples images: both signatures are recomputed with the drawn images'
+    choices counted once per draw, and correlated over the drawn images' entries.
+    """
 
     kind = "behavioral"
 
@@ -304,7 +325,40 @@ class I2n:
                     "stimulus_id": ("presentation", truth.index.to_numpy())},
         )
         score.attrs["error"] = np.nan
-        return score
+        if not self.resamples:
+            return score
+        draws = image_draws(truth.index, self.resamples, self.resample_seed)
+        sides = [_I2nCounts(*_choice_counts(frame, truth, labels)) for frame in (model, data)]
+        values = np.empty(len(draws))
+        for b, weights in enumerate(draws):
+            first, second = (side.signature(weights) for side in sides)
+            entry_weights = np.broadcast_to(weights[:, None], first.shape)
+            values[b] = _weighted_pearson(first.ravel(), second.ravel(), entry_weights.ravel())
+        return attach_interval(score, values, method=IMAGES_METHOD, resamples=self.resamples,
+                               seed=self.resample_seed, level=self.interval_level)
 
     def __repr__(self) -> str:
         return "I2n()"
+
+
+def _choice_counts(
+    choices: pd.DataFrame, truth: pd.Series, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(images x labels choice counts, each image's class position), as i2n_signature."""
+    position = {label: k for k, label in enumerate(labels)}
+    counts = pd.crosstab(choices["stimulus_id"], choices["choice"]).reindex(
+        index=truth.index.to_numpy(), columns=labels, fill_value=0
+    ).to_numpy(dtype=float)
+    return counts, np.array([position[label] for label in truth.to_numpy()])
+
+
+def _weighted_pearson(a: np.ndarray, b: np.ndarray, weights: np.ndarray) -> float:
+    """Pearson r of the entries finite on both sides, entry ``e`` counted ``weights[e]``
+    times."""
+    keep = np.isfinite(a) & np.isfinite(b) & (weights > 0)
+    a, b, w = a[keep], b[keep], weights[keep]
+    if w.sum() == 0:
+        return np.nan
+    a, b = a - np.average(a, weights=w), b - np.average(b, weights=w)
+    denominator = np.sqrt((w * a * a).sum() * (w * b * b).sum())
+    return float((w * a * b).sum() / denominator) if denominator > 0 else np.nan
