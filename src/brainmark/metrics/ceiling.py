@@ -44,10 +44,10 @@ from brainmark.metrics.intervals import (
 from brainmark.metrics.score import Score, standard_error
 from brainmark.metrics.similarity import (
     RDM_TWO_FACTOR_METHOD,
+    PairWeights,
     as_rdms,
     compare_rdms,
     off_diagonal_entries,
-    pair_weights,
     weighted_spearman,
 )
 
@@ -324,7 +324,7 @@ class RDMSubjectCeiling(Resampled):
         score.attrs["error"] = standard_error(bounds[:, 0])
         if not self.resamples:
             return score
-        weights = pair_weights(ids, mask, self.resamples, self.resample_seed)
+        weights = PairWeights.drawn(ids, mask, self.resamples, self.resample_seed)
         subject_counts = resample_counts(
             subject_resamples(len(subjects), self.resamples, self.resample_seed), len(subjects)
         )
@@ -336,9 +336,9 @@ class RDMSubjectCeiling(Resampled):
         which = which.ravel()
         for k, pattern in enumerate(patterns):
             members = which == k
-            both[members] = _consensus_lower_bound(entries, pattern, weights[members])
+            both[members] = _consensus_lower_bound(entries, pattern, weights.subset(members))
             subjects_only[members] = _consensus_lower_bound(
-                entries, pattern, np.ones((1, entries.shape[1])))[0]
+                entries, pattern, PairWeights(np.ones((1, data.shape[1])), mask))[0]
         values = corrected_two_factor(
             float(score), both, stimuli_only, subjects_only,
             n_stimuli=data.shape[1], n_subjects=len(subjects),
@@ -352,7 +352,7 @@ class RDMSubjectCeiling(Resampled):
 
 
 def _consensus_lower_bound(
-    entries: np.ndarray, subject_weights: np.ndarray, stimulus_weights: np.ndarray
+    entries: np.ndarray, subject_weights: np.ndarray, stimulus_weights: PairWeights
 ) -> np.ndarray:
     """Per row of ``stimulus_weights``, the lower bound of the subject ceiling.
 
@@ -360,7 +360,7 @@ def _consensus_lower_bound(
     others' mean. ``entries`` is subjects x k (NaN where missing); ``subject_weights`` how
     often each subject was drawn, a subject's copies all left out of its own consensus
     (so with one subject drawn there is no ceiling: NaN); ``stimulus_weights`` (resamples
-    x k) how often each entry appears (:func:`~brainmark.metrics.similarity.pair_weights`).
+    x k) how often each entry appears (:class:`~brainmark.metrics.similarity.PairWeights`).
     """
     drawn = np.flatnonzero(subject_weights > 0)
     if len(drawn) < 2:

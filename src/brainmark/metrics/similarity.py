@@ -187,23 +187,43 @@ def compare_entries(model_entries: np.ndarray, data_entries: np.ndarray) -> np.n
     return result
 
 
-def pair_weights(ids: np.ndarray, mask: np.ndarray, resamples: int, seed: int) -> np.ndarray:
-    """``resamples x entries``: how often each compared entry appears in each resampled RDM.
+class PairWeights:
+    """How often each compared RDM entry appears in each resampled RDM (resamples x entries).
 
     Resampling stimuli makes the RDM ``rdm[drawn][:, drawn]``; the pair of two different
     stimuli ``i, j`` drawn ``c_i`` and ``c_j`` times appears ``c_i c_j`` times among its
     compared entries, and the pair of a stimulus with its own copy is a zero of the
     diagonal, not a dissimilarity, so it is left out (rsatoolbox marks it NaN for the same
-    reason). ``ids`` order the RDM's rows; the draws count stimuli in sorted-id order
-    (:func:`~brainmark.metrics.intervals.stimulus_resamples`), shared with the ceiling.
+    reason). Only the stimulus counts are stored; rows of weights are built a chunk at a
+    time (``rows(start, stop)``), as a large RDM's would not fit in memory at once.
     """
-    counts = resample_counts(stimulus_resamples(len(ids), resamples, seed), len(ids))
-    counts = counts[:, sorted_positions(ids)]
-    rows, columns = np.nonzero(mask)
-    return counts[:, rows] * counts[:, columns]
+
+    def __init__(self, counts: np.ndarray, mask: np.ndarray) -> None:
+        self.counts = counts
+        self.first, self.second = np.nonzero(mask)
+
+    @classmethod
+    def drawn(cls, ids: np.ndarray, mask: np.ndarray, resamples: int, seed: int) -> PairWeights:
+        """The shared draws of :func:`~brainmark.metrics.intervals.stimulus_resamples`
+        (sorted-id order), for an RDM whose rows are ordered as ``ids``."""
+        counts = resample_counts(stimulus_resamples(len(ids), resamples, seed), len(ids))
+        return cls(counts[:, sorted_positions(ids)], mask)
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def subset(self, resamples: np.ndarray) -> PairWeights:
+        """The weights of some resamples (a boolean mask or indices)."""
+        subset = PairWeights.__new__(PairWeights)
+        subset.counts, subset.first, subset.second = (
+            self.counts[resamples], self.first, self.second)
+        return subset
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        return self.counts[start:stop, self.first] * self.counts[start:stop, self.second]
 
 
-def weighted_spearman(x: np.ndarray, ys: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def weighted_spearman(x: np.ndarray, ys: np.ndarray, weights: PairWeights) -> np.ndarray:
     """Spearman r of ``x`` with each row of ``ys``, per row of ``weights`` as multiplicities.
 
     ``x`` holds k entries, ``ys`` subjects x k, ``weights`` resamples x k; returns
@@ -217,7 +237,7 @@ def weighted_spearman(x: np.ndarray, ys: np.ndarray, weights: np.ndarray) -> np.
     valid = np.isfinite(ys) & np.isfinite(x)
     step = max(1, 2_000_000 // max(len(x), 1))  # bounded memory: resamples in chunks
     for start in range(0, len(weights), step):
-        chunk = weights[start:start + step]
+        chunk = weights.rows(start, start + step)
         shared = _centered_midranks(x, chunk) if valid.all() else None
         for subject, (y, keep) in enumerate(zip(ys, valid, strict=True)):
             kept = chunk * keep
@@ -290,7 +310,7 @@ class RDMSimilarity(Resampled):
 
     def _attach_interval(self, score: Score, model: np.ndarray, data: np.ndarray,
                          ids: np.ndarray, per_subject: np.ndarray, mask: np.ndarray) -> Score:
-        weights = pair_weights(ids, mask, self.resamples, self.resample_seed)
+        weights = PairWeights.drawn(ids, mask, self.resamples, self.resample_seed)
         model_entries = model[mask]
         per_resample = weighted_spearman(model_entries, data[:, mask], weights)
         if len(data) == 1:
