@@ -255,3 +255,61 @@ def test_a_computed_ceiling_of_zero_or_nan_blames_the_data_and_is_not_cached(com
     with pytest.raises(BenchmarkError, match="computed a ceiling of"):
         float(benchmark.ceiling)
     assert not benchmark.ceiling_cache_path().exists()
+
+
+class ResampledBenchmark(CountingBenchmark):
+    """A CountingBenchmark whose raw score and ceiling carry resamples on the same draws."""
+
+    raw_values = np.array([0.3, 0.5, 0.4, 0.45])
+    ceiling_values = np.array([0.7, 0.9, 0.8, 0.75]) + np.pi * 1e-9  # not float32-exact
+
+    def __init__(self):
+        from brainmark.metrics.intervals import attach_interval
+
+        super().__init__()
+        counted = self._ceiling_func
+
+        def ceiling_func():
+            ceiling = counted()
+            return attach_interval(ceiling, self.ceiling_values, method="test", resamples=4,
+                                   seed=3)
+
+        self._ceiling_func = ceiling_func
+        self._attach = attach_interval
+
+    def raw_score(self, model):
+        raw = super().raw_score(model)
+        return self._attach(raw, self.raw_values, method="test", resamples=4, seed=3)
+
+
+def test_the_cached_ceiling_keeps_its_resamples_exactly_and_the_ceiled_score_divides_them():
+    first = ResampledBenchmark()
+    fresh = first(object())
+    again = ResampledBenchmark()  # reads the cache
+    cached = again(object())
+    assert again.calls == 0
+    np.testing.assert_array_equal(again.ceiling.attrs["resample_values"],
+                                  ResampledBenchmark.ceiling_values)
+    assert again.ceiling.attrs["interval"] == first.ceiling.attrs["interval"]
+    expected = ResampledBenchmark.raw_values / ResampledBenchmark.ceiling_values
+    for score in (fresh, cached):
+        np.testing.assert_array_equal(score.attrs["resample_values"], expected)
+        assert score.attrs["interval"] == pytest.approx(
+            list(np.percentile(expected, [2.5, 97.5])))
+
+
+def test_a_cached_ceiling_without_its_resamples_is_reported_and_recomputed():
+    first = ResampledBenchmark()
+    float(first.ceiling)
+    path = first.ceiling_cache_path()
+    record = read_checked_json(path, what="ceiling")
+    write_checked_json(path, {key: value for key, value in record.items() if key != "interval"})
+    again = ResampledBenchmark()
+    with pytest.warns(CacheIntegrityWarning, match="no usable ceiling"):
+        assert "resample_values" in again.ceiling.attrs
+    assert again.calls == 1
+
+
+def test_the_ceiling_cache_key_names_the_resampling():
+    key = CountingBenchmark().ceiling_key()
+    assert key["format"] == 2 and key["resampling"] == [1000, 14]
