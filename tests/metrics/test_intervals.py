@@ -168,3 +168,31 @@ def test_regression_resamples_recorrelate_held_out_predictions_without_refitting
             medians.append(np.median([np.corrcoef(p[:, k], r[:, k])[0, 1]
                                       for k in range(y.shape[1])]))
         assert values[b] == pytest.approx(np.mean(medians), abs=1e-9)
+
+
+def test_internal_consistency_resamples_recorrelate_the_half_means_over_drawn_stimuli():
+    """By hand: the same halves (half_splits, seed 1), each stimulus' half means repeated as
+    often as it was drawn, Pearson r per neuroid, Spearman-Brown, median, mean over splits."""
+    from brainmark.metrics import InternalConsistency
+    from brainmark.metrics.ceiling import half_splits
+    from brainmark.testing._metrics import neural_assemblies
+
+    _, data = neural_assemblies(30, 10, 6, n_repetitions=4, seed=1)
+    ceiling = InternalConsistency(n_splits=3)
+    ceiling.resamples = 4
+    values = ceiling(data).attrs["resample_values"]
+    ids = np.asarray(data["stimulus_id"].values).astype(str)
+    codes, uniques = pd.factorize(ids, sort=True)
+    trials = np.asarray(data.transpose("presentation", "neuroid").values)
+    sides = half_splits(codes, n_splits=3, seed=1)
+    draws = stimulus_resamples(len(uniques), 4, ceiling.resample_seed)
+    for b in range(4):
+        counts = np.bincount(draws[b], minlength=len(uniques))
+        medians = []
+        for side in sides:
+            halves = [np.stack([trials[(codes == k) & (side == h)].mean(axis=0)
+                                for k in range(len(uniques))]) for h in (0, 1)]
+            first, second = (np.repeat(half, counts, axis=0) for half in halves)
+            r = np.array([np.corrcoef(first[:, n], second[:, n])[0, 1] for n in range(6)])
+            medians.append(np.median(2 * r / (1 + r)))
+        assert values[b] == pytest.approx(np.mean(medians), abs=1e-9)
