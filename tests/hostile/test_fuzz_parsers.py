@@ -26,6 +26,7 @@ import io
 import itertools
 import json
 import os
+import re
 import select
 import socket
 import stat
@@ -471,18 +472,23 @@ def test_the_hostile_registrations_found_are_refused_quickly(tmp_path):
     from brainmark._plugin_index import parse_registrations
 
     loops = "".join("    " * i + f"for v{i} in {list(range(30))}:\n" for i in range(5))
-    cases = {
-        "type": 'x = 1 + "a"\nmodel_registry[x] = f\n',
-        "deep": "x = " + "+".join(['"a"'] * 50_000) + "\n",
-        "double": 'a = "x"\n' + "a = a + a\n" * 40 + "model_registry[a] = f\n",
-        "loops": loops + "    " * 5 + "model_registry[str(v0)] = f\n",
-        "nul": 'model_registry["a"] = f\x00\n',
+    unreadable = "the registered identifier must be a string the plugin index can read"
+    cases = {  # each case's source, and the reason it must be refused for
+        "type": ('x = 1 + "a"\nmodel_registry[x] = f\n', f"line 2: {unreadable}"),
+        "deep": ("x = " + "+".join(['"a"'] * 50_000) + "\n", "too deeply nested"),
+        "double": ('a = "x"\n' + "a = a + a\n" * 40 + "model_registry[a] = f\n",
+                   f"line 42: {unreadable}"),
+        # A readable key in 30**5 iterations: only the step budget stops it.
+        "loops": (loops + "    " * 5 + 'model_registry[f"m{v0}"] = f\n',
+                  "line 6: reading the registrations takes over 100,000 steps"),
+        "nul": ('model_registry["a"] = f\x00\n', "null bytes"),
     }
-    for name, source in cases.items():
+    for name, (source, reason) in cases.items():
         init = tmp_path / f"{name}.py"
         init.write_text(source)
-        with pytest.raises(PluginIndexError, match=name):
+        with pytest.raises(PluginIndexError, match=re.escape(reason)) as refused:
             parse_registrations(init)
+        assert str(init) in str(refused.value)
 
 
 # --- stimulus sets and assemblies -------------------------------------------------------------

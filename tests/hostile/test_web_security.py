@@ -39,7 +39,8 @@ WEBHOOK_SECRET = "w" * 32
 @pytest.fixture
 def world(rows: dict) -> dict[str, Any]:
     """The example board (ada owns the private model gamma) plus ada's submission with a
-    job, her data upload and API token; bob, another user; boss, a staff superuser."""
+    job, her data upload and API token; bob, another user with a private model of his own
+    (epsilon, scored on b1); boss, a staff superuser."""
     from django.contrib.auth import get_user_model
 
     from brainmark.platform.accounts.models import ApiToken
@@ -54,6 +55,13 @@ def world(rows: dict) -> dict[str, Any]:
     boss = users.create_superuser("boss@example.org", "boss@example.org", None)
     gamma = Model.objects.get(identifier="gamma")
     version = gamma.versions.get()
+    # bob has a private model of his own, so the boards he sees are filtered by "public or
+    # his own", not the public board every visitor gets: gamma must stay out of it.
+    epsilon = Model.objects.create(identifier="epsilon", public=False, owner=bob)
+    epsilon_version = epsilon.versions.create(version=1, plugin_sha1="e" * 40,
+                                              visual_degrees=8)
+    Score.objects.create(model_version=epsilon_version, benchmark_version=rows["versions"]["b1"],
+                         ceiled=0.7, raw=0.7, start=version.created, end=version.created)
     submission = Submission.objects.create(user=ada, kind="model", status="failed",
                                            log=f"{SECRET_LOG}\n", private=True)
     job = Job.objects.create(submission=submission, model_version=version,
@@ -120,6 +128,7 @@ TABLE: list[Case] = [
     # Models and scores
     Case("GET", "/models/gamma/", PRIVATE),
     Case("GET", "/models/gamma/scores/{score}.json", PRIVATE),
+    Case("GET", "/api/scores/{score}", PRIVATE),
     # The form refuses a model the viewer cannot see as it refuses an unknown one
     # (test_comparing_with_a_private_model_reads_as_an_unknown_model).
     Case("GET", "/compare/?a=gamma&b=alpha", EVERYONE, "gamma vs alpha", OWNERS),
@@ -134,6 +143,11 @@ TABLE: list[Case] = [
     Case("GET", "/leaderboard.csv", EVERYONE, "gamma", ()),
     Case("GET", "/leaderboard.bib", EVERYONE, "gamma", ()),
     Case("GET", "/benchmarks/b1/", EVERYONE, "gamma", OWNERS),
+    # bob's own private model: on the boards he sees (and the staff's), on no one else's.
+    Case("GET", "/", EVERYONE, "epsilon", ("other", "staff")),
+    Case("GET", "/benchmarks/b1/", EVERYONE, "epsilon", ("other", "staff")),
+    Case("GET", "/api/leaderboard", EVERYONE, "epsilon", ("other", "staff")),
+    Case("GET", "/models/epsilon/", (404, 404, 200, 200)),
     Case("GET", "/api/benchmarks", EVERYONE),
     Case("GET", "/api/benchmarks/b1", EVERYONE),
     Case("POST", "/accounts/models/{model}/public/", (LOGIN, 302, 404, 404),

@@ -96,6 +96,18 @@ def test_a_record_of_its_own_pair_is_written_once_and_the_job_succeeds(dispatche
     dispatcher._record(outcome(job, record_json("disp-net", "Disp2026.IT-rdm", 2, 0.9)))
     assert Score.objects.get(pk=score.pk).ceiled == 0.625
 
+    # Another job of the same pair (two dispatchers planned it, or staff re-ran it) that
+    # reports another number succeeds, and the number first written stays.
+    from brainmark.platform.submissions.models import Job
+
+    again = claim(dispatcher, Job.objects.create(model_version=job.model_version,
+                                                 benchmark_version=job.benchmark_version))
+    dispatcher._record(outcome(again, record_json("disp-net", "Disp2026.IT-rdm", 2, 0.9)))
+    again.refresh_from_db()
+    assert again.status == "succeeded"
+    [score] = Score.objects.filter(model_version=job.model_version)
+    assert (score.ceiled, score.raw) == (0.625, 0.3125)
+
 
 def test_a_record_of_another_pair_fails_the_job_and_writes_no_number(dispatcher):
     from brainmark.platform.leaderboard.models import Score
