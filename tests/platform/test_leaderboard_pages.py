@@ -32,7 +32,7 @@ def _table(html: str) -> dict[str, list[str]]:
     """Model -> the cells' texts of its row in the page's table."""
     table = html[html.index('<table class="leaderboard"'):html.index("</table>")]
     result = {}
-    for match in re.finditer(r'<tr data-model="([^"]+)">(.*?)</tr>', table, re.S):
+    for match in re.finditer(r'<tr data-model="([^"]+)"[^>]*>(.*?)</tr>', table, re.S):
         cells = re.findall(r"<td[^>]*>(.*?)</td>", match.group(2), re.S)
         result[match.group(1)] = cells
     return result
