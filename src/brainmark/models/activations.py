@@ -6,7 +6,8 @@ one. Images are decoded by a pool of threads of this process that lives across c
 decoding is C code that releases the GIL): on the CPU between forward passes, with as many
 threads as torch computes with, so the two never compete for cores; on a GPU one batch
 ahead, overlapping the forward pass. ``num_workers`` > 0 asks for worker processes instead
-(a :class:`torch.utils.data.DataLoader`), 0 for decoding in the calling thread.
+(a :class:`torch.utils.data.DataLoader`), 0 for decoding in the calling thread. On the CPU
+a convolutional network gets its batches channels-last (oneDNN's faster layout).
 
 Each hook copies its layer's output straight into the returned assembly's values (a wide
 layer reduced first by a :class:`~brainmark.models.RandomProjection` or

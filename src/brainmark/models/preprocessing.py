@@ -24,9 +24,9 @@ class ImagePreprocessing:
     dataclass, it pickles to worker processes and its ``repr`` is a stable cache key.
 
     It works in two stages, which the extractor runs apart: ``decode`` (file -> uint8
-    tensor) in the worker processes, ``transform_batch`` (scaling and normalization of a
-    whole batch) on the model's device, where it costs next to nothing; a quarter of the
-    bytes cross between processes. Calling it does both for one image.
+    tensor) in the decoding threads or processes, ``transform_batch`` (scaling and
+    normalization of a whole batch) on the model's device, where it costs next to nothing;
+    a quarter of the bytes are handed over. Calling it does both for one image.
     """
 
     size: int = 224
