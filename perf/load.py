@@ -33,8 +33,8 @@ JSON and writes results/load.json.
    Times count from the first POST: ``final_at_s`` when each submission was seen final,
    ``final_by`` how many were at 5, 10, 15... minutes; ``stages`` the median, largest
    and summed span of each stage over the submissions (``Submission.stages``, 1 s
-   stamps; a span includes waiting, since the dispatcher runs one submission stage at a
-   time: the tests, merges and facts of a burst run one after the other).
+   stamps; a span includes waiting: the dispatcher runs ``dispatcher_stage_slots`` (2)
+   submission stages at once beside its 2 job slots, so most of a burst waits its turn).
 
 Every process is stopped and the database dropped on the way out. The machine's load
 (other processes) changes every number; the load average is recorded before and after.
