@@ -219,8 +219,11 @@ class PairWeights:
             self.counts[resamples], self.first, self.second)
         return subset
 
-    def rows(self, start: int, stop: int) -> np.ndarray:
-        return self.counts[start:stop, self.first] * self.counts[start:stop, self.second]
+    def rows(self, start: int, stop: int, entries: np.ndarray | None = None) -> np.ndarray:
+        """Weights of resamples ``start:stop`` (of the given entries, in their order)."""
+        first, second = (self.first, self.second) if entries is None else (
+            self.first[entries], self.second[entries])
+        return self.counts[start:stop, first] * self.counts[start:stop, second]
 
 
 def weighted_spearman(x: np.ndarray, ys: np.ndarray, weights: PairWeights) -> np.ndarray:
@@ -229,43 +232,51 @@ def weighted_spearman(x: np.ndarray, ys: np.ndarray, weights: PairWeights) -> np
     ``x`` holds k entries, ``ys`` subjects x k, ``weights`` resamples x k; returns
     resamples x subjects. Row ``b`` gives the r of the vectors in which entry ``e``
     appears ``weights[b, e]`` times (average ranks for ties), without building them:
-    ranks are weighted midranks from one sort per vector. Entries NaN on either side are
-    left out (pairwise, per subject).
+    ranks are weighted midranks, from one sort per vector for all resamples. Entries NaN
+    on either side are left out (pairwise, per subject).
     """
     ys = np.atleast_2d(ys)
     result = np.empty((len(weights), len(ys)))
     valid = np.isfinite(ys) & np.isfinite(x)
+    # Everything runs in the sorted order of x's kept entries: x's ranks need no scatter.
+    subjects = []
+    for y, keep in zip(ys, valid, strict=True):
+        order = np.flatnonzero(keep)[np.argsort(x[keep])]
+        x_ranks = _Midranks(x[order])
+        y_order = np.argsort(y[order])
+        subjects.append((order, x_ranks, y_order, _Midranks(y[order][y_order])))
     step = max(1, 2_000_000 // max(len(x), 1))  # bounded memory: resamples in chunks
     for start in range(0, len(weights), step):
-        chunk = weights.rows(start, start + step)
-        shared = _centered_midranks(x, chunk) if valid.all() else None
-        for subject, (y, keep) in enumerate(zip(ys, valid, strict=True)):
-            kept = chunk * keep
-            rx = shared if shared is not None else _centered_midranks(np.where(keep, x, 0), kept)
-            ry = _centered_midranks(np.where(keep, y, 0), kept)
+        stop = min(start + step, len(weights))
+        for subject, (order, x_ranks, y_order, y_ranks) in enumerate(subjects):
+            w = weights.rows(start, stop, order)
+            rx = x_ranks.centered(w)
+            ry = np.empty_like(rx)
+            ry[:, y_order] = y_ranks.centered(w[:, y_order])
             with np.errstate(invalid="ignore", divide="ignore"):
-                result[start:start + step, subject] = (kept * rx * ry).sum(axis=1) / np.sqrt(
-                    (kept * rx * rx).sum(axis=1) * (kept * ry * ry).sum(axis=1))
+                result[start:stop, subject] = np.einsum("ij,ij,ij->i", w, rx, ry) / np.sqrt(
+                    np.einsum("ij,ij,ij->i", w, rx, rx) * np.einsum("ij,ij,ij->i", w, ry, ry))
     return result
 
 
-def _centered_midranks(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Per row of ``weights``, each entry's average rank among the weighted entries, minus
-    the weighted mean rank (``(total + 1) / 2``)."""
-    order = np.argsort(values)
-    ordered = values[order]
-    new_group = np.concatenate([[True], ordered[1:] != ordered[:-1]])
-    sorted_weights = weights[:, order]
-    if new_group.all():  # no ties: every entry its own group
-        totals = sorted_weights
-        midranks = np.cumsum(totals, axis=1) - (totals - 1) / 2
-    else:
-        starts, group = np.flatnonzero(new_group), np.cumsum(new_group) - 1
-        totals = np.add.reduceat(sorted_weights.T, starts, axis=0).T
-        midranks = (np.cumsum(totals, axis=1) - (totals - 1) / 2)[:, group]
-    ranks = np.empty_like(midranks)
-    ranks[:, order] = midranks
-    return ranks - (weights.sum(axis=1, keepdims=True) + 1) / 2
+class _Midranks:
+    """Weighted midranks of sorted values, for many rows of weights (one per resample)."""
+
+    def __init__(self, ordered: np.ndarray) -> None:
+        new_group = np.concatenate([[True], ordered[1:] != ordered[:-1]])
+        self.untied = bool(new_group.all())
+        self.starts = np.flatnonzero(new_group)
+        self.group = np.cumsum(new_group) - 1
+
+    def centered(self, weights: np.ndarray) -> np.ndarray:
+        """Each entry's average rank among the weighted entries (weights in sorted order),
+        minus the weighted mean rank ``(total + 1) / 2``."""
+        if self.untied:
+            midranks = np.cumsum(weights, axis=1) - (weights - 1) / 2
+        else:
+            totals = np.add.reduceat(weights, self.starts, axis=1)
+            midranks = (np.cumsum(totals, axis=1) - (totals - 1) / 2)[:, self.group]
+        return midranks - (weights.sum(axis=1, keepdims=True) + 1) / 2
 
 
 class RDMSimilarity(Resampled):
