@@ -133,31 +133,6 @@ def test_decoding_threads_the_calling_thread_and_worker_processes_give_the_same_
     )
 
 
-def test_a_module_that_views_a_conv_output_is_run_in_the_usual_memory_layout(stimuli):
-    # A channels-last conv output cannot be .view()-ed flat: the extractor falls back.
-    class Viewing(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            torch.manual_seed(0)
-            self.conv = torch.nn.Conv2d(3, 2, 3)
-            self.fc = torch.nn.Linear(2 * 30 * 30, 3)
-
-        def forward(self, images):
-            features = self.conv(images)
-            return self.fc(features.view(len(features), -1))
-
-    viewing = Viewing()
-    assembly = extract(viewing, stimuli, ["conv", "fc"], batch_size=4, use_cache=False)
-    np.testing.assert_allclose(
-        assembly.sel(layer="fc").values, direct_forward(viewing, stimuli, "fc"),
-        rtol=1e-5, atol=1e-6,
-    )
-    np.testing.assert_allclose(
-        assembly.sel(layer="conv").values, direct_forward(viewing, stimuli, "conv"),
-        rtol=1e-5, atol=1e-6,
-    )
-
-
 def test_without_cache_nothing_is_written_and_the_assembly_is_labelled_by_model(net, stimuli):
     assembly = extract(net, stimuli, ["fc"], identifier="tiny", use_cache=False)
     assert cache_entries() == []

@@ -6,8 +6,7 @@ one. Images are decoded by a pool of threads of this process that lives across c
 decoding is C code that releases the GIL): on the CPU between forward passes, with as many
 threads as torch computes with, so the two never compete for cores; on a GPU one batch
 ahead, overlapping the forward pass. ``num_workers`` > 0 asks for worker processes instead
-(a :class:`torch.utils.data.DataLoader`), 0 for decoding in the calling thread. On the CPU
-a convolutional network gets its batches channels-last (oneDNN's faster layout).
+(a :class:`torch.utils.data.DataLoader`), 0 for decoding in the calling thread.
 
 Each hook copies its layer's output straight into the returned assembly's values (a wide
 layer reduced first by a :class:`~brainmark.models.RandomProjection` or
@@ -497,12 +496,6 @@ def _stream_to_cache(
     # A two-stage preprocessing (decode, transform_batch) finishes on the device.
     transform = getattr(options.preprocessing, "transform_batch", lambda batch: batch)
     modules = dict(module.named_modules())
-    # oneDNN's convolutions on the CPU run 15-25% faster on channels-last inputs (same
-    # values to float rounding); a module that cannot take them (a .view of a conv
-    # output) gets the usual layout from the batch where it failed on.
-    channels_last = device.type == "cpu" and any(
-        isinstance(sub, torch.nn.Conv2d) for sub in modules.values()
-    )
     records = {layer: _LayerRecord(layer, output, direct=not entries) for layer in layers}
     failed: dict[str, Any] = {}
 
@@ -536,17 +529,11 @@ def _stream_to_cache(
                         f"{batch.path}: {batch.message}. Replace or remove the file, or fix "
                         f"the preprocessing."
                     )
-                batch = batch.to(device, non_blocking=True)
+                for record in records.values():
+                    record.start, record.recorded = start, False
+                failed.clear()
                 try:
-                    if channels_last and batch.dim() == 4:
-                        try:
-                            _forward(module, transform, batch, records, failed, start,
-                                     torch.channels_last)
-                        except Exception:
-                            channels_last = False
-                    if not (channels_last and batch.dim() == 4):
-                        _forward(module, transform, batch, records, failed, start,
-                                 torch.contiguous_format)
+                    module(transform(batch.to(device, non_blocking=True)))
                 except Exception as error:
                     ids = files.row_ids[start : start + len(batch)]
                     raise ModelError(
@@ -578,22 +565,6 @@ def _stream_to_cache(
         for writer in writers.values():
             writer.discard()
         module.train(was_training)
-
-
-def _forward(
-    module: torch.nn.Module,
-    transform: Callable[[torch.Tensor], torch.Tensor],
-    batch: torch.Tensor,
-    records: dict[str, _LayerRecord],
-    failed: dict[str, Any],
-    start: int,
-    memory_format: torch.memory_format,
-) -> None:
-    """One forward pass over a decoded batch, the hooks recording from row ``start``."""
-    for record in records.values():
-        record.start, record.recorded = start, False
-    failed.clear()
-    module(transform(batch.contiguous(memory_format=memory_format)))
 
 
 def _open_record(
