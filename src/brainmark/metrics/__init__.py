@@ -6,27 +6,31 @@ by the plugins in ``brainmark/plugins/metrics``. ``resolve_metric(name_or_metric
 **kwargs)`` turns a registered name into the metric (as ``brainmark.load_metric``) and
 passes a metric through, for code that accepts either. ``docs/scores.md`` says what raw,
 ceiling and ceiled mean for each family.
+
+Nothing is imported with the package: each name loads its module (and with it xarray,
+scipy or scikit-learn) when first asked for, so the site can import
+:mod:`brainmark.metrics.intervals` to compare stored resamples without paying for them.
 """
 
-from brainmark.metrics.behavior import Accuracy, ErrorConsistency, I2n, cohen_kappa
-from brainmark.metrics.ceiling import (
-    ErrorConsistencyCeiling,
-    InternalConsistency,
-    RDMSubjectCeiling,
-    no_ceiling,
-    spearman_brown,
-)
-from brainmark.metrics.regression import (
-    LinearRegressionCorrelation,
-    PLSRegressionCorrelation,
-    RegressionCorrelation,
-    RidgeCVRegressionCorrelation,
-    RidgeRegressionCorrelation,
-)
-from brainmark.metrics.resolve import resolve_metric
-from brainmark.metrics.score import Score, ceil_score, standard_error
-from brainmark.metrics.similarity import CKASimilarity, RDMSimilarity, linear_cka
-from brainmark.metrics.splits import stratified_splits
+from __future__ import annotations
+
+from brainmark._lazy import lazy_exports
+
+# Name -> the module defining it, imported on first use.
+_DEFINED_IN = {
+    **dict.fromkeys(("Accuracy", "ErrorConsistency", "I2n", "cohen_kappa"),
+                    "brainmark.metrics.behavior"),
+    **dict.fromkeys(("ErrorConsistencyCeiling", "InternalConsistency", "RDMSubjectCeiling",
+                     "no_ceiling", "spearman_brown"), "brainmark.metrics.ceiling"),
+    **dict.fromkeys(("LinearRegressionCorrelation", "PLSRegressionCorrelation",
+                     "RegressionCorrelation", "RidgeCVRegressionCorrelation",
+                     "RidgeRegressionCorrelation"), "brainmark.metrics.regression"),
+    "resolve_metric": "brainmark.metrics.resolve",
+    **dict.fromkeys(("Score", "ceil_score", "standard_error"), "brainmark.metrics.score"),
+    **dict.fromkeys(("CKASimilarity", "RDMSimilarity", "linear_cka"),
+                    "brainmark.metrics.similarity"),
+    "stratified_splits": "brainmark.metrics.splits",
+}
 
 __all__ = [
     "Accuracy",
@@ -52,3 +56,6 @@ __all__ = [
     "standard_error",
     "stratified_splits",
 ]
+
+
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _DEFINED_IN)
