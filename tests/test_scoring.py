@@ -209,3 +209,19 @@ def score_record_without_intervals() -> dict:
         "torch": None, "plugins": {}, "data_sha1s": {}, "seeds": {}, "wall_time_s": 1.0,
         "created": "2026-01-01T00:00:00+00:00", "cached": False,
     }
+
+
+def test_the_record_names_the_numerical_packages_and_the_device(brainmark_home):
+    """The manifest of a score holds the installed versions of the packages its numbers
+    come from, and the device its model ran on (this machine has no GPU)."""
+    from importlib import metadata
+
+    import numpy
+    import scipy
+
+    record = score_model("pixels", BENCHMARK)
+    assert record.packages["numpy"] == numpy.__version__
+    assert record.packages["scipy"] == scipy.__version__
+    assert record.packages["scikit-learn"] == metadata.version("scikit-learn")
+    assert record.device == "cpu"
+    assert ScoreRecord.from_json(record.to_json()) == record

@@ -45,6 +45,7 @@ FIELD_KINDS = {
     "resample_values": "value",
     "model": "pair", "benchmark": "pair", "benchmark_version": "version", "parent": "pair",
     "brainmark_version": "version", "python": "version", "torch": "version",
+    "packages": "version", "device": "device",
     "library_sha1": "hash", "plugins": "hash", "data_sha1s": "data",
     "seeds": "seed", "seed": "seed", "resamples": "seed",
     "interval_level": "setting", "interval_method": "setting",

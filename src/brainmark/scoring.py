@@ -64,6 +64,11 @@ class ScoreRecord:
     constant ceiling), what a paired comparison of two models needs
     (:func:`brainmark.comparison.compare_models`). Records stored before intervals existed
     load with these fields None.
+
+    ``packages`` holds the versions of the numerical packages a number depends on
+    (:data:`RECORDED_PACKAGES`) and ``device`` the torch device models ran on (``cpu``,
+    ``cuda``; None when no model ran torch): with the versions above, the manifest
+    ``brainmark reproduce`` compares. Older records load with both None.
     """
 
     model: str
@@ -93,6 +98,8 @@ class ScoreRecord:
     raw_interval: list[float | None] | None = None
     ceiling_interval: list[float | None] | None = None
     resample_values: Mapping[str, str | None] | None = None
+    packages: Mapping[str, str] | None = None
+    device: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The record as plain JSON types (mappings copied to dicts)."""
@@ -222,9 +229,38 @@ def score_model(
         wall_time_s=round(wall, 3),
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         **interval_fields(score, score.attrs.get("ceiling", benchmark.ceiling)),
+        packages=package_versions(),
+        device=_device_used(),
     )
     write_checked_json(path, record.to_dict())
     return record
+
+
+#: Distributions whose versions go into every record (what the numbers are computed with).
+RECORDED_PACKAGES = ("numpy", "scipy", "scikit-learn", "xarray", "pandas", "torchvision",
+                     "pillow")
+
+
+def package_versions() -> dict[str, str]:
+    """The installed version of each of :data:`RECORDED_PACKAGES` that is installed."""
+    from importlib import metadata
+
+    versions = {}
+    for name in RECORDED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _device_used() -> str | None:
+    """The torch device the device setting resolves to, when torch was used at all."""
+    if "torch" not in sys.modules:
+        return None
+    from brainmark.models.activations import resolve_device
+
+    return str(resolve_device())
 
 
 def interval_fields(score: Any, ceiling: Any) -> dict[str, Any]:
