@@ -71,7 +71,10 @@ class Settings:
     )
     num_workers: int = dataclasses.field(
         default=-1,
-        metadata={"help": "Image-decoding worker processes; -1 means one per CPU, at most 8."},
+        metadata={
+            "help": "Image decoding: -1, threads in the process, as many as torch uses (at "
+            "most 8); 0, the calling thread; N, N worker processes."
+        },
     )
     batch_size: int = dataclasses.field(
         default=64,
