@@ -268,9 +268,9 @@ def test_an_intake_a_dead_web_worker_left_is_validated_by_a_dispatcher(user, hom
     ends validated or rejected as at intake (failed when the archive is not the one
     stored), never stuck."""
     from django.utils import timezone
+    from tests.platform.submission_zips import write_zip
 
     from brainmark.platform.submissions import intake, processing
-    from tests.platform.submission_zips import write_zip
 
     good, bad, lost = (model_zip(tmp_path), write_zip(tmp_path / "bad.zip", [("../x.py", "")]),
                        model_zip(tmp_path))
