@@ -130,5 +130,5 @@ def _row(name: str, point_a: float, point_b: float, a: np.ndarray, b: np.ndarray
         "name": name, "a": point_a, "b": point_b, "difference": result.difference,
         "interval": [None if np.isnan(lower) else lower, None if np.isnan(upper) else upper],
         "excludes_zero": result.excludes_zero,
-        "verdict": "a better" if lower > 0 else "b better" if upper < 0 else "tied",
+        "verdict": {"a": "a better", "b": "b better"}.get(result.verdict, "tied"),
     }

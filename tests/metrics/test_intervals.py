@@ -69,8 +69,10 @@ def test_paired_difference():
     # paired: the shared spread cancels, so the interval is narrow and excludes 0
     assert result.excludes_zero and 0.05 < result.interval[0] < result.interval[1] < 0.15
     assert result.to_dict()["excludes_zero"] is True
+    assert result.verdict == "a"
+    assert paired_difference(b, a, 0.4, 0.5).verdict == "b"
     tied = paired_difference(a, a + rng.normal(scale=0.01, size=1000), 0.5, 0.5)
-    assert not tied.excludes_zero
+    assert not tied.excludes_zero and tied.verdict == "tied"
     with pytest.raises(MetricError, match="same resamples"):
         paired_difference(a, b[:10], 0.5, 0.4)
 

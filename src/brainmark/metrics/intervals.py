@@ -188,6 +188,12 @@ class PairedDifference:
     level: float
     excludes_zero: bool
 
+    @property
+    def verdict(self) -> str:
+        """'a' (A reliably higher: the interval lies above 0), 'b' (below 0) or 'tied'."""
+        lower, upper = self.interval
+        return "a" if lower > 0 else "b" if upper < 0 else "tied"
+
     def to_dict(self) -> dict[str, Any]:
         return {"difference": self.difference, "interval": list(self.interval),
                 "level": self.level, "excludes_zero": self.excludes_zero}

@@ -689,11 +689,7 @@ class CompareLine:
     @property
     def verdict(self) -> str:
         """'a' or 'b' (reliably higher), 'tied' (the interval holds 0) or '' (unknown)."""
-        if self.paired is None:
-            return ""
-        if not self.paired.excludes_zero:
-            return "tied"
-        return "a" if self.paired.difference > 0 else "b"
+        return "" if self.paired is None else self.paired.verdict
 
     @property
     def higher(self) -> str:

@@ -240,9 +240,7 @@ class Verdict:
         """'better', 'worse', 'tied' (the interval holds 0) or '' (not comparable)."""
         if self.difference is None:
             return ""
-        if not self.difference.excludes_zero:
-            return "tied"
-        return "better" if self.difference.difference > 0 else "worse"
+        return {"a": "better", "b": "worse"}.get(self.difference.verdict, "tied")
 
 
 def reproduce_command(score_pk: int, site: str) -> str:
